@@ -1,0 +1,73 @@
+#include "actors/node_actor.hpp"
+
+#include <chrono>
+
+#include "actors/protocol.hpp"
+#include "actors/vector_router.hpp"
+#include "runtime/process_stats.hpp"
+#include "storage/database.hpp"
+
+namespace p2p {
+
+namespace {
+
+constexpr auto internal_timeout = std::chrono::seconds(120);
+
+struct node_state {
+  node_config cfg;
+  caf::actor router;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  static inline const char* name = "node";
+};
+
+using node_actor = caf::stateful_actor<node_state>;
+
+template <class... Ts>
+caf::response_promise forward(node_actor* self, const caf::actor& dest, Ts&&... xs) {
+  auto rp = self->make_response_promise();
+  rp.delegate(dest, std::forward<Ts>(xs)...);
+  return rp;
+}
+
+caf::result<node_status> status(node_actor* self) {
+  auto rp = self->make_response_promise<node_status>();
+  self->request(self->state.router, internal_timeout, stats_atom::value)
+    .then(
+      [self, rp](std::vector<collection_info>& infos) mutable {
+        auto& st = self->state;
+        node_status s;
+        s.id = st.cfg.id;
+        s.address = st.cfg.host + ":" + std::to_string(st.cfg.port);
+        s.data_dir = st.cfg.data_dir;
+        s.uptime_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - st.started)
+                                 .count());
+        s.shards = st.cfg.shards;
+        s.rss_bytes = resident_bytes();
+        s.collections = std::move(infos);
+        rp.deliver(std::move(s));
+      },
+      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
+caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db) {
+  self->state.cfg = cfg;
+  self->state.router = spawn_vector_router(self, cfg, std::move(db));
+  return {
+    [=](put_atom a, vector_batch& b) { return forward(self, self->state.router, a, std::move(b)); },
+    [=](search_atom a, search_request& r) { return forward(self, self->state.router, a, std::move(r)); },
+    [=](get_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
+    [=](delete_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
+    [=](status_atom) { return status(self); },
+    [=](bound_atom, uint16_t port) { self->state.cfg.port = port; },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_node(caf::actor_system& sys, const node_config& cfg, std::shared_ptr<database> db) {
+  return sys.spawn(node_behavior, cfg, std::move(db));
+}
+
+} // namespace p2p

@@ -1,0 +1,31 @@
+#include "actors/protocol.hpp"
+
+namespace p2p {
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<vector_batch>("vector_batch");
+  cfg.add_message_type<collection_spec>("collection_spec");
+  cfg.add_message_type<search_request>("search_request");
+  cfg.add_message_type<search_result>("search_result");
+  cfg.add_message_type<vector_record>("vector_record");
+  cfg.add_message_type<collection_info>("collection_info");
+  cfg.add_message_type<std::vector<collection_info>>("std::vector<collection_info>");
+  cfg.add_message_type<node_status>("node_status");
+}
+
+caf::error make_user_error(std::string message) {
+  return caf::make_error(caf::sec::runtime_error, std::move(message));
+}
+
+std::string error_text(const caf::error& err) {
+  const auto& ctx = err.context();
+  if (err.category() == caf::atom("system") && ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  if (err == caf::sec::request_timeout)
+    return "request timed out";
+  if (err == caf::sec::request_receiver_down)
+    return "the node went down before answering";
+  return caf::to_string(err);
+}
+
+} // namespace p2p

@@ -1,0 +1,197 @@
+#include "actors/vector_shard.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "runtime/log.hpp"
+#include "storage/database.hpp"
+#include "storage/vector_keys.hpp"
+#include "vectors/distance.hpp"
+#include "vectors/shard_index.hpp"
+
+namespace p2p {
+
+namespace {
+
+/// Time one index step may take: short, so that puts and searches queued behind it stay prompt.
+constexpr auto index_step_budget = std::chrono::milliseconds(2);
+/// Indexing pauses while puts keep arriving (ingest first), until this much is pending.
+constexpr size_t pending_high_water = 25000;
+constexpr auto ingest_quiet_period = std::chrono::milliseconds(50);
+
+struct shard_state {
+  shard_setup setup;
+  std::unordered_map<std::string, std::unique_ptr<shard_index>> indexes;
+  bool index_scheduled = false;
+  std::chrono::steady_clock::time_point last_put{};
+  std::vector<shard_hit> hits; // scratch
+  static inline const char* name = "vector_shard";
+
+  shard_index& index_for(const collection_spec& spec) {
+    auto& slot = indexes[spec.name];
+    if (!slot)
+      slot = std::make_unique<shard_index>(spec.dim, metric_kind(spec.metric), setup.hnsw);
+    return *slot;
+  }
+
+  shard_index* find(const std::string& collection) {
+    auto it = indexes.find(collection);
+    return it == indexes.end() ? nullptr : it->second.get();
+  }
+
+  size_t pending() const {
+    size_t n = 0;
+    for (auto& [_, idx] : indexes)
+      n += idx->pending();
+    return n;
+  }
+};
+
+using shard_actor = caf::stateful_actor<shard_state>;
+
+void schedule_indexing(shard_actor* self) {
+  if (self->state.index_scheduled || self->state.pending() == 0)
+    return;
+  self->state.index_scheduled = true;
+  self->send(self, index_atom::value);
+}
+
+/// One step of graph building, run between other messages.
+void index_step(shard_actor* self) {
+  auto& st = self->state;
+  st.index_scheduled = false;
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.last_put < ingest_quiet_period && st.pending() < pending_high_water) {
+    st.index_scheduled = true;
+    self->delayed_send(self, ingest_quiet_period, index_atom::value);
+    return;
+  }
+  auto deadline = now + index_step_budget;
+  for (auto& [_, idx] : st.indexes)
+    while (idx->pending() > 0 && std::chrono::steady_clock::now() < deadline)
+      idx->index_pending(4);
+  schedule_indexing(self);
+}
+
+void reload(shard_state& st) {
+  std::unordered_map<std::string, collection_spec> specs;
+  for (auto& spec : st.setup.collections)
+    specs.emplace(spec.name, spec);
+  size_t loaded = 0, skipped = 0;
+  st.setup.db->scan(column::vectors, shard_prefix(st.setup.shard), [&](std::string_view key, std::string_view value) {
+    vector_key_parts parts;
+    auto spec = parse_vector_key(key, parts) ? specs.find(std::string(parts.collection)) : specs.end();
+    if (spec == specs.end() || value.size() < size_t(spec->second.dim) * 4) {
+      ++skipped;
+      return;
+    }
+    // Values are stored unaligned after RocksDB's block layout: copy before use.
+    thread_local std::vector<float> row;
+    row.resize(spec->second.dim);
+    std::memcpy(row.data(), value.data(), row.size() * 4);
+    st.index_for(spec->second).upsert(parts.id, row.data());
+    ++loaded;
+  });
+  if (loaded + skipped > 0)
+    log(log_level::info, "shard " + std::to_string(st.setup.shard) + ": reloaded " + std::to_string(loaded)
+                           + " vectors" + (skipped ? ", skipped " + std::to_string(skipped) + " unreadable" : ""));
+}
+
+caf::result<uint64_t> put(shard_actor* self, const collection_spec& spec, const vector_batch& b) {
+  auto& st = self->state;
+  rocksdb::WriteBatch wb;
+  std::string key, value;
+  size_t row_bytes = size_t(b.dim) * 4;
+  for (size_t i = 0; i < b.ids.size(); ++i) {
+    key = vector_key(st.setup.shard, spec.name, b.ids[i]);
+    value.assign(reinterpret_cast<const char*>(&b.values[i * b.dim]), row_bytes);
+    if (!b.metadata.empty())
+      value += b.metadata[i];
+    wb.Put(st.setup.db->cf(column::vectors), key, value);
+  }
+  if (auto s = st.setup.db->write(wb); !s.ok())
+    return make_user_error("storage write failed: " + s.ToString());
+  auto& idx = st.index_for(spec);
+  for (size_t i = 0; i < b.ids.size(); ++i)
+    idx.upsert(b.ids[i], &b.values[i * b.dim]);
+  st.last_put = std::chrono::steady_clock::now();
+  schedule_indexing(self);
+  return uint64_t(b.ids.size());
+}
+
+search_result search(shard_state& st, const collection_spec& spec, const search_request& req) {
+  search_result out;
+  size_t n = req.dim ? req.queries.size() / req.dim : 0;
+  out.counts.assign(n, 0);
+  out.took_us.assign(n, 0);
+  auto* idx = st.find(spec.name);
+  if (!idx)
+    return out;
+  auto metric = metric_kind(spec.metric);
+  for (size_t q = 0; q < n; ++q) {
+    auto t0 = std::chrono::steady_clock::now();
+    idx->search(&req.queries[q * req.dim], req.k, req.ef, req.exact, st.hits);
+    for (auto& h : st.hits) {
+      out.ids.push_back(idx->id_of(h.label));
+      out.scores.push_back(score_of(metric, h.distance));
+    }
+    out.counts[q] = uint32_t(st.hits.size());
+    auto took = std::chrono::steady_clock::now() - t0;
+    out.took_us[q] = uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+  }
+  return out;
+}
+
+caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
+  self->state.setup = std::move(setup);
+  reload(self->state);
+  schedule_indexing(self);
+  return {
+    [=](put_atom, const collection_spec& spec, const vector_batch& b) { return put(self, spec, b); },
+    [=](search_atom, const collection_spec& spec, const search_request& req) {
+      return search(self->state, spec, req);
+    },
+    [=](get_atom, const collection_spec& spec, const std::string& id) -> caf::result<vector_record> {
+      std::string value;
+      auto s = self->state.setup.db->get(column::vectors, vector_key(self->state.setup.shard, spec.name, id), &value);
+      if (s.IsNotFound())
+        return make_user_error("not found: no id '" + id + "' in collection '" + spec.name + "'");
+      if (!s.ok())
+        return make_user_error("storage read failed: " + s.ToString());
+      vector_record rec;
+      rec.id = id;
+      rec.values.resize(spec.dim);
+      std::memcpy(rec.values.data(), value.data(), size_t(spec.dim) * 4);
+      rec.metadata = value.substr(size_t(spec.dim) * 4);
+      return rec;
+    },
+    [=](delete_atom, const collection_spec& spec, const std::string& id) -> caf::result<bool> {
+      auto& st = self->state;
+      auto* idx = st.find(spec.name);
+      if (!idx || !idx->contains(id))
+        return false;
+      rocksdb::WriteBatch wb;
+      wb.Delete(st.setup.db->cf(column::vectors), vector_key(st.setup.shard, spec.name, id));
+      if (auto s = st.setup.db->write(wb); !s.ok())
+        return make_user_error("storage write failed: " + s.ToString());
+      idx->erase(id);
+      return true;
+    },
+    [=](stats_atom) {
+      std::vector<collection_info> out;
+      for (auto& [name, idx] : self->state.indexes)
+        out.push_back({name, idx->dim(), std::string(to_string(idx->metric())), idx->size(), idx->pending()});
+      return out;
+    },
+    [=](index_atom) { index_step(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_vector_shard(caf::event_based_actor* parent, shard_setup setup) {
+  return parent->spawn<caf::linked>(shard_behavior, std::move(setup));
+}
+
+} // namespace p2p

@@ -1,0 +1,280 @@
+#include "config/node_config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <simdjson.h>
+
+namespace p2p {
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+struct error_found {
+  std::string message;
+};
+
+std::string type_name(element_type t) {
+  switch (t) {
+    case element_type::ARRAY: return "an array";
+    case element_type::OBJECT: return "an object";
+    case element_type::INT64:
+    case element_type::UINT64: return "an integer";
+    case element_type::DOUBLE: return "a number";
+    case element_type::STRING: return "a string";
+    case element_type::BOOL: return "a boolean";
+    case element_type::NULL_VALUE: return "null";
+  }
+  return "a value";
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& expected, element v) {
+  throw error_found{"config: " + path + ": expected " + expected + ", got " + type_name(v.type())};
+}
+
+[[noreturn]] void fail_range(const std::string& path, const std::string& expected, int64_t got) {
+  throw error_found{"config: " + path + ": expected " + expected + ", got " + std::to_string(got)};
+}
+
+template <class T>
+void read_uint(const std::string& path, element v, T& out, int64_t lo, int64_t hi) {
+  auto expected = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  int64_t x = 0;
+  if (v.type() == element_type::INT64)
+    x = int64_t(v);
+  else if (v.type() == element_type::UINT64)
+    fail_range(path, expected, INT64_MAX);
+  else
+    fail(path, expected, v);
+  if (x < lo || x > hi)
+    fail_range(path, expected, x);
+  out = static_cast<T>(x);
+}
+
+std::string read_string(const std::string& path, element v, bool allow_empty = false) {
+  if (v.type() != element_type::STRING)
+    fail(path, "a string", v);
+  std::string s{std::string_view(v)};
+  if (s.empty() && !allow_empty)
+    throw error_found{"config: " + path + ": expected a non-empty string"};
+  return s;
+}
+
+std::vector<std::string> read_string_array(const std::string& path, element v) {
+  if (v.type() != element_type::ARRAY)
+    fail(path, "an array of strings", v);
+  std::vector<std::string> out;
+  size_t i = 0;
+  for (element item : simdjson::dom::array(v))
+    out.push_back(read_string(path + "[" + std::to_string(i++) + "]", item));
+  return out;
+}
+
+using field_reader = std::function<void(const std::string& path, element v)>;
+
+/// Walks an object, dispatching each key to its reader; an unknown key is an error.
+void read_object(const std::string& path, element v, const std::map<std::string_view, field_reader>& fields) {
+  if (v.type() != element_type::OBJECT)
+    fail(path.empty() ? "(top level)" : path, "an object", v);
+  for (auto [key, value] : simdjson::dom::object(v)) {
+    auto sub = path.empty() ? std::string(key) : path + "." + std::string(key);
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      std::string known;
+      for (auto& [k, _] : fields)
+        known += (known.empty() ? "" : ", ") + std::string(k);
+      throw error_found{"config: unknown key '" + sub + "' (expected one of: " + known + ")"};
+    }
+    it->second(sub, value);
+  }
+}
+
+void read_agents(const std::string& path, element v, std::vector<agent_config>& out) {
+  if (v.type() != element_type::ARRAY)
+    fail(path, "an array of agent objects", v);
+  out.clear();
+  size_t i = 0;
+  for (element item : simdjson::dom::array(v)) {
+    auto p = path + "[" + std::to_string(i++) + "]";
+    agent_config a;
+    read_object(p, item, {
+      {"name", [&](auto& k, element x) { a.name = read_string(k, x); }},
+      {"capabilities", [&](auto& k, element x) { a.capabilities = read_string_array(k, x); }},
+    });
+    if (a.name.empty())
+      throw error_found{"config: " + p + ".name: required"};
+    out.push_back(std::move(a));
+  }
+}
+
+void read_root(element root, node_config& c) {
+  constexpr int64_t max_u32 = UINT32_MAX;
+  read_object("", root, {
+    {"node", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"id", [&](auto& k, element x) { c.id = read_string(k, x); }},
+         {"host", [&](auto& k, element x) { c.host = read_string(k, x); }},
+         {"port", [&](auto& k, element x) { read_uint(k, x, c.port, 0, 65535); }},
+         {"data_dir", [&](auto& k, element x) { c.data_dir = read_string(k, x); }},
+       });
+     }},
+    {"cluster", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"bootstrap", [&](auto& k, element x) {
+            c.bootstrap = read_string_array(k, x);
+            for (size_t i = 0; i < c.bootstrap.size(); ++i) {
+              std::string h;
+              uint16_t port;
+              if (!parse_address(c.bootstrap[i], h, port))
+                throw error_found{"config: " + k + "[" + std::to_string(i) + "]: expected HOST:PORT, got '"
+                                  + c.bootstrap[i] + "'"};
+            }
+          }},
+         {"gossip_interval_ms", [&](auto& k, element x) { read_uint(k, x, c.gossip_interval_ms, 1, 3600000); }},
+         {"heartbeat_ms", [&](auto& k, element x) { read_uint(k, x, c.heartbeat_ms, 1, 3600000); }},
+         {"failure_timeout_ms", [&](auto& k, element x) { read_uint(k, x, c.failure_timeout_ms, 1, 3600000); }},
+       });
+     }},
+    {"runtime", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"scheduler_threads", [&](auto& k, element x) { read_uint(k, x, c.scheduler_threads, 1, 256); }},
+         {"scheduler_policy", [&](auto& k, element x) {
+            c.scheduler_policy = read_string(k, x);
+            if (c.scheduler_policy != "sharing" && c.scheduler_policy != "stealing")
+              throw error_found{"config: " + k + ": expected \"sharing\" or \"stealing\", got \""
+                                + c.scheduler_policy + "\""};
+          }},
+         {"workers", [&](auto& k, element x) { read_uint(k, x, c.workers, 1, 1024); }},
+       });
+     }},
+    {"agents", [&](auto& p, element v) { read_agents(p, v, c.agents); }},
+    {"vectors", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"dim", [&](auto& k, element x) { read_uint(k, x, c.dim, 1, 65536); }},
+         {"metric", [&](auto& k, element x) {
+            auto s = read_string(k, x);
+            auto m = parse_metric(s);
+            if (!m)
+              throw error_found{"config: " + k + ": expected \"cosine\", \"ip\" or \"l2\", got \"" + s + "\""};
+            c.metric = *m;
+          }},
+         {"shards", [&](auto& k, element x) { read_uint(k, x, c.shards, 1, 256); }},
+         {"hnsw", [&](auto& k, element x) {
+            read_object(k, x, {
+              {"m", [&](auto& kk, element y) { read_uint(kk, y, c.hnsw.m, 2, 100); }},
+              {"ef_construction", [&](auto& kk, element y) { read_uint(kk, y, c.hnsw.ef_construction, 1, 100000); }},
+              {"ef_search", [&](auto& kk, element y) { read_uint(kk, y, c.hnsw.ef_search, 1, 100000); }},
+            });
+          }},
+       });
+     }},
+    {"tasks", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"default_timeout_ms", [&](auto& k, element x) { read_uint(k, x, c.default_timeout_ms, 1, max_u32); }},
+         {"max_retries", [&](auto& k, element x) { read_uint(k, x, c.max_retries, 0, 1000); }},
+         {"queue_limit", [&](auto& k, element x) { read_uint(k, x, c.queue_limit, 1, 100000000); }},
+       });
+     }},
+    {"storage", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"durability", [&](auto& k, element x) {
+            auto s = read_string(k, x);
+            if (s == "wal")
+              c.durability = durability_mode::wal;
+            else if (s == "fsync")
+              c.durability = durability_mode::fsync;
+            else
+              throw error_found{"config: " + k + ": expected \"wal\" or \"fsync\", got \"" + s + "\""};
+          }},
+       });
+     }},
+    {"metrics", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"port", [&](auto& k, element x) { read_uint(k, x, c.metrics_port, 0, 65535); }},
+       });
+     }},
+  });
+}
+
+} // namespace
+
+std::string_view to_string(metric_kind m) {
+  switch (m) {
+    case metric_kind::cosine: return "cosine";
+    case metric_kind::ip: return "ip";
+    case metric_kind::l2: return "l2";
+  }
+  return "?";
+}
+
+std::optional<metric_kind> parse_metric(std::string_view s) {
+  if (s == "cosine")
+    return metric_kind::cosine;
+  if (s == "ip")
+    return metric_kind::ip;
+  if (s == "l2")
+    return metric_kind::l2;
+  return std::nullopt;
+}
+
+bool parse_address(std::string_view addr, std::string& host, uint16_t& port) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == addr.size())
+    return false;
+  unsigned value = 0;
+  auto digits = addr.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc{} || ptr != digits.data() + digits.size() || value > 65535)
+    return false;
+  host = std::string(addr.substr(0, colon));
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+config_error validate(const node_config& cfg) {
+  if (cfg.id.empty())
+    return {"config: node.id: expected a non-empty string"};
+  if (cfg.data_dir.empty())
+    return {"config: node.data_dir: expected a non-empty string"};
+  if (cfg.failure_timeout_ms < cfg.heartbeat_ms)
+    return {"config: cluster.failure_timeout_ms: expected at least cluster.heartbeat_ms ("
+            + std::to_string(cfg.heartbeat_ms) + "), got " + std::to_string(cfg.failure_timeout_ms)};
+  return {};
+}
+
+config_error parse_config(std::string_view json, node_config& out) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  element root;
+  if (auto err = parser.parse(padded).get(root))
+    return {std::string("config: not valid JSON: ") + simdjson::error_message(err)};
+  node_config c = out;
+  try {
+    read_root(root, c);
+  } catch (const error_found& e) {
+    return {e.message};
+  }
+  if (auto err = validate(c))
+    return err;
+  out = std::move(c);
+  return {};
+}
+
+config_error load_config_file(const std::string& path, node_config& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return {"config: cannot read '" + path + "'"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto err = parse_config(ss.str(), out);
+  if (err)
+    err.message = path + ": " + err.message;
+  return err;
+}
+
+} // namespace p2p

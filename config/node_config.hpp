@@ -1,0 +1,81 @@
+#pragma once
+// The node's configuration: the JSON schema of DESIGN.md §6, every field defaulted.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace p2p {
+
+enum class metric_kind : uint8_t { cosine, ip, l2 };
+
+[[nodiscard]] std::string_view to_string(metric_kind m);
+[[nodiscard]] std::optional<metric_kind> parse_metric(std::string_view s);
+
+enum class durability_mode : uint8_t { wal, fsync };
+
+struct agent_config {
+  std::string name;
+  std::vector<std::string> capabilities;
+};
+
+struct hnsw_config {
+  uint32_t m = 16;
+  uint32_t ef_construction = 200;
+  uint32_t ef_search = 64;
+};
+
+struct node_config {
+  // node
+  std::string id = "node-1";
+  std::string host = "127.0.0.1";
+  uint16_t port = 7401;
+  std::string data_dir = "./p2p-data";
+  // cluster
+  std::vector<std::string> bootstrap;
+  uint32_t gossip_interval_ms = 500;
+  uint32_t heartbeat_ms = 1000;
+  uint32_t failure_timeout_ms = 5000;
+  // runtime
+  uint32_t scheduler_threads = 2;
+  std::string scheduler_policy = "sharing"; // CAF scheduler: "sharing" or "stealing"
+  uint32_t workers = 2;
+  // agents
+  std::vector<agent_config> agents = {
+    {"worker", {"text_processing", "embedding", "vector_store", "vector_search", "messaging"}}};
+  // vectors
+  uint32_t dim = 512;
+  metric_kind metric = metric_kind::cosine;
+  uint32_t shards = 4;
+  hnsw_config hnsw;
+  // tasks
+  uint32_t default_timeout_ms = 30000;
+  uint32_t max_retries = 3;
+  uint32_t queue_limit = 100000;
+  // storage
+  durability_mode durability = durability_mode::wal;
+  // metrics
+  uint16_t metrics_port = 0;
+};
+
+/// The outcome of reading a config: empty on success, else one line naming the key path.
+struct config_error {
+  std::string message;
+  explicit operator bool() const { return !message.empty(); }
+};
+
+/// Parses a JSON document into `out` (fields absent from the document keep their defaults).
+[[nodiscard]] config_error parse_config(std::string_view json, node_config& out);
+
+/// Reads and parses a config file; the error names the file.
+[[nodiscard]] config_error load_config_file(const std::string& path, node_config& out);
+
+/// Checks a "host:port" address; fills host and port on success.
+[[nodiscard]] bool parse_address(std::string_view addr, std::string& host, uint16_t& port);
+
+/// Re-checks cross-field rules after command-line overrides.
+[[nodiscard]] config_error validate(const node_config& cfg);
+
+} // namespace p2p

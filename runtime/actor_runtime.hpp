@@ -1,0 +1,46 @@
+#pragma once
+// The actor system of a process, configured from the node config, and the two ways a command
+// reaches a node: an embedded node in this process, or a remote one through its published port.
+
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "config/node_config.hpp"
+
+namespace p2p {
+
+class database;
+
+/// CAF settings from the node config: scheduler threads and policy, middleman loaded.
+class runtime_config : public caf::actor_system_config {
+public:
+  explicit runtime_config(const node_config& cfg);
+};
+
+/// A node to send requests to, and the actor system that talks to it.
+class node_session {
+public:
+  ~node_session();
+
+  /// Spawns an embedded node on cfg.data_dir; null with `error` set on failure.
+  static std::unique_ptr<node_session> embedded(const node_config& cfg, std::string& error);
+
+  /// Connects to the node published at `address` (H:P); null with `error` set on failure.
+  static std::unique_ptr<node_session> remote(const node_config& cfg, const std::string& address, std::string& error);
+
+  [[nodiscard]] caf::actor_system& system() { return *system_; }
+  [[nodiscard]] const caf::actor& node() const { return node_; }
+  [[nodiscard]] bool is_embedded() const { return db_ != nullptr; }
+
+private:
+  node_session() = default;
+  std::unique_ptr<runtime_config> config_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<database> db_;
+  caf::actor node_;
+};
+
+} // namespace p2p

@@ -1,0 +1,13 @@
+#pragma once
+// The p2p-agent subcommands; each returns the process exit code or throws cli_exit.
+
+namespace p2p::cli {
+
+int run_node(int argc, char** argv);
+int run_status(int argc, char** argv);
+int run_put(int argc, char** argv);
+int run_search(int argc, char** argv);
+int run_get(int argc, char** argv);
+int run_delete(int argc, char** argv);
+
+} // namespace p2p::cli

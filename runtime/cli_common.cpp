@@ -1,0 +1,122 @@
+#include "runtime/cli_common.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "runtime/log.hpp"
+
+namespace p2p::cli {
+
+void add_client_options(po::options_description& desc, client_options& o, bool with_collection) {
+  desc.add_options()
+    ("help,h", "show this help")
+    ("peer", po::value(&o.peer), "talk to the node published at H:P instead of an embedded node")
+    ("config", po::value(&o.config_path), "node config file for the embedded node (JSON)")
+    ("data-dir", po::value(&o.data_dir), "data directory of the embedded node (default ./p2p-data)")
+    ("json", po::bool_switch(&o.json), "machine-readable output")
+    ("timeout", po::value(&o.timeout_s)->default_value(o.timeout_s), "seconds to wait for each reply");
+  if (with_collection)
+    desc.add_options()("collection", po::value(&o.collection)->default_value(o.collection), "collection name");
+}
+
+bool parse_args(int argc, char** argv, const char* synopsis, po::options_description& desc, po::variables_map& vm) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: " << synopsis << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw cli_exit{exit_code::usage, std::string(e.what()) + " (see --help)"};
+  }
+  return true;
+}
+
+node_config load_node_config(const std::string& path, const std::string& data_dir_override) {
+  node_config cfg;
+  if (!path.empty())
+    if (auto err = load_config_file(path, cfg))
+      throw cli_exit{exit_code::usage, err.message};
+  if (!data_dir_override.empty())
+    cfg.data_dir = data_dir_override;
+  if (auto err = validate(cfg))
+    throw cli_exit{exit_code::usage, err.message};
+  return cfg;
+}
+
+std::unique_ptr<node_session> open_session(const client_options& o) {
+  if (current_log_level() < log_level::warn)
+    current_log_level() = log_level::warn; // an embedded node's start-up chatter is not the command's output
+  auto cfg = load_node_config(o.config_path, o.data_dir);
+  std::string error;
+  auto s = o.peer.empty() ? node_session::embedded(cfg, error) : node_session::remote(cfg, o.peer, error);
+  if (!s)
+    throw cli_exit{o.peer.empty() || error.rfind("--peer", 0) != 0 ? exit_code::failure : exit_code::usage, error};
+  return s;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(char(c));
+        }
+    }
+  }
+  return out;
+}
+
+std::string format_float(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", v);
+  return buf;
+}
+
+progress_line::progress_line(std::string what, size_t total, bool enabled)
+  : what_(std::move(what)), total_(total), enabled_(enabled && isatty(STDERR_FILENO)) {}
+
+progress_line::~progress_line() { finish(); }
+
+void progress_line::update(size_t done) {
+  if (!enabled_)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_ < std::chrono::milliseconds(200))
+    return;
+  last_ = now;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  double rate = secs > 0 ? double(done) / secs : 0;
+  char line[160];
+  if (total_ > 0 && rate > 0)
+    std::snprintf(line, sizeof line, "\r%s: %zu/%zu (%.0f/s, ETA %.0f s)   ", what_.c_str(), done, total_, rate,
+                  double(total_ - std::min(done, total_)) / rate);
+  else
+    std::snprintf(line, sizeof line, "\r%s: %zu (%.0f/s)   ", what_.c_str(), done, rate);
+  std::fputs(line, stderr);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void progress_line::finish() {
+  if (drawn_)
+    std::fputs("\r\033[K", stderr);
+  drawn_ = false;
+}
+
+} // namespace p2p::cli

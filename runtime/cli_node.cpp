@@ -1,0 +1,152 @@
+// p2p-agent node / status.
+
+#include <csignal>
+#include <iostream>
+
+#include "actors/node_actor.hpp"
+#include "runtime/cli_commands.hpp"
+#include "runtime/cli_common.hpp"
+#include "runtime/log.hpp"
+#include "storage/database.hpp"
+
+namespace p2p::cli {
+
+namespace {
+
+log_level parse_log_level(const std::string& s) {
+  if (s == "debug") return log_level::debug;
+  if (s == "info") return log_level::info;
+  if (s == "warn") return log_level::warn;
+  if (s == "error") return log_level::error;
+  if (s == "quiet") return log_level::quiet;
+  throw cli_exit{exit_code::usage, "--log-level: expected debug, info, warn, error or quiet, got '" + s + "'"};
+}
+
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", double(b) / 1e6);
+  return buf;
+}
+
+} // namespace
+
+int run_node(int argc, char** argv) {
+  std::string config_path, id, host, data_dir, bootstrap, level = "info";
+  int port = -1;
+  po::options_description desc("node options");
+  desc.add_options()
+    ("help,h", "show this help")
+    ("config", po::value(&config_path), "node config file (JSON, see config/README.md)")
+    ("id", po::value(&id), "override node.id")
+    ("host", po::value(&host), "override node.host")
+    ("port", po::value(&port), "override node.port (0: any free port)")
+    ("data-dir", po::value(&data_dir), "override node.data_dir")
+    ("bootstrap", po::value(&bootstrap), "override cluster.bootstrap: H:P,H:P,...")
+    ("log-level", po::value(&level), "debug, info, warn, error or quiet");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent node --config FILE [--id ID] [--host H] [--port N] [--data-dir DIR] "
+                              "[--bootstrap H:P,...] [--log-level L]",
+                  desc, vm))
+    return exit_code::ok;
+  current_log_level() = parse_log_level(level);
+  auto cfg = load_node_config(config_path, data_dir);
+  if (!id.empty()) cfg.id = id;
+  if (!host.empty()) cfg.host = host;
+  if (vm.count("port")) {
+    if (port < 0 || port > 65535)
+      throw cli_exit{exit_code::usage, "--port: expected 0 to 65535, got " + std::to_string(port)};
+    cfg.port = uint16_t(port);
+  }
+  if (vm.count("bootstrap")) {
+    cfg.bootstrap.clear();
+    for (size_t pos = 0; pos <= bootstrap.size();) {
+      auto comma = std::min(bootstrap.find(',', pos), bootstrap.size());
+      auto addr = bootstrap.substr(pos, comma - pos);
+      std::string h;
+      uint16_t p;
+      if (!addr.empty() && !parse_address(addr, h, p))
+        throw cli_exit{exit_code::usage, "--bootstrap: expected HOST:PORT, got '" + addr + "'"};
+      if (!addr.empty())
+        cfg.bootstrap.push_back(addr);
+      pos = comma + 1;
+    }
+  }
+  if (auto err = validate(cfg))
+    throw cli_exit{exit_code::usage, err.message};
+
+  // Signals are taken by sigwait below; block them before CAF starts its threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::string error;
+  std::shared_ptr<database> db = database::open(cfg.data_dir, cfg.durability, error);
+  if (!db)
+    throw cli_exit{exit_code::failure, error};
+  runtime_config rcfg(cfg);
+  int signal_number = 0;
+  {
+    caf::actor_system sys{rcfg};
+    auto node = spawn_node(sys, cfg, db);
+    auto bound = sys.middleman().publish(node, cfg.port, cfg.host.c_str(), true);
+    if (!bound) {
+      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+      throw cli_exit{exit_code::failure, "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": "
+                                           + error_text(bound.error())};
+    }
+    caf::anon_send(node, bound_atom::value, *bound);
+    std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (data " << cfg.data_dir
+              << ", " << cfg.shards << " shards)" << std::endl;
+    sigwait(&signals, &signal_number);
+    log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+                           + ", shutting down");
+    sys.middleman().unpublish(node, *bound);
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+  } // the actor system waits here for every actor
+  auto st = db->flush();
+  db.reset();
+  if (!st.ok())
+    throw cli_exit{exit_code::failure, "flushing storage on shutdown: " + st.ToString()};
+  log(log_level::info, "stopped cleanly");
+  return exit_code::ok;
+}
+
+int run_status(int argc, char** argv) {
+  client_options o;
+  po::options_description desc("status options");
+  add_client_options(desc, o, false);
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json]", desc, vm))
+    return exit_code::ok;
+  auto session = open_session(o);
+  auto s = ask<node_status>(*session, o, status_atom::value);
+  if (o.json) {
+    std::cout << "{\"id\": \"" << json_escape(s.id) << "\", \"address\": \"" << json_escape(s.address)
+              << "\", \"embedded\": " << (session->is_embedded() ? "true" : "false") << ", \"data_dir\": \""
+              << json_escape(s.data_dir) << "\", \"protocol\": " << s.protocol << ", \"uptime_ms\": " << s.uptime_ms
+              << ", \"shards\": " << s.shards << ", \"rss_bytes\": " << s.rss_bytes << ", \"collections\": [";
+    for (size_t i = 0; i < s.collections.size(); ++i) {
+      auto& c = s.collections[i];
+      std::cout << (i ? ", " : "") << "{\"name\": \"" << json_escape(c.name) << "\", \"dim\": " << c.dim
+                << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
+                << "}";
+    }
+    std::cout << "]}" << std::endl;
+    return exit_code::ok;
+  }
+  std::cout << "node        " << s.id << (session->is_embedded() ? " (embedded)" : "") << "\n"
+            << "address     " << s.address << "\n"
+            << "data dir    " << s.data_dir << "\n"
+            << "uptime      " << format_float(double(s.uptime_ms) / 1000) << " s\n"
+            << "memory      " << human_bytes(s.rss_bytes) << " resident\n"
+            << "shards      " << s.shards << "\n"
+            << "collections " << s.collections.size() << "\n";
+  for (auto& c : s.collections)
+    std::cout << "  " << c.name << ": " << c.count << " vectors, dim " << c.dim << ", " << c.metric << ", "
+              << (c.count - c.pending) << " in the HNSW graph, " << c.pending << " pending\n";
+  return exit_code::ok;
+}
+
+} // namespace p2p::cli

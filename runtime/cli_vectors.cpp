@@ -1,0 +1,257 @@
+// p2p-agent put / search / get / delete.
+
+#include <deque>
+#include <iostream>
+#include <sstream>
+
+#include "runtime/cli_commands.hpp"
+#include "runtime/cli_common.hpp"
+#include "vectors/vector_io.hpp"
+
+namespace p2p::cli {
+
+namespace {
+
+constexpr size_t put_batch_rows = 1000;
+constexpr size_t search_batch_queries = 64;
+constexpr size_t window = 4; // requests in flight: overlaps reading, transfer and storage
+
+std::unique_ptr<vector_reader> open_input(const std::string& path) {
+  std::string error;
+  auto reader = vector_reader::open(path, error);
+  if (!reader)
+    throw cli_exit{exit_code::failure, error};
+  return reader;
+}
+
+/// Keeps up to `window` requests in flight and hands each reply, in order, to a callback.
+template <class Reply>
+class request_pipeline {
+public:
+  request_pipeline(node_session& s, const client_options& o) : self_(s.system()), node_(s.node()), o_(o) {}
+
+  template <class OnReply, class... Ts>
+  void send(OnReply on_reply, Ts&&... xs) {
+    if (pending_.size() >= window)
+      receive_one();
+    if (error_)
+      return;
+    pending_.push_back({self_->request(node_, std::chrono::seconds(o_.timeout_s), std::forward<Ts>(xs)...),
+                        std::function<void(Reply&)>(on_reply)});
+  }
+
+  void drain() {
+    while (!pending_.empty())
+      receive_one();
+  }
+
+  [[nodiscard]] const caf::error& error() const { return error_; }
+
+private:
+  using handle = decltype(std::declval<caf::scoped_actor&>()->request(caf::actor{}, std::chrono::seconds(1), 0));
+
+  void receive_one() {
+    auto [h, on_reply] = std::move(pending_.front());
+    pending_.pop_front();
+    h.receive(
+      [&, cb = on_reply](Reply& r) {
+        if (!error_)
+          cb(r);
+      },
+      [&](caf::error& e) {
+        if (!error_)
+          error_ = std::move(e);
+      });
+  }
+
+  caf::scoped_actor self_;
+  caf::actor node_;
+  const client_options& o_;
+  std::deque<std::pair<handle, std::function<void(Reply&)>>> pending_;
+  caf::error error_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+int run_put(int argc, char** argv) {
+  client_options o;
+  std::string input;
+  po::options_description desc("put options");
+  add_client_options(desc, o);
+  desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--collection C] [--json]",
+                  desc, vm))
+    return exit_code::ok;
+  auto reader = open_input(input);
+  auto session = open_session(o);
+  auto t0 = std::chrono::steady_clock::now();
+  request_pipeline<uint64_t> pipeline(*session, o);
+  size_t stored = 0, sent = 0;
+  progress_line progress("put", 0, !o.json);
+  vector_rows rows;
+  bool more = true;
+  while (more && !pipeline.error()) {
+    rows.clear();
+    more = reader->next(put_batch_rows, rows);
+    if (rows.size() == 0)
+      break;
+    vector_batch b{o.collection, rows.dim, std::move(rows.ids), std::move(rows.values), {}};
+    for (auto& m : rows.metadata)
+      if (!m.empty()) {
+        b.metadata = std::move(rows.metadata);
+        break;
+      }
+    sent += b.ids.size();
+    pipeline.send(
+      [&](uint64_t n) {
+        stored += n;
+        progress.update(stored);
+      },
+      put_atom::value, std::move(b));
+  }
+  pipeline.drain();
+  progress.finish();
+  double secs = seconds_since(t0);
+  std::string error = pipeline.error() ? "node refused a batch: " + error_text(pipeline.error()) : reader->error();
+  if (o.json) {
+    std::cout << "{\"stored\": " << stored << ", \"collection\": \"" << json_escape(o.collection)
+              << "\", \"seconds\": " << format_float(secs) << ", \"rate_per_s\": "
+              << format_float(secs > 0 ? double(stored) / secs : 0);
+    if (!error.empty())
+      std::cout << ", \"error\": \"" << json_escape(error) << "\"";
+    std::cout << "}" << std::endl;
+  } else {
+    std::cout << "stored " << stored << " vectors in '" << o.collection << "' in " << format_float(secs) << " s ("
+              << format_float(secs > 0 ? double(stored) / secs : 0) << " vectors/s)" << std::endl;
+  }
+  if (!error.empty())
+    throw cli_exit{exit_code::failure, error + " (" + std::to_string(stored) + " vectors stored before it)"};
+  return exit_code::ok;
+}
+
+int run_search(int argc, char** argv) {
+  client_options o;
+  std::string input, text;
+  uint32_t k = 10, ef = 0;
+  bool exact = false;
+  po::options_description desc("search options");
+  add_client_options(desc, o);
+  desc.add_options()
+    ("input", po::value(&input), "query vectors: .fvecs or .jsonl")
+    ("text", po::value(&text), "query text (embedded with the node's embedder)")
+    ("k", po::value(&k)->default_value(k), "results per query")
+    ("ef", po::value(&ef), "HNSW search breadth (default: the node's vectors.hnsw.ef_search)")
+    ("exact", po::bool_switch(&exact), "exact scan instead of HNSW");
+  po::variables_map vm;
+  if (!parse_args(argc, argv,
+                  "p2p-agent search [--peer H:P] (--text STR | --input Q.fvecs|Q.jsonl) [--k 10] [--ef N] [--exact] "
+                  "[--collection C] [--json]",
+                  desc, vm))
+    return exit_code::ok;
+  if (!text.empty())
+    throw cli_exit{exit_code::usage, "--text: this build has no text embedder yet; use --input"};
+  if (input.empty())
+    throw cli_exit{exit_code::usage, "one of --input or --text is required"};
+  if (k == 0)
+    throw cli_exit{exit_code::usage, "--k: expected at least 1"};
+  auto reader = open_input(input);
+  auto session = open_session(o);
+  auto t0 = std::chrono::steady_clock::now();
+  request_pipeline<search_result> pipeline(*session, o);
+  size_t next_query = 0, answered = 0;
+  progress_line progress("search", 0, !o.json);
+  vector_rows rows;
+  bool more = true;
+  while (more && !pipeline.error()) {
+    rows.clear();
+    more = reader->next(search_batch_queries, rows);
+    if (rows.size() == 0)
+      break;
+    search_request req{o.collection, rows.dim, std::move(rows.values), k, ef, exact};
+    size_t first = next_query;
+    next_query += rows.size();
+    pipeline.send(
+      [&, first](search_result& r) {
+        std::ostringstream out;
+        size_t hit = 0;
+        for (size_t q = 0; q < r.counts.size(); ++q) {
+          if (o.json) {
+            out << "{\"query\": " << first + q << ", \"results\": [";
+            for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
+              out << (i ? ", " : "") << "{\"id\": \"" << json_escape(r.ids[hit]) << "\", \"score\": "
+                  << format_float(r.scores[hit]) << "}";
+            out << "], \"took_us\": " << r.took_us[q] << "}\n";
+          } else {
+            out << "query " << first + q << " (" << r.took_us[q] << " us):";
+            for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
+              out << (i ? ", " : " ") << r.ids[hit] << " " << format_float(r.scores[hit]);
+            out << "\n";
+          }
+        }
+        std::cout << out.str();
+        answered += r.counts.size();
+        progress.update(answered);
+      },
+      search_atom::value, std::move(req));
+  }
+  pipeline.drain();
+  progress.finish();
+  std::cout.flush();
+  if (pipeline.error())
+    throw cli_exit{exit_code::failure, error_text(pipeline.error())};
+  if (!reader->error().empty())
+    throw cli_exit{exit_code::failure, reader->error() + " (" + std::to_string(answered) + " queries answered before it)"};
+  if (!o.json) {
+    double secs = seconds_since(t0);
+    std::cerr << answered << " queries in " << format_float(secs) << " s ("
+              << format_float(secs > 0 ? double(answered) / secs : 0) << " queries/s)" << std::endl;
+  }
+  return exit_code::ok;
+}
+
+int run_get(int argc, char** argv) {
+  client_options o;
+  std::string id;
+  po::options_description desc("get options");
+  add_client_options(desc, o);
+  desc.add_options()("id", po::value(&id)->required(), "id of the vector");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent get [--peer H:P] --id ID [--collection C] [--json]", desc, vm))
+    return exit_code::ok;
+  auto session = open_session(o);
+  auto rec = ask<vector_record>(*session, o, get_atom::value, o.collection, id);
+  std::ostringstream vec;
+  for (size_t i = 0; i < rec.values.size(); ++i)
+    vec << (i ? ", " : "") << format_float(rec.values[i]);
+  if (o.json) {
+    std::cout << "{\"id\": \"" << json_escape(rec.id) << "\", \"vector\": [" << vec.str() << "], \"metadata\": "
+              << (rec.metadata.empty() ? "{}" : rec.metadata) << "}" << std::endl;
+  } else {
+    std::cout << "id        " << rec.id << "\ndim       " << rec.values.size() << "\nmetadata  "
+              << (rec.metadata.empty() ? "{}" : rec.metadata) << "\nvector    [" << vec.str() << "]" << std::endl;
+  }
+  return exit_code::ok;
+}
+
+int run_delete(int argc, char** argv) {
+  client_options o;
+  std::string id;
+  po::options_description desc("delete options");
+  add_client_options(desc, o);
+  desc.add_options()("id", po::value(&id)->required(), "id of the vector");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent delete [--peer H:P] --id ID [--collection C]", desc, vm))
+    return exit_code::ok;
+  auto session = open_session(o);
+  if (!ask<bool>(*session, o, delete_atom::value, o.collection, id))
+    throw cli_exit{exit_code::failure, "not found: no id '" + id + "' in collection '" + o.collection + "'"};
+  std::cout << (o.json ? "{\"deleted\": \"" + json_escape(id) + "\"}" : "deleted " + id) << std::endl;
+  return exit_code::ok;
+}
+
+} // namespace p2p::cli

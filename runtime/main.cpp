@@ -1,0 +1,61 @@
+// p2p-agent: the one binary of p2p-ai-agents. See DESIGN.md §6 for the command line.
+
+#include <cstring>
+#include <iostream>
+
+#include "runtime/cli_commands.hpp"
+#include "runtime/cli_common.hpp"
+
+namespace {
+
+struct subcommand {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const subcommand subcommands[] = {
+  {"node", p2p::cli::run_node, "run a node from a config file until SIGINT/SIGTERM"},
+  {"status", p2p::cli::run_status, "show a node's state: collections, memory, uptime"},
+  {"put", p2p::cli::run_put, "store vectors from an .fvecs or JSONL file"},
+  {"search", p2p::cli::run_search, "top-k search for the vectors of a query file"},
+  {"get", p2p::cli::run_get, "fetch one vector and its metadata"},
+  {"delete", p2p::cli::run_delete, "delete one vector"},
+};
+
+void print_usage(std::ostream& out) {
+  out << "usage: p2p-agent COMMAND [OPTIONS]   (p2p-agent COMMAND --help for its options)\n\ncommands:\n";
+  for (auto& c : subcommands)
+    out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+  out << "\nWithout --peer H:P a command runs on an embedded node with its data in --data-dir (./p2p-data).\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return p2p::cli::exit_code::usage;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(std::cout);
+    return p2p::cli::exit_code::ok;
+  }
+  for (auto& c : subcommands) {
+    if (name != c.name)
+      continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const p2p::cli::cli_exit& e) {
+      std::cerr << "p2p-agent " << name << ": " << e.message << std::endl;
+      return e.code;
+    } catch (const std::exception& e) {
+      std::cerr << "p2p-agent " << name << ": " << e.what() << std::endl;
+      return p2p::cli::exit_code::failure;
+    }
+  }
+  std::cerr << "p2p-agent: unknown command '" << name << "'\n";
+  print_usage(std::cerr);
+  return p2p::cli::exit_code::usage;
+}

@@ -1,0 +1,11 @@
+#pragma once
+// Figures about this process, read from /proc.
+
+#include <cstdint>
+
+namespace p2p {
+
+/// Resident set size in bytes (0 where /proc is not available).
+[[nodiscard]] uint64_t resident_bytes();
+
+} // namespace p2p

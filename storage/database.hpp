@@ -1,0 +1,56 @@
+#pragma once
+// One RocksDB per node, with a column family per kind of record. Writes are WriteBatches:
+// acknowledged = in the WAL (durability wal), or synced to disk (durability fsync).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "config/node_config.hpp"
+
+namespace p2p {
+
+/// vectors: key of storage/vector_keys.hpp -> dim float32 values followed by the metadata JSON.
+/// collections: name -> collection record. tasks: reserved for the task manager.
+enum class column : uint8_t { vectors = 0, collections, tasks };
+
+class database {
+public:
+  ~database();
+
+  /// Opens (creating if needed) the database in `dir`; null with `error` set on failure.
+  static std::unique_ptr<database> open(const std::string& dir, durability_mode mode, std::string& error);
+
+  /// The options every column family uses; the raw-RocksDB benchmark uses them too.
+  static rocksdb::ColumnFamilyOptions column_options();
+  static rocksdb::DBOptions db_options();
+
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(column c) const { return handles_[size_t(c)]; }
+
+  /// Applies a batch atomically with the node's durability.
+  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
+
+  [[nodiscard]] rocksdb::Status get(column c, std::string_view key, std::string* value) const;
+
+  /// Calls `fn(key, value)` for each key starting with `prefix`, in key order.
+  void scan(column c, std::string_view prefix,
+            const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+
+  /// Makes everything written so far durable on disk (WAL synced, memtables flushed).
+  [[nodiscard]] rocksdb::Status flush();
+
+  [[nodiscard]] const std::string& dir() const { return dir_; }
+
+private:
+  database() = default;
+  std::string dir_;
+  rocksdb::WriteOptions write_options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+} // namespace p2p

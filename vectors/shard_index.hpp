@@ -1,0 +1,85 @@
+#pragma once
+// The in-memory index of one vector shard: an HNSW graph (hnswlib) plus the vectors that are
+// not yet in it, which searches scan exactly. A vector is searchable the moment upsert returns;
+// index_pending() moves vectors into the graph in small steps, off the acknowledgement path.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/node_config.hpp"
+
+namespace hnswlib {
+template <class T> class HierarchicalNSW;
+template <class T> class SpaceInterface;
+} // namespace hnswlib
+
+namespace p2p {
+
+/// One search result inside a shard: hnswlib-style distance (lower is closer) and a label.
+struct shard_hit {
+  float distance;
+  uint32_t label;
+};
+
+class shard_index {
+public:
+  shard_index(uint32_t dim, metric_kind metric, hnsw_config params);
+  ~shard_index();
+  shard_index(const shard_index&) = delete;
+  shard_index& operator=(const shard_index&) = delete;
+
+  [[nodiscard]] uint32_t dim() const { return dim_; }
+  [[nodiscard]] metric_kind metric() const { return metric_; }
+
+  /// Inserts `id` or replaces its vector (`values` has dim() floats).
+  void upsert(std::string_view id, const float* values);
+
+  /// Removes `id`; returns false when it was not there. Gone from results at once.
+  bool erase(std::string_view id);
+
+  [[nodiscard]] bool contains(std::string_view id) const;
+  [[nodiscard]] size_t size() const { return live_; }
+  [[nodiscard]] size_t pending() const { return pending_; }
+
+  /// Moves up to `max_items` pending vectors into the graph; returns how many moved.
+  size_t index_pending(size_t max_items);
+
+  /// Top `k` closest to `query`, best first. `exact` scans every vector instead of the graph.
+  void search(const float* query, size_t k, size_t ef, bool exact, std::vector<shard_hit>& out) const;
+
+  [[nodiscard]] const std::string& id_of(uint32_t label) const { return ids_[label]; }
+
+private:
+  static constexpr uint32_t no_label = UINT32_MAX;
+  enum state_bits : uint8_t { live = 1, pending_bit = 2, in_graph = 4 };
+
+  [[nodiscard]] uint32_t find(std::string_view id) const;
+  uint32_t add_label(std::string_view id);
+  void grow_slots();
+  void prepare(const float* in, float* out) const;
+  void compact_arena();
+  void ensure_graph_capacity();
+  void scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const;
+
+  uint32_t dim_;
+  metric_kind metric_;
+  hnsw_config params_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
+
+  std::vector<std::string> ids_;        // label -> id
+  std::vector<uint8_t> state_;          // label -> state_bits
+  std::vector<uint32_t> pending_row_;   // label -> row in arena_ while pending
+  std::vector<uint32_t> slots_;         // open-addressing hash: id -> label
+  std::vector<float> arena_;            // pending vectors, prepared, dim_ floats per row
+  std::vector<uint32_t> arena_labels_;  // row -> label
+  size_t arena_head_ = 0;               // rows before it are indexed or dead
+  size_t live_ = 0;
+  size_t pending_ = 0;
+  mutable std::vector<float> scratch_;
+};
+
+} // namespace p2p
