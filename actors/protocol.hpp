@@ -8,7 +8,7 @@
 //   (delete_atom, string collection, string id) -> bool existed
 //   (status_atom)                             -> node_status
 // Internal (router <-> shards):
-//   (put_atom, collection_spec, vector_batch) -> uint64_t stored
+//   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
 //   (stats_atom)                              -> std::vector<collection_info>
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
@@ -16,6 +16,7 @@
 // Failures come back as caf::error with sec::runtime_error and one string naming the problem.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,14 @@ typename Inspector::result_type inspect(Inspector& f, collection_spec& x) {
   return f(caf::meta::type_name("collection_spec"), x.name, x.dim, x.metric);
 }
 
+/// Router to shard, in the same process: the rows of a shared batch that the shard owns.
+/// Sharing the batch instead of splitting it saves copying every vector once per put.
+struct shard_put {
+  collection_spec spec;
+  std::shared_ptr<const vector_batch> batch;
+  std::vector<uint32_t> rows;
+};
+
 /// One or more queries (`dim` floats each) against one collection.
 struct search_request {
   std::string collection;
@@ -158,6 +167,12 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
            x.rss_bytes, x.collections);
 }
+
+} // namespace p2p
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::shard_put)
+
+namespace p2p {
 
 /// Registers every message type above; both ends of a connection must call it.
 void register_message_types(caf::actor_system_config& cfg);

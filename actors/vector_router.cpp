@@ -111,18 +111,14 @@ caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto spec = collection_for_put(st, b);
   if (!spec)
     return spec.error();
-  std::vector<vector_batch> parts(st.shards.size());
+  auto shared = std::make_shared<const vector_batch>(std::move(b));
+  std::vector<shard_put> parts(st.shards.size());
   for (auto& p : parts) {
-    p.collection = b.collection;
-    p.dim = b.dim;
+    p.spec = *spec;
+    p.batch = shared;
   }
-  for (size_t i = 0; i < b.ids.size(); ++i) {
-    auto& p = parts[st.shard_of(b.ids[i])];
-    p.ids.push_back(std::move(b.ids[i]));
-    p.values.insert(p.values.end(), b.values.begin() + i * b.dim, b.values.begin() + (i + 1) * b.dim);
-    if (!b.metadata.empty())
-      p.metadata.push_back(std::move(b.metadata[i]));
-  }
+  for (size_t i = 0; i < shared->ids.size(); ++i)
+    parts[st.shard_of(shared->ids[i])].rows.push_back(uint32_t(i));
   struct fan_in {
     size_t remaining = 0;
     uint64_t stored = 0;
@@ -131,7 +127,7 @@ caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto rp = self->make_response_promise<uint64_t>();
   auto acc = std::make_shared<fan_in>();
   for (auto& p : parts)
-    acc->remaining += p.ids.empty() ? 0 : 1;
+    acc->remaining += p.rows.empty() ? 0 : 1;
   auto finish = [rp, acc]() mutable {
     if (--acc->remaining > 0)
       return;
@@ -141,9 +137,9 @@ caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
       rp.deliver(acc->stored);
   };
   for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].ids.empty())
+    if (parts[s].rows.empty())
       continue;
-    self->request(st.shards[s], shard_timeout, put_atom::value, *spec, std::move(parts[s]))
+    self->request(st.shards[s], shard_timeout, put_atom::value, std::move(parts[s]))
       .then([acc, finish](uint64_t n) mutable { acc->stored += n; finish(); },
             [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
   }

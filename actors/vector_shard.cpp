@@ -26,6 +26,7 @@ struct shard_state {
   bool index_scheduled = false;
   std::chrono::steady_clock::time_point last_put{};
   std::vector<shard_hit> hits; // scratch
+  rocksdb::WriteBatch write_batch;
   static inline const char* name = "vector_shard";
 
   shard_index& index_for(const collection_spec& spec) {
@@ -86,11 +87,11 @@ void reload(shard_state& st) {
       ++skipped;
       return;
     }
-    // Values are stored unaligned after RocksDB's block layout: copy before use.
+    // Values may be unaligned in RocksDB's blocks: copy before use.
     thread_local std::vector<float> row;
     row.resize(spec->second.dim);
     std::memcpy(row.data(), value.data(), row.size() * 4);
-    st.index_for(spec->second).upsert(parts.id, row.data());
+    st.index_for(spec->second).upsert(parts.id, row.data()); // copies
     ++loaded;
   });
   if (loaded + skipped > 0)
@@ -98,26 +99,28 @@ void reload(shard_state& st) {
                            + " vectors" + (skipped ? ", skipped " + std::to_string(skipped) + " unreadable" : ""));
 }
 
-caf::result<uint64_t> put(shard_actor* self, const collection_spec& spec, const vector_batch& b) {
+caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   auto& st = self->state;
-  rocksdb::WriteBatch wb;
-  std::string key, value;
+  const vector_batch& b = *p.batch;
   size_t row_bytes = size_t(b.dim) * 4;
-  for (size_t i = 0; i < b.ids.size(); ++i) {
-    key = vector_key(st.setup.shard, spec.name, b.ids[i]);
-    value.assign(reinterpret_cast<const char*>(&b.values[i * b.dim]), row_bytes);
+  auto& wb = st.write_batch; // reused: its buffer keeps its capacity across puts
+  wb.Clear();
+  std::string key, value;
+  for (uint32_t i : p.rows) {
+    key = vector_key(st.setup.shard, p.spec.name, b.ids[i]);
+    value.assign(reinterpret_cast<const char*>(&b.values[size_t(i) * b.dim]), row_bytes);
     if (!b.metadata.empty())
       value += b.metadata[i];
     wb.Put(st.setup.db->cf(column::vectors), key, value);
   }
   if (auto s = st.setup.db->write(wb); !s.ok())
     return make_user_error("storage write failed: " + s.ToString());
-  auto& idx = st.index_for(spec);
-  for (size_t i = 0; i < b.ids.size(); ++i)
-    idx.upsert(b.ids[i], &b.values[i * b.dim]);
+  auto& idx = st.index_for(p.spec);
+  for (uint32_t i : p.rows)
+    idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
   st.last_put = std::chrono::steady_clock::now();
   schedule_indexing(self);
-  return uint64_t(b.ids.size());
+  return uint64_t(p.rows.size());
 }
 
 search_result search(shard_state& st, const collection_spec& spec, const search_request& req) {
@@ -148,7 +151,7 @@ caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
   reload(self->state);
   schedule_indexing(self);
   return {
-    [=](put_atom, const collection_spec& spec, const vector_batch& b) { return put(self, spec, b); },
+    [=](put_atom, const shard_put& p) { return put(self, p); },
     [=](search_atom, const collection_spec& spec, const search_request& req) {
       return search(self->state, spec, req);
     },

@@ -84,7 +84,7 @@ std::string json_escape(std::string_view s) {
 
 std::string format_float(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", v);
+  std::snprintf(buf, sizeof buf, "%.9g", v); // 9 digits: a float reads back exactly
   return buf;
 }
 

@@ -1,6 +1,7 @@
 #include "vectors/shard_index.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include <hnswlib/hnswlib.h>
@@ -96,25 +97,28 @@ void shard_index::prepare(const float* in, float* out) const {
 }
 
 void shard_index::upsert(std::string_view id, const float* values) {
+  if (!copy_block_ || copy_block_used_ == copy_block_rows) {
+    copy_block_.reset(new float[copy_block_rows * dim_]);
+    copy_block_used_ = 0;
+  }
+  float* copy = copy_block_.get() + copy_block_used_++ * dim_;
+  std::copy_n(values, dim_, copy);
+  upsert(id, copy, copy_block_);
+}
+
+void shard_index::upsert(std::string_view id, const float* values, std::shared_ptr<const void> owner) {
   uint32_t label = find(id);
   if (label == no_label)
     label = add_label(id);
   uint8_t& st = state_[label];
-  if (st & pending_bit) { // replace the pending copy in place
-    prepare(values, &arena_[size_t(pending_row_[label]) * dim_]);
-    return;
-  }
-  if ((st & in_graph) && (st & live))
+  if ((st & in_graph) && (st & live) && !(st & pending_bit))
     graph_->markDelete(label); // the graph copy is stale until re-indexed
   if (!(st & live))
     ++live_;
-  auto row = static_cast<uint32_t>(arena_labels_.size());
-  arena_.resize(arena_.size() + dim_);
-  prepare(values, &arena_[size_t(row) * dim_]);
-  arena_labels_.push_back(label);
-  pending_row_[label] = row;
+  if (!(st & pending_bit))
+    ++pending_count_;
+  append_row(label, values, std::move(owner)); // a previous pending row of this label is now dead
   st |= live | pending_bit;
-  ++pending_;
 }
 
 bool shard_index::erase(std::string_view id) {
@@ -124,7 +128,7 @@ bool shard_index::erase(std::string_view id) {
   uint8_t& st = state_[label];
   if (st & pending_bit) {
     st &= ~pending_bit; // its arena row is now dead; a graph copy was marked when it became pending
-    --pending_;
+    --pending_count_;
   } else if (st & in_graph) {
     graph_->markDelete(label);
   }
@@ -143,56 +147,83 @@ void shard_index::ensure_graph_capacity() {
     graph_->resizeIndex(graph_->max_elements_ * 2);
 }
 
+float shard_index::pending_distance(const float* q, const pending_entry& e) const {
+  return metric_ == metric_kind::l2 ? l2_squared(q, e.values, dim_) : 1.0f - dot(q, e.values, dim_) * e.scale;
+}
+
+void shard_index::append_row(uint32_t label, const float* values, std::shared_ptr<const void> owner) {
+  if (next_row_ == UINT32_MAX)
+    renumber_arena();
+  float scale = 1.0f;
+  if (metric_ == metric_kind::cosine) {
+    float norm = std::sqrt(dot(values, values, dim_));
+    scale = norm > 0 ? 1.0f / norm : 0.0f;
+  }
+  pending_.push_back({values, scale, label});
+  if (!owners_.empty() && owners_.back().second == owner)
+    owners_.back().first = next_row_;
+  else
+    owners_.emplace_back(next_row_, std::move(owner));
+  pending_row_[label] = static_cast<uint32_t>(next_row_++);
+}
+
+void shard_index::advance_head() {
+  ++arena_head_;
+  pending_.pop_front();
+  while (!owners_.empty() && owners_.front().first < arena_head_)
+    owners_.pop_front(); // every row using it is indexed or dead
+  if (arena_head_ == next_row_) { // drained: start over and let go of every owner
+    arena_head_ = next_row_ = 0;
+    owners_.clear();
+    copy_block_.reset();
+  }
+}
+
+void shard_index::renumber_arena() {
+  // Rows are 32-bit; after 4 billion appends without the arena ever draining, renumber the
+  // pending rows from 0 (owners are kept: their rows only move down).
+  std::deque<pending_entry> live_rows;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    auto& e = pending_[i];
+    if ((state_[e.label] & pending_bit) && pending_row_[e.label] == arena_head_ + i) {
+      pending_row_[e.label] = static_cast<uint32_t>(live_rows.size());
+      live_rows.push_back(e);
+    }
+  }
+  pending_.swap(live_rows);
+  for (auto& o : owners_)
+    o.first = pending_.size(); // conservative: released when the arena drains
+  arena_head_ = 0;
+  next_row_ = pending_.size();
+}
+
 size_t shard_index::index_pending(size_t max_items) {
   size_t moved = 0;
-  while (moved < max_items && arena_head_ < arena_labels_.size()) {
-    size_t row = arena_head_++;
-    uint32_t label = arena_labels_[row];
-    uint8_t& st = state_[label];
-    if (!(st & pending_bit) || pending_row_[label] != row)
-      continue; // deleted or replaced while pending
-    if (!(st & in_graph))
-      ensure_graph_capacity();
-    graph_->addPoint(&arena_[row * dim_], label); // an existing label is updated and unmarked
-    st = live | in_graph;
-    pending_row_[label] = no_label;
-    --pending_;
-    ++moved;
+  while (moved < max_items && arena_head_ < next_row_) {
+    size_t row = arena_head_;
+    const pending_entry& e = pending_.front();
+    uint8_t& st = state_[e.label];
+    if ((st & pending_bit) && pending_row_[e.label] == row) {
+      if (!(st & in_graph))
+        ensure_graph_capacity();
+      prepare(e.values, scratch_.data());
+      graph_->addPoint(scratch_.data(), e.label); // an existing label is updated and unmarked
+      st = live | in_graph;
+      pending_row_[e.label] = no_label;
+      --pending_count_;
+      ++moved;
+    } // else: deleted or replaced while pending
+    advance_head();
   }
-  compact_arena();
   return moved;
 }
 
-void shard_index::compact_arena() {
-  if (arena_head_ == arena_labels_.size()) {
-    std::vector<float>().swap(arena_); // give the memory back once drained
-    std::vector<uint32_t>().swap(arena_labels_);
-    arena_head_ = 0;
-    return;
-  }
-  if (arena_head_ < 4096 || arena_head_ * 2 < arena_labels_.size())
-    return;
-  size_t out = 0;
-  for (size_t row = arena_head_; row < arena_labels_.size(); ++row) {
-    uint32_t label = arena_labels_[row];
-    if (!(state_[label] & pending_bit) || pending_row_[label] != row)
-      continue;
-    std::copy_n(&arena_[row * dim_], dim_, &arena_[out * dim_]);
-    arena_labels_[out] = label;
-    pending_row_[label] = static_cast<uint32_t>(out);
-    ++out;
-  }
-  arena_.resize(out * dim_);
-  arena_labels_.resize(out);
-  arena_head_ = 0;
-}
-
 void shard_index::scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const {
-  for (size_t row = arena_head_; row < arena_labels_.size(); ++row) {
-    uint32_t label = arena_labels_[row];
-    if (!(state_[label] & pending_bit) || pending_row_[label] != row)
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    auto& e = pending_[i];
+    if (!(state_[e.label] & pending_bit) || pending_row_[e.label] != arena_head_ + i)
       continue;
-    offer(heap, k, {distance(metric_, q, &arena_[row * dim_], dim_), label});
+    offer(heap, k, {pending_distance(q, e), e.label});
   }
 }
 
@@ -204,7 +235,7 @@ void shard_index::search(const float* query, size_t k, size_t ef, bool exact,
   prepare(query, scratch_.data());
   const float* q = scratch_.data();
   std::vector<shard_hit>& heap = out;
-  if (live_ > pending_) {
+  if (live_ > pending_count_) {
     if (exact) {
       for (size_t i = 0; i < graph_->cur_element_count; ++i) {
         auto label = static_cast<uint32_t>(graph_->getExternalLabel(static_cast<hnswlib::tableint>(i)));

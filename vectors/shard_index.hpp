@@ -4,6 +4,7 @@
 // index_pending() moves vectors into the graph in small steps, off the acknowledgement path.
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,15 +35,19 @@ public:
   [[nodiscard]] uint32_t dim() const { return dim_; }
   [[nodiscard]] metric_kind metric() const { return metric_; }
 
-  /// Inserts `id` or replaces its vector (`values` has dim() floats).
+  /// Inserts `id` or replaces its vector (`values` has dim() floats), copying the vector.
   void upsert(std::string_view id, const float* values);
+
+  /// The same without a copy: `values` stays valid while `owner` lives, and the index keeps
+  /// `owner` until the vector is in the graph (a put's batch, shared with the index).
+  void upsert(std::string_view id, const float* values, std::shared_ptr<const void> owner);
 
   /// Removes `id`; returns false when it was not there. Gone from results at once.
   bool erase(std::string_view id);
 
   [[nodiscard]] bool contains(std::string_view id) const;
   [[nodiscard]] size_t size() const { return live_; }
-  [[nodiscard]] size_t pending() const { return pending_; }
+  [[nodiscard]] size_t pending() const { return pending_count_; }
 
   /// Moves up to `max_items` pending vectors into the graph; returns how many moved.
   size_t index_pending(size_t max_items);
@@ -60,7 +65,15 @@ private:
   uint32_t add_label(std::string_view id);
   void grow_slots();
   void prepare(const float* in, float* out) const;
-  void compact_arena();
+  struct pending_entry {
+    const float* values; // not prepared: the caller's layout
+    float scale;         // cosine: 1 / |values|, else 1
+    uint32_t label;
+  };
+  [[nodiscard]] float pending_distance(const float* q, const pending_entry& e) const;
+  void append_row(uint32_t label, const float* values, std::shared_ptr<const void> owner);
+  void advance_head();
+  void renumber_arena();
   void ensure_graph_capacity();
   void scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const;
 
@@ -72,13 +85,19 @@ private:
 
   std::vector<std::string> ids_;        // label -> id
   std::vector<uint8_t> state_;          // label -> state_bits
-  std::vector<uint32_t> pending_row_;   // label -> row in arena_ while pending
+  std::vector<uint32_t> pending_row_;   // label -> row in the arena while pending
   std::vector<uint32_t> slots_;         // open-addressing hash: id -> label
-  std::vector<float> arena_;            // pending vectors, prepared, dim_ floats per row
-  std::vector<uint32_t> arena_labels_;  // row -> label
-  size_t arena_head_ = 0;               // rows before it are indexed or dead
+  // Pending vectors, in arrival order: row arena_head_ + i is pending_[i]. They point into
+  // memory kept alive by owners_ (the batches they came in, or copy blocks) until indexed.
+  std::deque<pending_entry> pending_;
+  std::deque<std::pair<size_t, std::shared_ptr<const void>>> owners_; // (last row using it, owner)
+  static constexpr size_t copy_block_rows = 1024;
+  std::shared_ptr<float[]> copy_block_; // where upsert-with-copy puts vectors
+  size_t copy_block_used_ = 0;
+  size_t arena_head_ = 0; // rows before it are indexed or dead
+  size_t next_row_ = 0;
   size_t live_ = 0;
-  size_t pending_ = 0;
+  size_t pending_count_ = 0;
   mutable std::vector<float> scratch_;
 };
 

@@ -1,0 +1,36 @@
+#pragma once
+// An embedded node driven from a benchmark: the same actors and storage as `p2p-agent node`,
+// in this process, fed through the node actor's message interface.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/protocol.hpp"
+#include "config/node_config.hpp"
+
+namespace p2p::bench {
+
+class bench_node {
+public:
+  explicit bench_node(const node_config& cfg);
+  ~bench_node();
+
+  /// Stores rows [0, n) in batches, `window` batches in flight; returns seconds until all acked.
+  double put(const std::vector<float>& values, size_t n, uint32_t dim, size_t batch = 1000, size_t window = 4);
+
+  /// Waits until no vector is pending graph insertion; returns seconds waited.
+  double wait_indexed();
+
+  /// Searches every query in batches; fills per-query result ids (as row numbers); returns seconds.
+  double search(const std::vector<float>& queries, uint32_t dim, uint32_t k, uint32_t ef,
+                std::vector<std::vector<size_t>>& results, size_t batch = 64, size_t window = 2);
+
+  node_status status();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace p2p::bench

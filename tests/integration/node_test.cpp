@@ -1,0 +1,165 @@
+// A real node process on 127.0.0.1, driven through its port by real CLI processes.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+#include <thread>
+
+#include "tests/support/cli_output.hpp"
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+#include "vectors/vector_io.hpp"
+
+using namespace p2p;
+using namespace p2p::test;
+
+namespace {
+
+constexpr uint32_t dim = 512;
+
+/// Polls `status` until nothing is pending (bounded).
+collection_counts wait_indexed(const std::string& addr, const std::string& dir, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  collection_counts c;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = run_agent({"status", "--peer", addr, "--json"}, dir);
+    REQUIRE(r.exit_code == 0);
+    c = parse_status(r.out);
+    if (c.pending == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return c;
+}
+
+std::vector<std::vector<size_t>> result_rows(const std::vector<search_line>& lines) {
+  std::vector<std::vector<size_t>> out;
+  for (auto& l : lines) {
+    out.emplace_back();
+    for (auto& id : l.ids)
+      out.back().push_back(std::stoul(id));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a node stores 20,000 vectors put through its port and searches them with recall@10 >= 0.95") {
+  auto dir = fresh_dir("node-20k");
+  auto base = embedding_like_vectors(20000, dim, 101);
+  auto queries = embedding_like_vectors(1000, dim, 202);
+  REQUIRE(write_fvecs(dir + "/base.fvecs", base.data(), 20000, dim));
+  REQUIRE(write_fvecs(dir + "/queries.fvecs", queries.data(), 1000, dim));
+  node_process node(dir, R"({"vectors": {"dim": 512, "metric": "cosine", "shards": 4}})");
+
+  auto put = run_agent({"put", "--peer", node.address(), "--input", dir + "/base.fvecs", "--json"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  CHECK(json_number(put.out, "stored") == 20000);
+
+  auto counts = wait_indexed(node.address(), dir, 300);
+  CHECK(counts.count == 20000);
+  CHECK(counts.pending == 0);
+
+  auto search = run_agent({"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--k", "10", "--json"},
+                          dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  auto lines = parse_search(search.out);
+  REQUIRE(lines.size() == 1000);
+  for (auto& l : lines) {
+    REQUIRE(l.ids.size() == 10);
+    CHECK(std::is_sorted(l.scores.rbegin(), l.scores.rend()));
+  }
+  std::vector<size_t> all_rows(20000);
+  std::iota(all_rows.begin(), all_rows.end(), 0);
+  double recall = cosine_recall(base, all_rows, queries, dim, 10, result_rows(lines));
+  MESSAGE("recall@10 over 1000 queries: " << recall);
+  CHECK(recall >= 0.95);
+
+  SUBCASE("get returns the stored vector exactly") {
+    auto get = run_agent({"get", "--peer", node.address(), "--id", "12345", "--json"}, dir);
+    REQUIRE_MESSAGE(get.exit_code == 0, get.err);
+    auto v = parse_get(get.out);
+    CHECK(v == std::vector<float>(base.begin() + 12345 * dim, base.begin() + 12346 * dim));
+  }
+
+  SUBCASE("an exact search returns the true top-k") {
+    auto exact = run_agent(
+      {"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--k", "10", "--exact", "--json"}, dir);
+    REQUIRE(exact.exit_code == 0);
+    auto exact_lines = parse_search(exact.out);
+    REQUIRE(exact_lines.size() == 1000);
+    exact_lines.resize(50);
+    std::vector<float> first_queries(queries.begin(), queries.begin() + 50 * dim);
+    CHECK(cosine_recall(base, all_rows, first_queries, dim, 10, result_rows(exact_lines)) == doctest::Approx(1.0));
+  }
+
+  SUBCASE("a deleted vector is gone from results at once; an upsert replaces vector and metadata") {
+    REQUIRE(write_fvecs(dir + "/q5.fvecs", &base[5 * dim], 1, dim));
+    auto before = run_agent({"search", "--peer", node.address(), "--input", dir + "/q5.fvecs", "--k", "3", "--json"}, dir);
+    REQUIRE(parse_search(before.out).at(0).ids.at(0) == "5");
+    auto del = run_agent({"delete", "--peer", node.address(), "--id", "5"}, dir);
+    REQUIRE_MESSAGE(del.exit_code == 0, del.err);
+    auto after = run_agent({"search", "--peer", node.address(), "--input", dir + "/q5.fvecs", "--k", "10", "--json"}, dir);
+    auto ids = parse_search(after.out).at(0).ids;
+    CHECK(std::find(ids.begin(), ids.end(), "5") == ids.end());
+    auto again = run_agent({"delete", "--peer", node.address(), "--id", "5"}, dir);
+    CHECK(again.exit_code == 1);
+    CHECK(again.err.find("not found") != std::string::npos);
+
+    std::ofstream(dir + "/upsert.jsonl") << "{\"id\": \"6\", \"vector\": [" << [&] {
+      std::string s;
+      for (uint32_t i = 0; i < dim; ++i)
+        s += (i ? "," : "") + std::to_string(i % 7);
+      return s;
+    }() << "], \"metadata\": {\"source\": \"test\"}}\n";
+    auto up = run_agent({"put", "--peer", node.address(), "--input", dir + "/upsert.jsonl"}, dir);
+    REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+    std::string metadata;
+    auto v = parse_get(run_agent({"get", "--peer", node.address(), "--id", "6", "--json"}, dir).out, &metadata);
+    REQUIRE(v.size() == dim);
+    CHECK(v[8] == 1.0f);
+    CHECK(metadata == R"({"source":"test"})");
+    auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+    CHECK(parse_status(status.out).count == 19999);
+  }
+
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("a node stopped with SIGTERM has every vector back after a restart, and so does an embedded node") {
+  auto dir = fresh_dir("node-restart");
+  auto base = random_vectors(3000, 64, 7);
+  REQUIRE(write_fvecs(dir + "/base.fvecs", base.data(), 3000, 64));
+  const char* config = R"({"vectors": {"dim": 64, "metric": "l2", "shards": 3}})";
+  {
+    node_process node(dir, config);
+    auto put = run_agent({"put", "--peer", node.address(), "--input", dir + "/base.fvecs", "--collection", "c1"}, dir);
+    REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+    auto stop = node.stop();
+    CHECK(stop == 0);
+    CHECK(node.process().err().find("stopped cleanly") != std::string::npos);
+  }
+  node_process node(dir, config);
+  auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+  CHECK(parse_status(status.out, "c1").count == 3000);
+  REQUIRE(write_fvecs(dir + "/q.fvecs", &base[2999 * 64], 1, 64));
+  auto search = run_agent(
+    {"search", "--peer", node.address(), "--input", dir + "/q.fvecs", "--collection", "c1", "--k", "1", "--json"}, dir);
+  auto lines = parse_search(search.out);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].ids.at(0) == "2999");
+  CHECK(lines[0].scores.at(0) == doctest::Approx(0.0)); // l2 distance to itself
+  REQUIRE(node.stop() == 0);
+
+  // The same data dir, embedded: put then search across invocations.
+  auto cfg = node.config_path();
+  auto data = node.data_dir();
+  auto embedded = run_agent({"search", "--config", cfg, "--data-dir", data, "--input", dir + "/q.fvecs",
+                             "--collection", "c1", "--k", "1", "--json"},
+                            dir);
+  REQUIRE_MESSAGE(embedded.exit_code == 0, embedded.err);
+  CHECK(parse_search(embedded.out).at(0).ids.at(0) == "2999");
+}

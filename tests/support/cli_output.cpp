@@ -1,0 +1,74 @@
+#include "tests/support/cli_output.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include <simdjson.h>
+
+namespace p2p::test {
+
+namespace {
+
+simdjson::dom::element parse(simdjson::dom::parser& p, const std::string& json) {
+  simdjson::dom::element doc;
+  if (p.parse(json).get(doc))
+    throw std::runtime_error("not JSON: " + json.substr(0, 200));
+  return doc;
+}
+
+} // namespace
+
+collection_counts parse_status(const std::string& json, const std::string& collection) {
+  simdjson::dom::parser p;
+  auto doc = parse(p, json);
+  collection_counts out;
+  for (auto c : doc["collections"].get_array()) {
+    if (std::string_view(c["name"]) == collection) {
+      out.count = uint64_t(c["count"]);
+      out.pending = uint64_t(c["pending"]);
+    }
+  }
+  return out;
+}
+
+std::vector<search_line> parse_search(const std::string& out) {
+  std::vector<search_line> lines;
+  std::istringstream in(out);
+  std::string line;
+  simdjson::dom::parser p;
+  while (std::getline(in, line)) {
+    auto doc = parse(p, line);
+    size_t q = uint64_t(doc["query"]);
+    if (q != lines.size())
+      throw std::runtime_error("search output out of order at query " + std::to_string(q));
+    search_line s;
+    for (auto r : doc["results"].get_array()) {
+      s.ids.emplace_back(std::string_view(r["id"]));
+      s.scores.push_back(double(r["score"]));
+    }
+    lines.push_back(std::move(s));
+  }
+  return lines;
+}
+
+std::vector<float> parse_get(const std::string& json, std::string* metadata) {
+  simdjson::dom::parser p;
+  auto doc = parse(p, json);
+  std::vector<float> out;
+  for (auto x : doc["vector"].get_array())
+    out.push_back(float(double(x)));
+  if (metadata)
+    *metadata = simdjson::minify(doc["metadata"]);
+  return out;
+}
+
+double json_number(const std::string& json, const char* key) {
+  simdjson::dom::parser p;
+  auto doc = parse(p, json);
+  auto v = doc[key];
+  if (v.error())
+    return -1;
+  return double(v);
+}
+
+} // namespace p2p::test

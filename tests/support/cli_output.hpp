@@ -1,0 +1,32 @@
+#pragma once
+// Reading the --json output of p2p-agent commands in tests.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace p2p::test {
+
+struct collection_counts {
+  uint64_t count = 0;
+  uint64_t pending = 0;
+};
+
+/// The counts of `collection` in `status --json` output (zeros when absent).
+collection_counts parse_status(const std::string& json, const std::string& collection = "default");
+
+struct search_line {
+  std::vector<std::string> ids;
+  std::vector<double> scores;
+};
+
+/// One entry per query line of `search --json`, in query order.
+std::vector<search_line> parse_search(const std::string& out);
+
+/// The vector of `get --json`, and its metadata as minified JSON.
+std::vector<float> parse_get(const std::string& json, std::string* metadata = nullptr);
+
+/// A numeric field of a one-line JSON object (`put --json`), or -1.
+double json_number(const std::string& json, const char* key);
+
+} // namespace p2p::test

@@ -1,0 +1,120 @@
+#include <doctest/doctest.h>
+
+#include "config/node_config.hpp"
+
+using namespace p2p;
+
+namespace {
+
+std::string error_of(const std::string& json) {
+  node_config cfg;
+  return parse_config(json, cfg).message;
+}
+
+} // namespace
+
+TEST_CASE("an empty object is a valid config with every default") {
+  node_config cfg;
+  REQUIRE_FALSE(parse_config("{}", cfg));
+  CHECK(cfg.id == "node-1");
+  CHECK(cfg.port == 7401);
+  CHECK(cfg.dim == 512);
+  CHECK(cfg.metric == metric_kind::cosine);
+  CHECK(cfg.shards == 4);
+  CHECK(cfg.hnsw.m == 16);
+  CHECK(cfg.hnsw.ef_construction == 200);
+  CHECK(cfg.hnsw.ef_search == 64);
+  CHECK(cfg.durability == durability_mode::wal);
+  CHECK(cfg.metrics_port == 0);
+}
+
+TEST_CASE("every field of the design's example config is read") {
+  node_config cfg;
+  auto err = parse_config(R"({
+    "node": {"id": "node-7", "host": "127.0.0.2", "port": 7409, "data_dir": "/tmp/x"},
+    "cluster": {"bootstrap": ["127.0.0.1:7400"], "gossip_interval_ms": 250, "heartbeat_ms": 100, "failure_timeout_ms": 900},
+    "runtime": {"scheduler_threads": 3, "scheduler_policy": "stealing", "workers": 5},
+    "agents": [{"name": "a", "capabilities": ["embedding"]}],
+    "vectors": {"dim": 128, "metric": "l2", "shards": 2, "hnsw": {"m": 8, "ef_construction": 50, "ef_search": 20}},
+    "tasks": {"default_timeout_ms": 1000, "max_retries": 1, "queue_limit": 10},
+    "storage": {"durability": "fsync"},
+    "metrics": {"port": 9100}})",
+                          cfg);
+  REQUIRE_MESSAGE(!err, err.message);
+  CHECK(cfg.id == "node-7");
+  CHECK(cfg.host == "127.0.0.2");
+  CHECK(cfg.port == 7409);
+  CHECK(cfg.data_dir == "/tmp/x");
+  CHECK(cfg.bootstrap == std::vector<std::string>{"127.0.0.1:7400"});
+  CHECK(cfg.gossip_interval_ms == 250);
+  CHECK(cfg.failure_timeout_ms == 900);
+  CHECK(cfg.scheduler_threads == 3);
+  CHECK(cfg.scheduler_policy == "stealing");
+  CHECK(cfg.workers == 5);
+  REQUIRE(cfg.agents.size() == 1);
+  CHECK(cfg.agents[0].capabilities == std::vector<std::string>{"embedding"});
+  CHECK(cfg.dim == 128);
+  CHECK(cfg.metric == metric_kind::l2);
+  CHECK(cfg.shards == 2);
+  CHECK(cfg.hnsw.m == 8);
+  CHECK(cfg.hnsw.ef_construction == 50);
+  CHECK(cfg.hnsw.ef_search == 20);
+  CHECK(cfg.default_timeout_ms == 1000);
+  CHECK(cfg.max_retries == 1);
+  CHECK(cfg.queue_limit == 10);
+  CHECK(cfg.durability == durability_mode::fsync);
+  CHECK(cfg.metrics_port == 9100);
+}
+
+TEST_CASE("an unknown key is refused with its full path") {
+  CHECK(error_of(R"({"node": {"idd": "x"}})").find("unknown key 'node.idd'") != std::string::npos);
+  CHECK(error_of(R"({"vector": {}})").find("unknown key 'vector'") != std::string::npos);
+  CHECK(error_of(R"({"vectors": {"hnsw": {"M": 4}}})").find("unknown key 'vectors.hnsw.M'") != std::string::npos);
+}
+
+TEST_CASE("a wrong type is refused naming the key and the expected type") {
+  CHECK(error_of(R"({"node": {"port": "7401"}})")
+        == "config: node.port: expected an integer from 0 to 65535, got a string");
+  CHECK(error_of(R"({"vectors": {"metric": 3}})") == "config: vectors.metric: expected a string, got an integer");
+  CHECK(error_of(R"({"cluster": {"bootstrap": "127.0.0.1:1"}})")
+        == "config: cluster.bootstrap: expected an array of strings, got a string");
+  CHECK(error_of(R"({"vectors": 5})") == "config: vectors: expected an object, got an integer");
+  CHECK(error_of(R"({"vectors": {"dim": 1.5}})").find("vectors.dim: expected an integer") != std::string::npos);
+}
+
+TEST_CASE("an out-of-range value is refused naming the key and the range") {
+  CHECK(error_of(R"({"vectors": {"dim": 0}})") == "config: vectors.dim: expected an integer from 1 to 65536, got 0");
+  CHECK(error_of(R"({"node": {"port": 70000}})")
+        == "config: node.port: expected an integer from 0 to 65535, got 70000");
+  CHECK(error_of(R"({"vectors": {"shards": -1}})").find("vectors.shards") != std::string::npos);
+  CHECK(error_of(R"({"vectors": {"metric": "hamming"}})")
+        == "config: vectors.metric: expected \"cosine\", \"ip\" or \"l2\", got \"hamming\"");
+  CHECK(error_of(R"({"storage": {"durability": "none"}})").find("storage.durability") != std::string::npos);
+  CHECK(error_of(R"({"cluster": {"bootstrap": ["nohost"]}})")
+        == "config: cluster.bootstrap[0]: expected HOST:PORT, got 'nohost'");
+  CHECK(error_of(R"({"cluster": {"heartbeat_ms": 2000, "failure_timeout_ms": 1000}})")
+          .find("cluster.failure_timeout_ms") != std::string::npos);
+}
+
+TEST_CASE("a document that is not JSON is refused") {
+  CHECK(error_of("{\"node\": ").find("config: not valid JSON") == 0);
+  CHECK(error_of("[1, 2]") == "config: (top level): expected an object, got an array");
+}
+
+TEST_CASE("a config file that cannot be read is named") {
+  node_config cfg;
+  auto err = load_config_file("/nonexistent/p2p.json", cfg);
+  CHECK(err.message == "config: cannot read '/nonexistent/p2p.json'");
+}
+
+TEST_CASE("addresses parse as HOST:PORT") {
+  std::string host;
+  uint16_t port = 0;
+  CHECK(parse_address("127.0.0.1:7401", host, port));
+  CHECK(host == "127.0.0.1");
+  CHECK(port == 7401);
+  CHECK_FALSE(parse_address("127.0.0.1", host, port));
+  CHECK_FALSE(parse_address(":80", host, port));
+  CHECK_FALSE(parse_address("h:99999", host, port));
+  CHECK_FALSE(parse_address("h:8x", host, port));
+}

@@ -1,0 +1,61 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "storage/database.hpp"
+#include "storage/vector_keys.hpp"
+#include "tests/support/data.hpp"
+
+using namespace p2p;
+
+TEST_CASE("vector keys round-trip and group by shard") {
+  auto key = vector_key(258, "docs", "id#1");
+  vector_key_parts parts;
+  REQUIRE(parse_vector_key(key, parts));
+  CHECK(parts.shard == 258);
+  CHECK(parts.collection == "docs");
+  CHECK(parts.id == "id#1");
+  CHECK(key.rfind(shard_prefix(258), 0) == 0);
+  CHECK_FALSE(parse_vector_key("ab", parts));
+}
+
+TEST_CASE("what a batch wrote is there after the database is closed and reopened") {
+  auto dir = test::fresh_dir("storage-roundtrip");
+  auto values = test::random_vectors(100, 16, 1);
+  std::string error;
+  {
+    auto db = database::open(dir, durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    rocksdb::WriteBatch wb;
+    for (int i = 0; i < 100; ++i)
+      wb.Put(db->cf(column::vectors), vector_key(uint16_t(i % 3), "c", std::to_string(i)),
+             rocksdb::Slice(reinterpret_cast<const char*>(&values[i * 16]), 64));
+    REQUIRE(db->write(wb).ok());
+  }
+  auto db = database::open(dir, durability_mode::fsync, error);
+  REQUIRE_MESSAGE(db, error);
+  std::string value;
+  REQUIRE(db->get(column::vectors, vector_key(1, "c", "7"), &value).ok());
+  REQUIRE(value.size() == 64);
+  CHECK(std::memcmp(value.data(), &values[7 * 16], 64) == 0);
+  CHECK(db->get(column::vectors, vector_key(0, "c", "7"), &value).IsNotFound());
+  size_t in_shard_1 = 0;
+  db->scan(column::vectors, shard_prefix(1), [&](std::string_view key, std::string_view) {
+    vector_key_parts parts;
+    REQUIRE(parse_vector_key(key, parts));
+    CHECK(parts.shard == 1);
+    CHECK(std::stoi(std::string(parts.id)) % 3 == 1);
+    ++in_shard_1;
+  });
+  CHECK(in_shard_1 == 33);
+}
+
+TEST_CASE("a second open of the same data dir is refused with a hint") {
+  auto dir = test::fresh_dir("storage-lock");
+  std::string error;
+  auto first = database::open(dir, durability_mode::wal, error);
+  REQUIRE(first);
+  auto second = database::open(dir, durability_mode::wal, error);
+  CHECK_FALSE(second);
+  CHECK(error.find("is a node already running on it?") != std::string::npos);
+}
