@@ -1,5 +1,7 @@
 #include "runtime/actor_runtime.hpp"
 
+#include <mutex>
+
 #include "actors/node_actor.hpp"
 #include "actors/protocol.hpp"
 #include "storage/database.hpp"
@@ -17,7 +19,33 @@ runtime_config::runtime_config(const node_config& cfg) {
   set("logger.console", caf::atom("none"));
 }
 
+struct node_session::watch_state {
+  std::mutex mutex;
+  std::string address;
+  bool down = false;
+  std::vector<std::pair<caf::strong_actor_ptr, caf::message_id>> waiting;
+
+  void fail(const caf::strong_actor_ptr& who, caf::message_id mid) {
+    who->enqueue(caf::make_mailbox_element(nullptr, mid, {},
+                                           make_user_error("the node at " + address + " went down")),
+                 nullptr);
+  }
+};
+
+void node_session::watch(caf::blocking_actor* requester, caf::message_id mid) {
+  if (!watch_)
+    return;
+  auto who = caf::actor_cast<caf::strong_actor_ptr>(requester->ctrl());
+  std::lock_guard<std::mutex> guard(watch_->mutex);
+  if (watch_->down)
+    watch_->fail(who, mid);
+  else
+    watch_->waiting.emplace_back(std::move(who), mid);
+}
+
 node_session::~node_session() {
+  if (watcher_)
+    caf::anon_send_exit(watcher_, caf::exit_reason::user_shutdown);
   if (node_ && db_)
     caf::anon_send_exit(node_, caf::exit_reason::user_shutdown);
   node_ = nullptr;
@@ -54,6 +82,19 @@ std::unique_ptr<node_session> node_session::remote(const node_config& cfg, const
     return nullptr;
   }
   s->node_ = *node;
+  s->watch_ = std::make_shared<watch_state>();
+  s->watch_->address = address;
+  s->watcher_ = s->system_->spawn([watch = s->watch_, node = s->node_](caf::event_based_actor* self) -> caf::behavior {
+    self->monitor(node);
+    self->set_down_handler([=](caf::down_msg&) {
+      std::lock_guard<std::mutex> guard(watch->mutex);
+      watch->down = true;
+      for (auto& [who, mid] : watch->waiting)
+        watch->fail(who, mid);
+      watch->waiting.clear();
+    });
+    return {[](caf::unit_t) {}};
+  });
   return s;
 }
 

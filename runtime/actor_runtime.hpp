@@ -35,12 +35,19 @@ public:
   [[nodiscard]] const caf::actor& node() const { return node_; }
   [[nodiscard]] bool is_embedded() const { return db_ != nullptr; }
 
+  /// Makes the request whose response id is `mid` (response_handle::id()) of `requester` fail at once if the remote node goes down: CAF 0.17
+  /// leaves requests to a dead peer pending until their timeout.
+  void watch(caf::blocking_actor* requester, caf::message_id mid);
+
 private:
   node_session() = default;
   std::unique_ptr<runtime_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<database> db_;
   caf::actor node_;
+  struct watch_state;
+  std::shared_ptr<watch_state> watch_;
+  caf::actor watcher_;
 };
 
 } // namespace p2p

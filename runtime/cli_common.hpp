@@ -72,8 +72,9 @@ R ask(node_session& s, const client_options& o, Ts&&... xs) {
   caf::scoped_actor self{s.system()};
   R out{};
   caf::error err;
-  self->request(s.node(), std::chrono::seconds(o.timeout_s), std::forward<Ts>(xs)...)
-    .receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { err = std::move(e); });
+  auto h = self->request(s.node(), std::chrono::seconds(o.timeout_s), std::forward<Ts>(xs)...);
+  s.watch(self.ptr(), h.id());
+  h.receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { err = std::move(e); });
   if (err)
     throw cli_exit{exit_code::failure, error_text(err)};
   return out;

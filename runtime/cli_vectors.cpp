@@ -28,7 +28,7 @@ std::unique_ptr<vector_reader> open_input(const std::string& path) {
 template <class Reply>
 class request_pipeline {
 public:
-  request_pipeline(node_session& s, const client_options& o) : self_(s.system()), node_(s.node()), o_(o) {}
+  request_pipeline(node_session& s, const client_options& o) : session_(s), self_(s.system()), node_(s.node()), o_(o) {}
 
   template <class OnReply, class... Ts>
   void send(OnReply on_reply, Ts&&... xs) {
@@ -36,8 +36,9 @@ public:
       receive_one();
     if (error_)
       return;
-    pending_.push_back({self_->request(node_, std::chrono::seconds(o_.timeout_s), std::forward<Ts>(xs)...),
-                        std::function<void(Reply&)>(on_reply)});
+    auto h = self_->request(node_, std::chrono::seconds(o_.timeout_s), std::forward<Ts>(xs)...);
+    session_.watch(self_.ptr(), h.id());
+    pending_.push_back({std::move(h), std::function<void(Reply&)>(on_reply)});
   }
 
   void drain() {
@@ -64,6 +65,7 @@ private:
       });
   }
 
+  node_session& session_;
   caf::scoped_actor self_;
   caf::actor node_;
   const client_options& o_;

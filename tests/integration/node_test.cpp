@@ -78,14 +78,14 @@ TEST_CASE("a node stores 20,000 vectors put through its port and searches them w
   MESSAGE("recall@10 over 1000 queries: " << recall);
   CHECK(recall >= 0.95);
 
-  SUBCASE("get returns the stored vector exactly") {
+  { // get returns the stored vector exactly
     auto get = run_agent({"get", "--peer", node.address(), "--id", "12345", "--json"}, dir);
     REQUIRE_MESSAGE(get.exit_code == 0, get.err);
     auto v = parse_get(get.out);
     CHECK(v == std::vector<float>(base.begin() + 12345 * dim, base.begin() + 12346 * dim));
   }
 
-  SUBCASE("an exact search returns the true top-k") {
+  { // an exact search returns the true top-k
     auto exact = run_agent(
       {"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--k", "10", "--exact", "--json"}, dir);
     REQUIRE(exact.exit_code == 0);
@@ -96,7 +96,7 @@ TEST_CASE("a node stores 20,000 vectors put through its port and searches them w
     CHECK(cosine_recall(base, all_rows, first_queries, dim, 10, result_rows(exact_lines)) == doctest::Approx(1.0));
   }
 
-  SUBCASE("a deleted vector is gone from results at once; an upsert replaces vector and metadata") {
+  { // a deleted vector is gone from results at once; an upsert replaces vector and metadata
     REQUIRE(write_fvecs(dir + "/q5.fvecs", &base[5 * dim], 1, dim));
     auto before = run_agent({"search", "--peer", node.address(), "--input", dir + "/q5.fvecs", "--k", "3", "--json"}, dir);
     REQUIRE(parse_search(before.out).at(0).ids.at(0) == "5");
