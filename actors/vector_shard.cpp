@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstring>
+
+#include <malloc.h>
 #include <unordered_map>
 
 #include "runtime/log.hpp"
@@ -72,6 +74,8 @@ void index_step(shard_actor* self) {
   for (auto& [_, idx] : st.indexes)
     while (idx->pending() > 0 && std::chrono::steady_clock::now() < deadline)
       idx->index_pending(4);
+  if (st.pending() == 0)
+    malloc_trim(0); // drained: hand the freed batches back to the OS instead of keeping them in malloc's arenas
   schedule_indexing(self);
 }
 
@@ -136,7 +140,7 @@ search_result search(shard_state& st, const collection_spec& spec, const search_
     auto t0 = std::chrono::steady_clock::now();
     idx->search(&req.queries[q * req.dim], req.k, req.ef, req.exact, st.hits);
     for (auto& h : st.hits) {
-      out.ids.push_back(idx->id_of(h.label));
+      out.ids.emplace_back(idx->id_of(h.label));
       out.scores.push_back(score_of(metric, h.distance));
     }
     out.counts[q] = uint32_t(st.hits.size());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
 
 #include <hnswlib/hnswlib.h>
 
@@ -56,7 +57,7 @@ uint32_t shard_index::find(std::string_view id) const {
     uint32_t label = slots_[i];
     if (label == no_label)
       return no_label;
-    if (ids_[label] == id)
+    if (id_of(label) == id)
       return label;
   }
 }
@@ -67,7 +68,7 @@ void shard_index::grow_slots() {
   for (uint32_t label : slots_) {
     if (label == no_label)
       continue;
-    size_t i = hash_id(ids_[label]) & mask;
+    size_t i = hash_id(id_of(label)) & mask;
     while (bigger[i] != no_label)
       i = (i + 1) & mask;
     bigger[i] = label;
@@ -76,10 +77,13 @@ void shard_index::grow_slots() {
 }
 
 uint32_t shard_index::add_label(std::string_view id) {
-  if ((ids_.size() + 1) * 2 > slots_.size())
+  auto label = static_cast<uint32_t>(state_.size());
+  if ((size_t(label) + 1) * 2 > slots_.size())
     grow_slots();
-  auto label = static_cast<uint32_t>(ids_.size());
-  ids_.emplace_back(id);
+  if (id_bytes_.size() + id.size() > UINT32_MAX)
+    throw std::length_error("shard index: more than 4 GiB of ids");
+  id_bytes_.append(id);
+  id_offsets_.push_back(static_cast<uint32_t>(id_bytes_.size()));
   state_.push_back(0);
   pending_row_.push_back(no_label);
   size_t mask = slots_.size() - 1;
@@ -143,8 +147,10 @@ bool shard_index::contains(std::string_view id) const {
 }
 
 void shard_index::ensure_graph_capacity() {
+  // Grow by a quarter: hnswlib keeps a 40-byte mutex per slot of capacity, so doubling would
+  // cost up to 40 bytes per stored vector in unused slots. Level 0 grows with realloc.
   if (graph_->cur_element_count >= graph_->max_elements_)
-    graph_->resizeIndex(graph_->max_elements_ * 2);
+    graph_->resizeIndex(graph_->max_elements_ + std::max<size_t>(1024, graph_->max_elements_ / 4));
 }
 
 float shard_index::pending_distance(const float* q, const pending_entry& e) const {

@@ -36,6 +36,7 @@ public:
   [[nodiscard]] metric_kind metric() const { return metric_; }
 
   /// Inserts `id` or replaces its vector (`values` has dim() floats), copying the vector.
+  /// Throws std::length_error past 4 GiB of distinct id bytes in one index.
   void upsert(std::string_view id, const float* values);
 
   /// The same without a copy: `values` stays valid while `owner` lives, and the index keeps
@@ -55,7 +56,9 @@ public:
   /// Top `k` closest to `query`, best first. `exact` scans every vector instead of the graph.
   void search(const float* query, size_t k, size_t ef, bool exact, std::vector<shard_hit>& out) const;
 
-  [[nodiscard]] const std::string& id_of(uint32_t label) const { return ids_[label]; }
+  [[nodiscard]] std::string_view id_of(uint32_t label) const {
+    return std::string_view(id_bytes_).substr(id_offsets_[label], id_offsets_[label + 1] - id_offsets_[label]);
+  }
 
 private:
   static constexpr uint32_t no_label = UINT32_MAX;
@@ -83,7 +86,9 @@ private:
   std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
 
-  std::vector<std::string> ids_;        // label -> id
+  // label -> id: the bytes of every id back to back (a std::string each would cost 32 bytes)
+  std::string id_bytes_;
+  std::vector<uint32_t> id_offsets_{0}; // id of label i is id_bytes_[id_offsets_[i], id_offsets_[i + 1])
   std::vector<uint8_t> state_;          // label -> state_bits
   std::vector<uint32_t> pending_row_;   // label -> row in the arena while pending
   std::vector<uint32_t> slots_;         // open-addressing hash: id -> label

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "config/node_config.hpp"
 
 using namespace p2p;
@@ -117,4 +119,15 @@ TEST_CASE("addresses parse as HOST:PORT") {
   CHECK_FALSE(parse_address(":80", host, port));
   CHECK_FALSE(parse_address("h:99999", host, port));
   CHECK_FALSE(parse_address("h:8x", host, port));
+}
+
+TEST_CASE("every example config in config/examples parses") {
+  size_t seen = 0;
+  for (auto& entry : std::filesystem::directory_iterator(P2P_SOURCE_DIR "/config/examples")) {
+    node_config cfg;
+    auto err = load_config_file(entry.path().string(), cfg);
+    CHECK_MESSAGE(!err, err.message);
+    ++seen;
+  }
+  CHECK(seen >= 3);
 }

@@ -17,7 +17,7 @@ const hnsw_config params{16, 100, 64};
 std::vector<std::string> ids_of(const shard_index& idx, const std::vector<shard_hit>& hits) {
   std::vector<std::string> out;
   for (auto& h : hits)
-    out.push_back(idx.id_of(h.label));
+    out.emplace_back(idx.id_of(h.label));
   return out;
 }
 
@@ -35,7 +35,7 @@ double recall(metric_kind m, const shard_index& idx, const std::vector<float>& b
   for (size_t q = 0; q < nq; ++q) {
     idx.search(&queries[q * dim], k, 64, exact, out);
     for (auto& h : out) {
-      size_t row = std::stoul(idx.id_of(h.label));
+      size_t row = std::stoul(std::string(idx.id_of(h.label)));
       if (test::naive_similarity(m, &queries[q * dim], &base[row * dim], dim) >= kth[q] - 1e-5)
         ++hits;
     }
