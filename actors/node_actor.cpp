@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actors/protocol.hpp"
+#include "actors/text_worker.hpp"
 #include "actors/vector_router.hpp"
 #include "runtime/process_stats.hpp"
 #include "storage/database.hpp"
@@ -16,6 +17,10 @@ constexpr auto internal_timeout = std::chrono::seconds(120);
 struct node_state {
   node_config cfg;
   caf::actor router;
+  std::vector<caf::actor> workers;
+  size_t next_worker = 0;
+
+  const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   static inline const char* name = "node";
 };
@@ -54,11 +59,16 @@ caf::result<node_status> status(node_actor* self) {
 caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db) {
   self->state.cfg = cfg;
   self->state.router = spawn_vector_router(self, cfg, std::move(db));
+  for (uint32_t i = 0; i < cfg.workers; ++i)
+    self->state.workers.push_back(spawn_text_worker(self, self->state.router, cfg.dim));
   return {
     [=](put_atom a, vector_batch& b) { return forward(self, self->state.router, a, std::move(b)); },
     [=](search_atom a, search_request& r) { return forward(self, self->state.router, a, std::move(r)); },
     [=](get_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
     [=](delete_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
+    [=](search_atom a, text_search_request& r) { return forward(self, self->state.worker(), a, std::move(r)); },
+    [=](process_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
+    [=](ingest_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
     [=](status_atom) { return status(self); },
     [=](bound_atom, uint16_t port) { self->state.cfg.port = port; },
   };

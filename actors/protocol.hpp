@@ -7,6 +7,9 @@
 //   (get_atom, string collection, string id)  -> vector_record
 //   (delete_atom, string collection, string id) -> bool existed
 //   (status_atom)                             -> node_status
+//   (process_atom, document_batch)            -> process_result
+//   (ingest_atom, document_batch)             -> ingest_result
+//   (search_atom, text_search_request)        -> search_result (ids are chunk ids DOC#N)
 // Internal (router <-> shards):
 //   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
@@ -32,6 +35,8 @@ using status_atom = caf::atom_constant<caf::atom("n_status")>;
 using stats_atom = caf::atom_constant<caf::atom("s_stats")>;
 using index_atom = caf::atom_constant<caf::atom("s_index")>;
 using bound_atom = caf::atom_constant<caf::atom("n_bound")>;
+using process_atom = caf::atom_constant<caf::atom("t_process")>;
+using ingest_atom = caf::atom_constant<caf::atom("t_ingest")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 constexpr uint32_t protocol_version = 1;
@@ -173,6 +178,63 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::shard_put)
 
 namespace p2p {
+
+/// Documents to process or ingest: texts are UTF-8, at most max_document_bytes each.
+struct document_batch {
+  std::string collection; // ingest only
+  std::vector<std::string> ids;
+  std::vector<std::string> texts;
+  uint32_t chunk_size = 200; // tokens
+  uint32_t overlap = 20;     // tokens
+  uint32_t top_n = 10;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, document_batch& x) {
+  return f(caf::meta::type_name("document_batch"), x.collection, x.ids, x.texts, x.chunk_size, x.overlap, x.top_n);
+}
+
+/// Text processing results, flattened per document.
+struct process_result {
+  std::vector<std::string> errors;     // per document: "" or the reason it failed
+  std::vector<uint64_t> words;         // per document
+  std::vector<uint32_t> term_counts;   // per document: how many of `terms` are its
+  std::vector<std::string> terms;
+  std::vector<uint32_t> term_freqs;
+  std::vector<uint32_t> chunk_counts;  // per document: how many begin/end pairs are its
+  std::vector<uint32_t> chunk_bounds;  // byte offsets: begin, end, begin, end, ...
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_result& x) {
+  return f(caf::meta::type_name("process_result"), x.errors, x.words, x.term_counts, x.terms, x.term_freqs,
+           x.chunk_counts, x.chunk_bounds);
+}
+
+struct ingest_result {
+  uint64_t documents = 0; // stored with all their chunks
+  uint64_t chunks = 0;
+  std::vector<std::string> errors; // "DOC_ID: reason" per document not stored
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ingest_result& x) {
+  return f(caf::meta::type_name("ingest_result"), x.documents, x.chunks, x.errors);
+}
+
+/// Queries as text, embedded by the node.
+struct text_search_request {
+  std::string collection;
+  std::vector<std::string> texts;
+  uint32_t k = 10;
+  uint32_t ef = 0;
+  bool exact = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, text_search_request& x) {
+  return f(caf::meta::type_name("text_search_request"), x.collection, x.texts, x.k, x.ef, x.exact);
+}
 
 /// Registers every message type above; both ends of a connection must call it.
 void register_message_types(caf::actor_system_config& cfg);

@@ -9,5 +9,7 @@ int run_put(int argc, char** argv);
 int run_search(int argc, char** argv);
 int run_get(int argc, char** argv);
 int run_delete(int argc, char** argv);
+int run_process(int argc, char** argv);
+int run_ingest(int argc, char** argv);
 
 } // namespace p2p::cli

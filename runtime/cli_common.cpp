@@ -59,29 +59,6 @@ std::unique_ptr<node_session> open_session(const client_options& o) {
   return s;
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(char(c));
-        }
-    }
-  }
-  return out;
-}
-
 std::string format_float(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", v); // 9 digits: a float reads back exactly

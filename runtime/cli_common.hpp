@@ -11,6 +11,7 @@
 #include "actors/protocol.hpp"
 #include "config/node_config.hpp"
 #include "runtime/actor_runtime.hpp"
+#include "text/document_reader.hpp"
 
 namespace p2p::cli {
 
@@ -46,7 +47,7 @@ node_config load_node_config(const std::string& path, const std::string& data_di
 /// Opens the embedded node or connects to --peer; failures throw (exit 1).
 std::unique_ptr<node_session> open_session(const client_options& o);
 
-[[nodiscard]] std::string json_escape(std::string_view s);
+using p2p::json_escape;
 [[nodiscard]] std::string format_float(double v);
 
 /// A one-line progress display on stderr; silent unless stderr is a terminal and enabled.

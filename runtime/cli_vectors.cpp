@@ -6,6 +6,7 @@
 
 #include "runtime/cli_commands.hpp"
 #include "runtime/cli_common.hpp"
+#include "runtime/request_pipeline.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace p2p::cli {
@@ -14,7 +15,6 @@ namespace {
 
 constexpr size_t put_batch_rows = 1000;
 constexpr size_t search_batch_queries = 64;
-constexpr size_t window = 4; // requests in flight: overlaps reading, transfer and storage
 
 std::unique_ptr<vector_reader> open_input(const std::string& path) {
   std::string error;
@@ -24,57 +24,26 @@ std::unique_ptr<vector_reader> open_input(const std::string& path) {
   return reader;
 }
 
-/// Keeps up to `window` requests in flight and hands each reply, in order, to a callback.
-template <class Reply>
-class request_pipeline {
-public:
-  request_pipeline(node_session& s, const client_options& o) : session_(s), self_(s.system()), node_(s.node()), o_(o) {}
 
-  template <class OnReply, class... Ts>
-  void send(OnReply on_reply, Ts&&... xs) {
-    if (pending_.size() >= window)
-      receive_one();
-    if (error_)
-      return;
-    auto h = self_->request(node_, std::chrono::seconds(o_.timeout_s), std::forward<Ts>(xs)...);
-    session_.watch(self_.ptr(), h.id());
-    pending_.push_back({std::move(h), std::function<void(Reply&)>(on_reply)});
+/// Prints the results of queries first, first + 1, ... as --json lines or readable lines.
+void print_results(size_t first, const search_result& r, bool json) {
+  std::ostringstream out;
+  size_t hit = 0;
+  for (size_t q = 0; q < r.counts.size(); ++q) {
+    if (json) {
+      out << "{\"query\": " << first + q << ", \"results\": [";
+      for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
+        out << (i ? ", " : "") << "{\"id\": \"" << json_escape(r.ids[hit]) << "\", \"score\": "
+            << format_float(r.scores[hit]) << "}";
+      out << "], \"took_us\": " << r.took_us[q] << "}\n";
+    } else {
+      out << "query " << first + q << " (" << r.took_us[q] << " us):";
+      for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
+        out << (i ? ", " : " ") << r.ids[hit] << " " << format_float(r.scores[hit]);
+      out << "\n";
+    }
   }
-
-  void drain() {
-    while (!pending_.empty())
-      receive_one();
-  }
-
-  [[nodiscard]] const caf::error& error() const { return error_; }
-
-private:
-  using handle = decltype(std::declval<caf::scoped_actor&>()->request(caf::actor{}, std::chrono::seconds(1), 0));
-
-  void receive_one() {
-    auto [h, on_reply] = std::move(pending_.front());
-    pending_.pop_front();
-    h.receive(
-      [&, cb = on_reply](Reply& r) {
-        if (!error_)
-          cb(r);
-      },
-      [&](caf::error& e) {
-        if (!error_)
-          error_ = std::move(e);
-      });
-  }
-
-  node_session& session_;
-  caf::scoped_actor self_;
-  caf::actor node_;
-  const client_options& o_;
-  std::deque<std::pair<handle, std::function<void(Reply&)>>> pending_;
-  caf::error error_;
-};
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << out.str();
 }
 
 } // namespace
@@ -155,12 +124,17 @@ int run_search(int argc, char** argv) {
                   "[--collection C] [--json]",
                   desc, vm))
     return exit_code::ok;
-  if (!text.empty())
-    throw cli_exit{exit_code::usage, "--text: this build has no text embedder yet; use --input"};
-  if (input.empty())
-    throw cli_exit{exit_code::usage, "one of --input or --text is required"};
+  if (input.empty() == !vm.count("text"))
+    throw cli_exit{exit_code::usage, "give one of --input or --text"};
   if (k == 0)
     throw cli_exit{exit_code::usage, "--k: expected at least 1"};
+  if (vm.count("text")) {
+    auto session = open_session(o);
+    auto r = ask<search_result>(*session, o, search_atom::value,
+                                text_search_request{o.collection, {text}, k, ef, exact});
+    print_results(0, r, o.json);
+    return exit_code::ok;
+  }
   auto reader = open_input(input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
@@ -179,23 +153,7 @@ int run_search(int argc, char** argv) {
     next_query += rows.size();
     pipeline.send(
       [&, first](search_result& r) {
-        std::ostringstream out;
-        size_t hit = 0;
-        for (size_t q = 0; q < r.counts.size(); ++q) {
-          if (o.json) {
-            out << "{\"query\": " << first + q << ", \"results\": [";
-            for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
-              out << (i ? ", " : "") << "{\"id\": \"" << json_escape(r.ids[hit]) << "\", \"score\": "
-                  << format_float(r.scores[hit]) << "}";
-            out << "], \"took_us\": " << r.took_us[q] << "}\n";
-          } else {
-            out << "query " << first + q << " (" << r.took_us[q] << " us):";
-            for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
-              out << (i ? ", " : " ") << r.ids[hit] << " " << format_float(r.scores[hit]);
-            out << "\n";
-          }
-        }
-        std::cout << out.str();
+        print_results(first, r, o.json);
         answered += r.counts.size();
         progress.update(answered);
       },

@@ -18,9 +18,11 @@ const subcommand subcommands[] = {
   {"node", p2p::cli::run_node, "run a node from a config file until SIGINT/SIGTERM"},
   {"status", p2p::cli::run_status, "show a node's state: collections, memory, uptime"},
   {"put", p2p::cli::run_put, "store vectors from an .fvecs or JSONL file"},
-  {"search", p2p::cli::run_search, "top-k search for the vectors of a query file"},
+  {"search", p2p::cli::run_search, "top-k search: query vectors from a file, or --text"},
   {"get", p2p::cli::run_get, "fetch one vector and its metadata"},
   {"delete", p2p::cli::run_delete, "delete one vector"},
+  {"process", p2p::cli::run_process, "text processing of JSONL documents: words, top terms, chunks"},
+  {"ingest", p2p::cli::run_ingest, "documents to embedded, searchable chunks (DOC#N)"},
 };
 
 void print_usage(std::ostream& out) {

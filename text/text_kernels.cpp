@@ -179,6 +179,8 @@ void lowercase_into(std::string_view token, std::string& out) {
 
 std::vector<std::pair<std::string, uint32_t>> top_terms(std::string_view text, const std::vector<token_span>& tokens,
                                                         size_t n) {
+  if (n == 0)
+    return {};
   std::unordered_map<std::string, uint32_t> counts;
   std::string term;
   for (auto& t : tokens) {

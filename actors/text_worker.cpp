@@ -1,0 +1,108 @@
+#include "actors/text_worker.hpp"
+
+#include <chrono>
+
+#include "actors/protocol.hpp"
+#include "text/document_reader.hpp"
+#include "text/embedder.hpp"
+#include "text/text_kernels.hpp"
+
+namespace p2p {
+
+namespace {
+
+constexpr auto router_timeout = std::chrono::seconds(120);
+
+struct worker_state {
+  caf::actor router;
+  std::unique_ptr<embedder> embed;
+  static inline const char* name = "text_worker";
+};
+
+using worker_actor = caf::stateful_actor<worker_state>;
+
+process_result process(const document_batch& b) {
+  process_result out;
+  for (size_t i = 0; i < b.texts.size(); ++i) {
+    document_summary s;
+    auto error = process_document(b.texts[i], b.chunk_size, b.overlap, b.top_n, s);
+    out.errors.push_back(error);
+    out.words.push_back(s.words);
+    out.term_counts.push_back(uint32_t(s.top.size()));
+    for (auto& [term, n] : s.top) {
+      out.terms.push_back(term);
+      out.term_freqs.push_back(n);
+    }
+    out.chunk_counts.push_back(uint32_t(s.chunks.size()));
+    for (auto& c : s.chunks) {
+      out.chunk_bounds.push_back(c.begin);
+      out.chunk_bounds.push_back(c.end);
+    }
+  }
+  return out;
+}
+
+caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
+  auto& e = *self->state.embed;
+  ingest_result summary;
+  vector_batch chunks{b.collection, e.dim(), {}, {}, {}};
+  for (size_t i = 0; i < b.texts.size(); ++i) {
+    document_summary s;
+    if (auto error = process_document(b.texts[i], b.chunk_size, b.overlap, 0, s); !error.empty()) {
+      summary.errors.push_back(b.ids[i] + ": " + error);
+      continue;
+    }
+    ++summary.documents;
+    std::string_view text = b.texts[i];
+    for (size_t c = 0; c < s.chunks.size(); ++c) {
+      auto& chunk = s.chunks[c];
+      chunks.ids.push_back(b.ids[i] + "#" + std::to_string(c));
+      chunks.values.resize(chunks.values.size() + e.dim());
+      e.embed(text.substr(chunk.begin, chunk.end - chunk.begin), chunks.values.data() + chunks.values.size() - e.dim());
+      chunks.metadata.push_back("{\"doc\":\"" + json_escape(b.ids[i]) + "\",\"chunk\":" + std::to_string(c)
+                                + ",\"begin\":" + std::to_string(chunk.begin) + ",\"end\":"
+                                + std::to_string(chunk.end) + "}");
+    }
+  }
+  summary.chunks = chunks.ids.size();
+  if (chunks.ids.empty())
+    return summary;
+  auto rp = self->make_response_promise<ingest_result>();
+  self->request(self->state.router, router_timeout, put_atom::value, std::move(chunks))
+    .then([rp, summary](uint64_t) mutable { rp.deliver(summary); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<search_result> search_text(worker_actor* self, const text_search_request& r) {
+  auto& e = *self->state.embed;
+  search_request req{r.collection, e.dim(), {}, r.k, r.ef, r.exact};
+  req.queries.resize(r.texts.size() * e.dim());
+  for (size_t i = 0; i < r.texts.size(); ++i) {
+    if (auto bad = find_invalid_utf8(r.texts[i]); bad != SIZE_MAX)
+      return make_user_error("search refused: query " + std::to_string(i) + " has invalid UTF-8 at byte "
+                             + std::to_string(bad));
+    e.embed(r.texts[i], req.queries.data() + i * e.dim());
+  }
+  auto rp = self->make_response_promise();
+  rp.delegate(self->state.router, search_atom::value, std::move(req));
+  return rp;
+}
+
+caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t dim) {
+  self->state.router = std::move(router);
+  self->state.embed = make_default_embedder(dim);
+  return {
+    [=](process_atom, const document_batch& b) { return process(b); },
+    [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
+    [=](search_atom, const text_search_request& r) { return search_text(self, r); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim) {
+  return parent->spawn<caf::linked>(worker_behavior, std::move(router), dim);
+}
+
+} // namespace p2p

@@ -1,0 +1,14 @@
+#pragma once
+// text_worker: runs the text kernels and the embedder for the node. Processes documents,
+// turns documents into embedded chunks stored through the router (ingest), and embeds text
+// queries. A node has runtime.workers of them; each handles one batch at a time.
+
+#include <caf/fwd.hpp>
+
+namespace p2p {
+
+/// Spawns a worker linked to `parent` that stores chunks and searches through `router`;
+/// embeddings are `dim` wide.
+caf::actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim);
+
+} // namespace p2p

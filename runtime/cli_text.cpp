@@ -1,0 +1,203 @@
+// p2p-agent process / ingest: documents from JSON Lines through the node's text workers.
+
+#include <iostream>
+#include <sstream>
+
+#include "runtime/cli_commands.hpp"
+#include "runtime/cli_common.hpp"
+#include "runtime/request_pipeline.hpp"
+
+namespace p2p::cli {
+
+namespace {
+
+struct text_options {
+  std::string input;
+  uint32_t chunk_size = 200;
+  uint32_t overlap = 20;
+  uint32_t top = 10;
+};
+
+void add_text_options(po::options_description& desc, text_options& t) {
+  desc.add_options()
+    ("input", po::value(&t.input)->required(), "documents: JSON Lines of {\"id\": ..., \"text\": ...}")
+    ("chunk-size", po::value(&t.chunk_size)->default_value(t.chunk_size), "tokens per chunk")
+    ("overlap", po::value(&t.overlap)->default_value(t.overlap), "tokens shared by consecutive chunks");
+}
+
+void check_chunking(const text_options& t) {
+  if (t.chunk_size == 0)
+    throw cli_exit{exit_code::usage, "--chunk-size: expected at least 1"};
+  if (t.overlap >= t.chunk_size)
+    throw cli_exit{exit_code::usage, "--overlap " + std::to_string(t.overlap) + " must be smaller than --chunk-size "
+                                       + std::to_string(t.chunk_size)};
+}
+
+std::unique_ptr<document_reader> open_documents(const std::string& path) {
+  std::string error;
+  auto reader = document_reader::open(path, error);
+  if (!reader)
+    throw cli_exit{exit_code::failure, error};
+  return reader;
+}
+
+/// Reads the next batch of documents; reports bad lines on stderr. False at the end.
+bool next_batch(document_reader& reader, size_t max_docs, size_t max_bytes, document_batch& b, size_t& failed) {
+  std::vector<document> docs;
+  std::vector<std::string> errors;
+  bool more = reader.next(max_docs, max_bytes, docs, errors);
+  for (auto& e : errors)
+    std::cerr << "p2p-agent: " << e << "\n";
+  failed += errors.size();
+  b.ids.clear();
+  b.texts.clear();
+  for (auto& d : docs) {
+    b.ids.push_back(std::move(d.id));
+    b.texts.push_back(std::move(d.text));
+  }
+  return more || !b.ids.empty();
+}
+
+void print_processed(const document_batch& b, const process_result& r, bool json, size_t& failed) {
+  std::ostringstream out;
+  size_t term = 0, bound = 0;
+  for (size_t i = 0; i < r.errors.size(); ++i) {
+    if (!r.errors[i].empty()) {
+      std::cerr << "p2p-agent: document '" << b.ids[i] << "': " << r.errors[i] << "\n";
+      ++failed;
+      term += r.term_counts[i];
+      bound += 2 * r.chunk_counts[i];
+      if (json)
+        out << "{\"id\": \"" << json_escape(b.ids[i]) << "\", \"error\": \"" << json_escape(r.errors[i]) << "\"}\n";
+      continue;
+    }
+    if (json) {
+      out << "{\"id\": \"" << json_escape(b.ids[i]) << "\", \"words\": " << r.words[i] << ", \"top_terms\": [";
+      for (uint32_t t = 0; t < r.term_counts[i]; ++t, ++term)
+        out << (t ? ", " : "") << "[\"" << json_escape(r.terms[term]) << "\", " << r.term_freqs[term] << "]";
+      out << "], \"chunks\": [";
+      for (uint32_t c = 0; c < r.chunk_counts[i]; ++c, bound += 2)
+        out << (c ? ", " : "") << "[" << r.chunk_bounds[bound] << ", " << r.chunk_bounds[bound + 1] << "]";
+      out << "]}\n";
+    } else {
+      out << b.ids[i] << ": " << r.words[i] << " words, " << r.chunk_counts[i] << " chunks, top:";
+      for (uint32_t t = 0; t < r.term_counts[i]; ++t, ++term)
+        out << " " << r.terms[term] << "(" << r.term_freqs[term] << ")";
+      out << "\n";
+      bound += 2 * r.chunk_counts[i];
+    }
+  }
+  std::cout << out.str();
+}
+
+} // namespace
+
+int run_process(int argc, char** argv) {
+  client_options o;
+  text_options t;
+  po::options_description desc("process options");
+  add_client_options(desc, o, false);
+  add_text_options(desc, t);
+  desc.add_options()("top", po::value(&t.top)->default_value(t.top), "top terms per document");
+  po::variables_map vm;
+  if (!parse_args(argc, argv,
+                  "p2p-agent process [--peer H:P] --input DOCS.jsonl [--chunk-size N] [--overlap N] [--top N] [--json]",
+                  desc, vm))
+    return exit_code::ok;
+  check_chunking(t);
+  auto reader = open_documents(t.input);
+  auto session = open_session(o);
+  auto t0 = std::chrono::steady_clock::now();
+  request_pipeline<process_result> pipeline(*session, o);
+  progress_line progress("process", 0, !o.json);
+  size_t failed = 0, done = 0, bytes = 0;
+  document_batch b{"", {}, {}, t.chunk_size, t.overlap, t.top};
+  while (!pipeline.error() && next_batch(*reader, 256, 4 << 20, b, failed)) {
+    if (b.ids.empty())
+      continue;
+    for (auto& text : b.texts)
+      bytes += text.size();
+    auto ids = std::make_shared<document_batch>(document_batch{"", b.ids, {}, 0, 0, 0});
+    pipeline.send(
+      [&, ids](process_result& r) {
+        print_processed(*ids, r, o.json, failed);
+        done += r.errors.size();
+        progress.update(done);
+      },
+      process_atom::value, std::move(b));
+    b = document_batch{"", {}, {}, t.chunk_size, t.overlap, t.top};
+  }
+  pipeline.drain();
+  progress.finish();
+  std::cout.flush();
+  if (pipeline.error())
+    throw cli_exit{exit_code::failure, error_text(pipeline.error())};
+  double secs = seconds_since(t0);
+  std::cerr << "processed " << done - std::min(done, failed) << " documents (" << format_float(double(bytes) / 1e6)
+            << " MB) in " << format_float(secs) << " s: " << format_float(double(done) / secs) << " docs/s, "
+            << format_float(double(bytes) / 1e6 / secs) << " MB/s" << (failed ? "; " : "")
+            << (failed ? std::to_string(failed) + " failed" : "") << std::endl;
+  if (failed)
+    throw cli_exit{exit_code::failure, std::to_string(failed) + " documents failed (named above)"};
+  return exit_code::ok;
+}
+
+int run_ingest(int argc, char** argv) {
+  client_options o;
+  text_options t;
+  po::options_description desc("ingest options");
+  add_client_options(desc, o);
+  add_text_options(desc, t);
+  po::variables_map vm;
+  if (!parse_args(argc, argv,
+                  "p2p-agent ingest [--peer H:P] --input DOCS.jsonl [--collection C] [--chunk-size N] [--overlap N] "
+                  "[--json]",
+                  desc, vm))
+    return exit_code::ok;
+  check_chunking(t);
+  auto reader = open_documents(t.input);
+  auto session = open_session(o);
+  auto t0 = std::chrono::steady_clock::now();
+  request_pipeline<ingest_result> pipeline(*session, o);
+  progress_line progress("ingest", 0, !o.json);
+  size_t failed = 0, documents = 0, chunks = 0;
+  document_batch b{o.collection, {}, {}, t.chunk_size, t.overlap, 0};
+  while (!pipeline.error() && next_batch(*reader, 64, 1 << 20, b, failed)) {
+    if (b.ids.empty())
+      continue;
+    pipeline.send(
+      [&](ingest_result& r) {
+        for (auto& e : r.errors)
+          std::cerr << "p2p-agent: document " << e << "\n";
+        failed += r.errors.size();
+        documents += r.documents;
+        chunks += r.chunks;
+        progress.update(documents);
+      },
+      ingest_atom::value, std::move(b));
+    b = document_batch{o.collection, {}, {}, t.chunk_size, t.overlap, 0};
+  }
+  pipeline.drain();
+  progress.finish();
+  double secs = seconds_since(t0);
+  std::string error = pipeline.error() ? error_text(pipeline.error()) : "";
+  if (o.json) {
+    std::cout << "{\"documents\": " << documents << ", \"chunks\": " << chunks << ", \"failed\": " << failed
+              << ", \"collection\": \"" << json_escape(o.collection) << "\", \"seconds\": " << format_float(secs)
+              << ", \"rate_per_s\": " << format_float(double(documents) / secs);
+    if (!error.empty())
+      std::cout << ", \"error\": \"" << json_escape(error) << "\"";
+    std::cout << "}" << std::endl;
+  } else {
+    std::cout << "ingested " << documents << " documents as " << chunks << " chunks into '" << o.collection << "' in "
+              << format_float(secs) << " s (" << format_float(double(documents) / secs) << " docs/s)"
+              << (failed ? ", " + std::to_string(failed) + " failed" : "") << std::endl;
+  }
+  if (!error.empty())
+    throw cli_exit{exit_code::failure, error};
+  if (failed)
+    throw cli_exit{exit_code::failure, std::to_string(failed) + " documents failed (named above)"};
+  return exit_code::ok;
+}
+
+} // namespace p2p::cli

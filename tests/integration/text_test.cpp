@@ -1,0 +1,226 @@
+// Documents through a real node: ingest a corpus made at test time from this machine's text
+// files, find documents again by a sentence of theirs, process them, and refuse bad documents.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "tests/support/cli_output.hpp"
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+#include "text/document_reader.hpp"
+#include "text/embedder.hpp"
+#include "vectors/distance.hpp"
+#include "text/text_kernels.hpp"
+
+using namespace p2p;
+using namespace p2p::test;
+
+namespace {
+
+struct corpus_doc {
+  std::string id;
+  std::string text;
+};
+
+/// Text files of this machine: the common licenses and package copyright files (valid UTF-8),
+/// leaving out near-duplicates (several packages of one source ship the same copyright file
+/// with small changes), so that "its own chunk comes first" is a fair question.
+std::vector<corpus_doc> machine_corpus(size_t max_docs) {
+  hashing_embedder embed(512);
+  std::vector<std::vector<float>> kept;
+  std::vector<std::string> paths;
+  for (auto& e : std::filesystem::directory_iterator("/usr/share/common-licenses"))
+    if (e.is_regular_file())
+      paths.push_back(e.path().string());
+  if (std::filesystem::exists("/usr/share/doc"))
+    for (auto& e : std::filesystem::directory_iterator("/usr/share/doc"))
+      if (std::filesystem::is_regular_file(e.path() / "copyright"))
+        paths.push_back((e.path() / "copyright").string());
+  std::sort(paths.begin(), paths.end());
+  std::vector<corpus_doc> out;
+  for (auto& p : paths) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto text = ss.str();
+    if (text.size() < 200 || text.size() > max_document_bytes || find_invalid_utf8(text) != SIZE_MAX)
+      continue;
+    std::vector<float> v(512);
+    embed.embed(text, v.data());
+    bool near_duplicate = false;
+    for (auto& k : kept)
+      near_duplicate = near_duplicate || dot(k.data(), v.data(), 512) > 0.8f;
+    if (near_duplicate)
+      continue;
+    kept.push_back(std::move(v));
+    auto id = std::filesystem::path(p).parent_path().filename().string() + "." +
+              std::filesystem::path(p).filename().string();
+    out.push_back({id, text});
+    if (out.size() == max_docs)
+      break;
+  }
+  return out;
+}
+
+void write_jsonl(const std::string& path, const std::vector<corpus_doc>& docs) {
+  std::ofstream out(path);
+  for (auto& d : docs)
+    out << "{\"id\": \"" << json_escape(d.id) << "\", \"text\": \"" << json_escape(d.text) << "\"}\n";
+}
+
+/// How many documents each lowercase word occurs in.
+std::unordered_map<std::string, size_t> document_frequency(const std::vector<corpus_doc>& docs) {
+  std::unordered_map<std::string, size_t> df;
+  std::vector<token_span> tokens;
+  std::string term;
+  for (auto& d : docs) {
+    tokenize(d.text, tokens);
+    std::unordered_set<std::string> seen;
+    for (auto& t : tokens) {
+      lowercase_into(std::string_view(d.text).substr(t.begin, t.end - t.begin), term);
+      if (seen.insert(term).second)
+        ++df[term];
+    }
+  }
+  return df;
+}
+
+/// A run of 20 words of `doc` that no other document contains and that has at least 3 words
+/// found in at most 2 documents (so it says something of this document, not of a license many
+/// packages share), or "".
+std::string distinctive_sentence(const corpus_doc& doc, const std::vector<corpus_doc>& all,
+                                 const std::unordered_map<std::string, size_t>& df, std::mt19937& rng) {
+  std::vector<token_span> tokens;
+  tokenize(doc.text, tokens);
+  if (tokens.size() < 40)
+    return {};
+  std::string term;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    size_t first = std::uniform_int_distribution<size_t>(0, tokens.size() - 21)(rng);
+    size_t rare = 0;
+    for (size_t t = first; t < first + 20; ++t) {
+      lowercase_into(std::string_view(doc.text).substr(tokens[t].begin, tokens[t].end - tokens[t].begin), term);
+      rare += df.at(term) <= 2 ? 1 : 0;
+    }
+    if (rare < 3)
+      continue;
+    auto sentence = doc.text.substr(tokens[first].begin, tokens[first + 19].end - tokens[first].begin);
+    bool unique = true;
+    for (auto& other : all)
+      if (&other != &doc && other.text.find(sentence) != std::string::npos)
+        unique = false;
+    if (unique)
+      return sentence;
+  }
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("ingested documents are found again by a sentence of theirs in the top 3") {
+  auto dir = fresh_dir("ingest-corpus");
+  auto docs = machine_corpus(400);
+  REQUIRE_MESSAGE(docs.size() >= 10, "too few text files on this machine");
+  write_jsonl(dir + "/docs.jsonl", docs);
+  node_process node(dir, R"({"vectors": {"dim": 512}})");
+  auto ingest = run_agent({"ingest", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--chunk-size", "48",
+                           "--overlap", "24", "--json"},
+                          dir);
+  REQUIRE_MESSAGE(ingest.exit_code == 0, ingest.err);
+  CHECK(json_number(ingest.out, "documents") == double(docs.size()));
+  CHECK(json_number(ingest.out, "failed") == 0);
+  auto chunks = json_number(ingest.out, "chunks");
+  auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+  CHECK(double(parse_status(status.out).count) == chunks);
+
+  std::mt19937 rng(7);
+  auto df = document_frequency(docs);
+  size_t asked = 0, found = 0;
+  std::vector<size_t> order(docs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (size_t i : order) {
+    if (asked == 30)
+      break;
+    auto sentence = distinctive_sentence(docs[i], docs, df, rng);
+    if (sentence.empty())
+      continue;
+    ++asked;
+    auto r = run_agent({"search", "--peer", node.address(), "--text", sentence, "--k", "3", "--json"}, dir);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto lines = parse_search(r.out);
+    REQUIRE(lines.size() == 1);
+    bool hit = false;
+    for (auto& id : lines[0].ids)
+      hit = hit || id.rfind(docs[i].id + "#", 0) == 0;
+    found += hit;
+    if (!hit)
+      MESSAGE("not in top 3: '" << sentence << "' of " << docs[i].id);
+  }
+  MESSAGE(found << " of " << asked << " sampled documents found by a sentence");
+  CHECK(asked >= 10);
+  CHECK(found == asked);
+
+  // A chunk's metadata names its document and its bytes in the original text.
+  auto get = run_agent({"get", "--peer", node.address(), "--id", docs[0].id + "#1", "--json"}, dir);
+  REQUIRE_MESSAGE(get.exit_code == 0, get.err);
+  std::string metadata;
+  parse_get(get.out, &metadata);
+  CHECK(metadata.find("\"doc\":\"" + docs[0].id + "\"") != std::string::npos);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("process reports words, top terms and chunk offsets into the original text") {
+  auto dir = fresh_dir("process");
+  std::ofstream(dir + "/docs.jsonl") << R"({"id": "a", "text": "One two three four five six seven"})" "\n"
+                                     << R"({"id": "b", "text": "  Ünïcode  Ünïcode words  "})" "\n";
+  auto r = run_agent({"process", "--data-dir", dir + "/data", "--input", dir + "/docs.jsonl", "--chunk-size", "3",
+                      "--overlap", "1", "--top", "2", "--json"},
+                     dir);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == "{\"id\": \"a\", \"words\": 7, \"top_terms\": [[\"five\", 1], [\"four\", 1]], "
+                 "\"chunks\": [[0, 13], [8, 23], [19, 33]]}\n"
+                 "{\"id\": \"b\", \"words\": 3, \"top_terms\": [[\"ünïcode\", 2], [\"words\", 1]], "
+                 "\"chunks\": [[2, 28]]}\n");
+}
+
+TEST_CASE("bad documents are named and skipped; the rest of the batch and the node go on") {
+  auto dir = fresh_dir("bad-documents");
+  {
+    std::ofstream out(dir + "/docs.jsonl", std::ios::binary);
+    out << R"({"id": "good1", "text": "alpha beta gamma"})" "\n"
+        << R"({"id": "broken", "text": "no end)" "\n"
+        << R"({"id": "notext"})" "\n"
+        << "{\"id\": \"latin1\", \"text\": \"caf\xE9\"}\n"
+        << R"({"id": "huge", "text": ")" << std::string(50u << 20, 'x') << "\"}\n"
+        << R"({"id": "good2", "text": "delta epsilon"})" "\n";
+  }
+  node_process node(dir, R"({"vectors": {"dim": 64}})");
+  auto r = run_agent({"ingest", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--json"}, dir);
+  CHECK(r.exit_code == 1);
+  CHECK(json_number(r.out, "documents") == 2);
+  CHECK(json_number(r.out, "failed") == 4);
+  CHECK(r.err.find(dir + "/docs.jsonl: line 2: invalid JSON") != std::string::npos);
+  CHECK(r.err.find(dir + "/docs.jsonl: line 3: document without \"text\"") != std::string::npos);
+  CHECK(r.err.find(dir + "/docs.jsonl: line 4: invalid UTF-8") != std::string::npos);
+  CHECK(r.err.find(dir + "/docs.jsonl: line 5: line of 52428826 bytes, over the document limit") != std::string::npos);
+  CHECK(run_agent({"get", "--peer", node.address(), "--id", "good2#0"}, dir).exit_code == 0);
+
+  auto overlap = run_agent({"ingest", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--chunk-size", "8",
+                            "--overlap", "8"},
+                           dir);
+  CHECK(overlap.exit_code == 2);
+  CHECK(overlap.err.find("--overlap 8 must be smaller than --chunk-size 8") != std::string::npos);
+
+  auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+  CHECK(status.exit_code == 0);
+  CHECK(parse_status(status.out).count == 2);
+  CHECK(node.stop() == 0);
+}
