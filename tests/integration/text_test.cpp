@@ -191,7 +191,7 @@ TEST_CASE("process reports words, top terms and chunk offsets into the original 
                  "\"chunks\": [[2, 28]]}\n");
 }
 
-TEST_CASE("bad documents are named and skipped; the rest of the batch and the node go on") {
+TEST_CASE("bad documents are named and skipped while the rest of the batch and the node go on") {
   auto dir = fresh_dir("bad-documents");
   {
     std::ofstream out(dir + "/docs.jsonl", std::ios::binary);

@@ -31,7 +31,7 @@ TEST_CASE("the hashing embedder is deterministic and gives unit vectors") {
   CHECK(zero == std::vector<float>(512, 0.0f));
 }
 
-TEST_CASE("similar texts embed closer than unrelated ones; word order matters through bigrams") {
+TEST_CASE("similar texts embed closer than unrelated ones, and word order matters through bigrams") {
   hashing_embedder e(512);
   auto base = embed(e, "vector databases store embeddings for similarity search");
   auto near = embed(e, "a vector database stores embeddings for fast similarity search");
