@@ -71,6 +71,44 @@ double bench_node::put(const std::vector<float>& values, size_t n, uint32_t dim,
   return since(t0);
 }
 
+double bench_node::process(const std::vector<std::string>& texts, bool ingest, size_t& failed, size_t batch,
+                           size_t window) {
+  caf::scoped_actor self{impl_->sys};
+  using handle = decltype(self->request(impl_->node, timeout, 0));
+  std::deque<handle> inflight;
+  failed = 0;
+  auto on_error = [](caf::error& e) { throw std::runtime_error("text request failed: " + error_text(e)); };
+  auto settle = [&] {
+    if (ingest)
+      inflight.front().receive([&](ingest_result& r) { failed += r.errors.size(); }, on_error);
+    else
+      inflight.front().receive(
+        [&](process_result& r) {
+          for (auto& e : r.errors)
+            failed += e.empty() ? 0 : 1;
+        },
+        on_error);
+    inflight.pop_front();
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  for (size_t first = 0; first < texts.size(); first += batch) {
+    document_batch b{"bench-text", {}, {}, 200, 20, ingest ? 0u : 10u};
+    for (size_t i = first; i < std::min(texts.size(), first + batch); ++i) {
+      b.ids.push_back(std::to_string(i));
+      b.texts.push_back(texts[i]);
+    }
+    if (inflight.size() >= window)
+      settle();
+    if (ingest)
+      inflight.push_back(self->request(impl_->node, timeout, ingest_atom::value, std::move(b)));
+    else
+      inflight.push_back(self->request(impl_->node, timeout, process_atom::value, std::move(b)));
+  }
+  while (!inflight.empty())
+    settle();
+  return since(t0);
+}
+
 node_status bench_node::status() {
   caf::scoped_actor self{impl_->sys};
   node_status out;

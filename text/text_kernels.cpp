@@ -1,6 +1,7 @@
 #include "text/text_kernels.hpp"
 
 #include <algorithm>
+#include <array>
 #include <unordered_map>
 
 namespace p2p {
@@ -79,6 +80,14 @@ bool is_word(uint32_t cp) {
   return true;
 }
 
+/// ASCII letters and digits, as a table: tokenising is the hottest loop of text processing.
+constexpr auto ascii_word_table = [] {
+  std::array<bool, 128> t{};
+  for (int c = 0; c < 128; ++c)
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  return t;
+}();
+
 } // namespace
 
 size_t find_invalid_utf8(std::string_view s) {
@@ -142,26 +151,33 @@ std::string normalize_text(std::string_view text) {
 
 void tokenize(std::string_view text, std::vector<token_span>& out) {
   out.clear();
-  size_t start = SIZE_MAX;
-  for (size_t i = 0; i < text.size();) {
-    size_t at = i;
-    auto c = uint8_t(text[i]);
-    bool word;
-    if (c < 0x80) { // fast path
+  const size_t n = text.size();
+  const char* p = text.data();
+  size_t i = 0;
+  // Is the character at i a word character? Advances i past it.
+  auto next_is_word = [&]() {
+    auto c = uint8_t(p[i]);
+    if (c < 0x80) {
       ++i;
-      word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    } else {
-      word = is_word(decode(text, i));
+      return ascii_word_table[c];
     }
-    if (word && start == SIZE_MAX)
-      start = at;
-    else if (!word && start != SIZE_MAX) {
-      out.push_back({uint32_t(start), uint32_t(at)});
-      start = SIZE_MAX;
+    return is_word(decode(text, i));
+  };
+  while (i < n) {
+    size_t start = i;
+    if (!next_is_word())
+      continue;
+    size_t end = i;
+    while (i < n) {
+      size_t at = i;
+      if (!next_is_word()) {
+        end = at;
+        break;
+      }
+      end = i;
     }
+    out.push_back({uint32_t(start), uint32_t(end)});
   }
-  if (start != SIZE_MAX)
-    out.push_back({uint32_t(start), uint32_t(text.size())});
 }
 
 void lowercase_into(std::string_view token, std::string& out) {
