@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actors/protocol.hpp"
+#include "actors/task_manager.hpp"
 #include "actors/text_worker.hpp"
 #include "actors/vector_router.hpp"
 #include "runtime/process_stats.hpp"
@@ -19,6 +20,7 @@ struct node_state {
   caf::actor router;
   std::vector<caf::actor> workers;
   size_t next_worker = 0;
+  caf::actor tasks;
 
   const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -50,7 +52,13 @@ caf::result<node_status> status(node_actor* self) {
         s.shards = st.cfg.shards;
         s.rss_bytes = resident_bytes();
         s.collections = std::move(infos);
-        rp.deliver(std::move(s));
+        self->request(st.tasks, internal_timeout, task_counts_atom::value)
+          .then(
+            [rp, s](std::vector<uint64_t>& counts) mutable {
+              s.task_counts = std::move(counts);
+              rp.deliver(std::move(s));
+            },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
       },
       [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
   return rp;
@@ -58,9 +66,10 @@ caf::result<node_status> status(node_actor* self) {
 
 caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db) {
   self->state.cfg = cfg;
-  self->state.router = spawn_vector_router(self, cfg, std::move(db));
+  self->state.router = spawn_vector_router(self, cfg, db);
   for (uint32_t i = 0; i < cfg.workers; ++i)
     self->state.workers.push_back(spawn_text_worker(self, self->state.router, cfg.dim));
+  self->state.tasks = spawn_task_manager(self, cfg, db, self->state.workers);
   return {
     [=](put_atom a, vector_batch& b) { return forward(self, self->state.router, a, std::move(b)); },
     [=](search_atom a, search_request& r) { return forward(self, self->state.router, a, std::move(r)); },
@@ -69,6 +78,10 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](search_atom a, text_search_request& r) { return forward(self, self->state.worker(), a, std::move(r)); },
     [=](process_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
     [=](ingest_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
+    [=](task_atom a, task_submission& s) { return forward(self, self->state.tasks, a, std::move(s)); },
+    [=](task_wait_atom a, task_submission& s) { return forward(self, self->state.tasks, a, std::move(s)); },
+    [=](task_wait_atom a, std::vector<uint64_t>& ids) { return forward(self, self->state.tasks, a, std::move(ids)); },
+    [=](task_cancel_atom a, uint64_t id) { return forward(self, self->state.tasks, a, id); },
     [=](status_atom) { return status(self); },
     [=](bound_atom, uint16_t port) { self->state.cfg.port = port; },
   };

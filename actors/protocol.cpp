@@ -15,6 +15,9 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<process_result>("process_result");
   cfg.add_message_type<ingest_result>("ingest_result");
   cfg.add_message_type<text_search_request>("text_search_request");
+  cfg.add_message_type<task_submission>("task_submission");
+  cfg.add_message_type<task_outcomes>("task_outcomes");
+  cfg.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");
 }
 
 caf::error make_user_error(std::string message) {

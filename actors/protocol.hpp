@@ -10,6 +10,11 @@
 //   (process_atom, document_batch)            -> process_result
 //   (ingest_atom, document_batch)             -> ingest_result
 //   (search_atom, text_search_request)        -> search_result (ids are chunk ids DOC#N)
+//   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
+//   (task_wait_atom, std::vector<uint64_t>)   -> task_outcomes, once every task is final
+//   (task_cancel_atom, uint64_t id)           -> bool cancelled
+// Internal (task_manager -> text_worker):
+//   (run_task_atom, type, params, payload)    -> std::string result JSON
 // Internal (router <-> shards):
 //   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
@@ -37,6 +42,11 @@ using index_atom = caf::atom_constant<caf::atom("s_index")>;
 using bound_atom = caf::atom_constant<caf::atom("n_bound")>;
 using process_atom = caf::atom_constant<caf::atom("t_process")>;
 using ingest_atom = caf::atom_constant<caf::atom("t_ingest")>;
+using task_atom = caf::atom_constant<caf::atom("k_submit")>;
+using task_wait_atom = caf::atom_constant<caf::atom("k_wait")>;
+using task_cancel_atom = caf::atom_constant<caf::atom("k_cancel")>;
+using run_task_atom = caf::atom_constant<caf::atom("k_run")>;
+using task_counts_atom = caf::atom_constant<caf::atom("k_counts")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 constexpr uint32_t protocol_version = 1;
@@ -165,12 +175,13 @@ struct node_status {
   uint32_t shards = 0;
   uint64_t rss_bytes = 0;
   std::vector<collection_info> collections;
+  std::vector<uint64_t> task_counts; // by task_state: queued, running, completed, failed, cancelled, timed_out
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
-           x.rss_bytes, x.collections);
+           x.rss_bytes, x.collections, x.task_counts);
 }
 
 } // namespace p2p
@@ -234,6 +245,36 @@ struct text_search_request {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, text_search_request& x) {
   return f(caf::meta::type_name("text_search_request"), x.collection, x.texts, x.k, x.ef, x.exact);
+}
+
+/// Tasks of one type to run, one per payload.
+struct task_submission {
+  std::string type;
+  std::string params; // kernel options (see tasks/task_kernels.hpp)
+  std::vector<std::string> payloads;
+  uint8_t priority = 1;     // task_priority
+  uint32_t timeout_ms = 0;  // 0: tasks.default_timeout_ms
+  int32_t max_retries = -1; // -1: tasks.max_retries
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_submission& x) {
+  return f(caf::meta::type_name("task_submission"), x.type, x.params, x.payloads, x.priority, x.timeout_ms,
+           x.max_retries);
+}
+
+/// Final states of tasks, in the order asked for.
+struct task_outcomes {
+  std::vector<uint64_t> ids;
+  std::vector<uint8_t> states; // task_state
+  std::vector<uint32_t> attempts;
+  std::vector<std::string> results;
+  std::vector<std::string> errors;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_outcomes& x) {
+  return f(caf::meta::type_name("task_outcomes"), x.ids, x.states, x.attempts, x.results, x.errors);
 }
 
 /// Registers every message type above; both ends of a connection must call it.

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actors/protocol.hpp"
+#include "tasks/task_kernels.hpp"
 #include "text/document_reader.hpp"
 #include "text/embedder.hpp"
 #include "text/text_kernels.hpp"
@@ -96,6 +97,13 @@ caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t di
     [=](process_atom, const document_batch& b) { return process(b); },
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
     [=](search_atom, const text_search_request& r) { return search_text(self, r); },
+    [=](run_task_atom, const std::string& type, const std::string& params,
+        const std::string& payload) -> caf::result<std::string> {
+      std::string result;
+      if (auto error = run_task_kernel(type, params, payload, result); !error.empty())
+        return make_user_error(error);
+      return result;
+    },
   };
 }
 

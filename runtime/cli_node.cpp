@@ -8,6 +8,7 @@
 #include "runtime/cli_common.hpp"
 #include "runtime/log.hpp"
 #include "storage/database.hpp"
+#include "tasks/task.hpp"
 
 namespace p2p::cli {
 
@@ -133,7 +134,10 @@ int run_status(int argc, char** argv) {
                 << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
                 << "}";
     }
-    std::cout << "]}" << std::endl;
+    std::cout << "], \"tasks\": {";
+    for (size_t i = 0; i < s.task_counts.size(); ++i)
+      std::cout << (i ? ", " : "") << "\"" << to_string(task_state(i)) << "\": " << s.task_counts[i];
+    std::cout << "}}" << std::endl;
     return exit_code::ok;
   }
   std::cout << "node        " << s.id << (session->is_embedded() ? " (embedded)" : "") << "\n"
@@ -143,6 +147,10 @@ int run_status(int argc, char** argv) {
             << "memory      " << human_bytes(s.rss_bytes) << " resident\n"
             << "shards      " << s.shards << "\n"
             << "collections " << s.collections.size() << "\n";
+  std::cout << "tasks      ";
+  for (size_t i = 0; i < s.task_counts.size(); ++i)
+    std::cout << " " << to_string(task_state(i)) << " " << s.task_counts[i];
+  std::cout << "\n";
   for (auto& c : s.collections)
     std::cout << "  " << c.name << ": " << c.count << " vectors, dim " << c.dim << ", " << c.metric << ", "
               << (c.count - c.pending) << " in the HNSW graph, " << c.pending << " pending\n";

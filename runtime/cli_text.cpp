@@ -6,6 +6,7 @@
 #include "runtime/cli_commands.hpp"
 #include "runtime/cli_common.hpp"
 #include "runtime/request_pipeline.hpp"
+#include "tasks/task.hpp"
 
 namespace p2p::cli {
 
@@ -58,34 +59,24 @@ bool next_batch(document_reader& reader, size_t max_docs, size_t max_bytes, docu
   return more || !b.ids.empty();
 }
 
-void print_processed(const document_batch& b, const process_result& r, bool json, size_t& failed) {
+/// Prints one line per document of a batch of text_processing tasks; counts failures.
+void print_outcomes(const std::vector<std::string>& doc_ids, const task_outcomes& r, bool json, size_t& failed) {
   std::ostringstream out;
-  size_t term = 0, bound = 0;
-  for (size_t i = 0; i < r.errors.size(); ++i) {
-    if (!r.errors[i].empty()) {
-      std::cerr << "p2p-agent: document '" << b.ids[i] << "': " << r.errors[i] << "\n";
+  for (size_t i = 0; i < r.ids.size(); ++i) {
+    auto state = task_state(r.states[i]);
+    if (state != task_state::completed) {
+      std::cerr << "p2p-agent: document '" << doc_ids[i] << "': task " << r.ids[i] << " " << to_string(state) << ": "
+                << r.errors[i] << "\n";
       ++failed;
-      term += r.term_counts[i];
-      bound += 2 * r.chunk_counts[i];
       if (json)
-        out << "{\"id\": \"" << json_escape(b.ids[i]) << "\", \"error\": \"" << json_escape(r.errors[i]) << "\"}\n";
+        out << "{\"id\": \"" << json_escape(doc_ids[i]) << "\", \"task\": " << r.ids[i] << ", \"state\": \""
+            << to_string(state) << "\", \"error\": \"" << json_escape(r.errors[i]) << "\"}\n";
       continue;
     }
-    if (json) {
-      out << "{\"id\": \"" << json_escape(b.ids[i]) << "\", \"words\": " << r.words[i] << ", \"top_terms\": [";
-      for (uint32_t t = 0; t < r.term_counts[i]; ++t, ++term)
-        out << (t ? ", " : "") << "[\"" << json_escape(r.terms[term]) << "\", " << r.term_freqs[term] << "]";
-      out << "], \"chunks\": [";
-      for (uint32_t c = 0; c < r.chunk_counts[i]; ++c, bound += 2)
-        out << (c ? ", " : "") << "[" << r.chunk_bounds[bound] << ", " << r.chunk_bounds[bound + 1] << "]";
-      out << "]}\n";
-    } else {
-      out << b.ids[i] << ": " << r.words[i] << " words, " << r.chunk_counts[i] << " chunks, top:";
-      for (uint32_t t = 0; t < r.term_counts[i]; ++t, ++term)
-        out << " " << r.terms[term] << "(" << r.term_freqs[term] << ")";
-      out << "\n";
-      bound += 2 * r.chunk_counts[i];
-    }
+    if (json) // the task's result is {"words": ..., ...}: put the id first
+      out << "{\"id\": \"" << json_escape(doc_ids[i]) << "\", " << std::string_view(r.results[i]).substr(1) << "\n";
+    else
+      out << doc_ids[i] << ": " << r.results[i] << "\n";
   }
   std::cout << out.str();
 }
@@ -98,40 +89,74 @@ int run_process(int argc, char** argv) {
   po::options_description desc("process options");
   add_client_options(desc, o, false);
   add_text_options(desc, t);
-  desc.add_options()("top", po::value(&t.top)->default_value(t.top), "top terms per document");
+  std::string priority_name = "normal";
+  desc.add_options()
+    ("top", po::value(&t.top)->default_value(t.top), "top terms per document")
+    ("priority", po::value(&priority_name)->default_value(priority_name), "task priority: low, normal, high, critical");
   po::variables_map vm;
   if (!parse_args(argc, argv,
                   "p2p-agent process [--peer H:P] --input DOCS.jsonl [--chunk-size N] [--overlap N] [--top N] [--json]",
                   desc, vm))
     return exit_code::ok;
   check_chunking(t);
+  auto parsed_priority = parse_priority(priority_name);
+  if (!parsed_priority)
+    throw cli_exit{exit_code::usage, "--priority: expected low, normal, high or critical, got '" + priority_name + "'"};
+  auto priority = uint8_t(*parsed_priority);
   auto reader = open_documents(t.input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
-  request_pipeline<process_result> pipeline(*session, o);
-  progress_line progress("process", 0, !o.json);
-  size_t failed = 0, done = 0, bytes = 0;
-  document_batch b{"", {}, {}, t.chunk_size, t.overlap, t.top};
-  while (!pipeline.error() && next_batch(*reader, 256, 4 << 20, b, failed)) {
-    if (b.ids.empty())
-      continue;
-    for (auto& text : b.texts)
-      bytes += text.size();
-    auto ids = std::make_shared<document_batch>(document_batch{"", b.ids, {}, 0, 0, 0});
-    pipeline.send(
-      [&, ids](process_result& r) {
-        print_processed(*ids, r, o.json, failed);
-        done += r.errors.size();
+  // Phase 1: every document becomes a persisted text_processing task (acknowledged = durable).
+  struct submitted_batch {
+    std::vector<std::string> doc_ids;
+    std::vector<uint64_t> task_ids;
+  };
+  std::deque<std::shared_ptr<submitted_batch>> batches;
+  size_t failed = 0, done = 0, bytes = 0, tasks = 0;
+  {
+    request_pipeline<std::vector<uint64_t>> submit(*session, o);
+    document_batch b;
+    progress_line progress("submit", 0, !o.json);
+    while (!submit.error() && next_batch(*reader, 256, 4 << 20, b, failed)) {
+      if (b.ids.empty())
+        continue;
+      for (auto& text : b.texts)
+        bytes += text.size();
+      auto batch = std::make_shared<submitted_batch>(submitted_batch{std::move(b.ids), {}});
+      batches.push_back(batch);
+      task_submission s{"text_processing",
+                        std::to_string(t.chunk_size) + " " + std::to_string(t.overlap) + " " + std::to_string(t.top),
+                        std::move(b.texts), priority, 0, -1};
+      submit.send(
+        [&, batch](std::vector<uint64_t>& ids) {
+          tasks += ids.size();
+          batch->task_ids = std::move(ids);
+          progress.update(tasks);
+        },
+        task_atom::value, std::move(s));
+      b = document_batch{};
+    }
+    submit.drain();
+    if (submit.error())
+      throw cli_exit{exit_code::failure, error_text(submit.error()) + " (" + std::to_string(tasks)
+                                           + " tasks submitted before it)"};
+  }
+  // Phase 2: collect the results in document order.
+  request_pipeline<task_outcomes> collect(*session, o);
+  progress_line progress("process", tasks, !o.json);
+  for (auto& batch : batches)
+    collect.send(
+      [&, batch](task_outcomes& r) {
+        print_outcomes(batch->doc_ids, r, o.json, failed);
+        done += r.ids.size();
         progress.update(done);
       },
-      process_atom::value, std::move(b));
-    b = document_batch{"", {}, {}, t.chunk_size, t.overlap, t.top};
-  }
-  pipeline.drain();
+      task_wait_atom::value, batch->task_ids);
+  collect.drain();
   progress.finish();
   std::cout.flush();
-  if (pipeline.error())
-    throw cli_exit{exit_code::failure, error_text(pipeline.error())};
+  if (collect.error())
+    throw cli_exit{exit_code::failure, error_text(collect.error())};
   double secs = seconds_since(t0);
   std::cerr << "processed " << done - std::min(done, failed) << " documents (" << format_float(double(bytes) / 1e6)
             << " MB) in " << format_float(secs) << " s: " << format_float(double(done) / secs) << " docs/s, "

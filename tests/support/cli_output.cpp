@@ -31,6 +31,12 @@ collection_counts parse_status(const std::string& json, const std::string& colle
   return out;
 }
 
+uint64_t parse_task_count(const std::string& json, const char* state) {
+  simdjson::dom::parser p;
+  auto doc = parse(p, json);
+  return uint64_t(doc["tasks"][state]);
+}
+
 std::vector<search_line> parse_search(const std::string& out) {
   std::vector<search_line> lines;
   std::istringstream in(out);

@@ -15,6 +15,9 @@ struct collection_counts {
 /// The counts of `collection` in `status --json` output (zeros when absent).
 collection_counts parse_status(const std::string& json, const std::string& collection = "default");
 
+/// The count of tasks in `state` (queued, running, completed, ...) in `status --json` output.
+uint64_t parse_task_count(const std::string& json, const char* state);
+
 struct search_line {
   std::vector<std::string> ids;
   std::vector<double> scores;

@@ -1,0 +1,316 @@
+#include "actors/task_manager.hpp"
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "actors/protocol.hpp"
+#include "runtime/log.hpp"
+#include "storage/database.hpp"
+#include "tasks/task.hpp"
+#include "tasks/task_kernels.hpp"
+
+namespace p2p {
+
+namespace {
+
+/// Tasks sent to one worker and not yet answered: enough to keep it busy between replies.
+constexpr size_t per_worker_in_flight = 16;
+
+uint64_t now_ms() {
+  return uint64_t(
+    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+/// Someone waiting for a set of tasks to end.
+struct waiter {
+  caf::typed_response_promise<task_outcomes> promise;
+  task_outcomes out;
+  size_t remaining = 0;
+};
+
+struct manager_state {
+  node_config cfg;
+  std::shared_ptr<database> db;
+  std::vector<caf::actor> workers;
+  std::vector<size_t> load; // per worker, tasks in flight
+  std::map<uint64_t, task_record> live; // queued and running
+  std::set<std::pair<int, uint64_t>> queue; // (-priority, id): highest priority, then oldest, first
+  std::array<uint64_t, task_state_count> counts{};
+  uint64_t next_id = 1;
+  std::unordered_map<uint64_t, std::vector<std::pair<std::shared_ptr<waiter>, size_t>>> waiting;
+  static inline const char* name = "task_manager";
+
+  /// Writes `t` as it is now; false (logged) when storage fails.
+  bool persist(const task_record& t) {
+    rocksdb::WriteBatch wb;
+    wb.Put(db->cf(column::tasks), task_key(t.id), encode(t));
+    auto st = db->write(wb);
+    if (!st.ok())
+      log(log_level::error, "task " + std::to_string(t.id) + ": storage write failed: " + st.ToString());
+    return st.ok();
+  }
+
+  void enqueue(const task_record& t) { queue.emplace(-int(t.priority), t.id); }
+};
+
+using manager_actor = caf::stateful_actor<manager_state>;
+
+void fill_outcome(task_outcomes& out, size_t i, const task_record& t) {
+  out.states[i] = uint8_t(t.state);
+  out.attempts[i] = t.attempts;
+  out.results[i] = t.result;
+  out.errors[i] = t.error;
+}
+
+/// A task reached a final state: count it, tell its waiters, forget it.
+void finish(manager_state& st, task_record& t, task_state from) {
+  --st.counts[size_t(from)];
+  ++st.counts[size_t(t.state)];
+  if (auto it = st.waiting.find(t.id); it != st.waiting.end()) {
+    for (auto& [w, i] : it->second) {
+      fill_outcome(w->out, i, t);
+      if (--w->remaining == 0)
+        w->promise.deliver(std::move(w->out));
+    }
+    st.waiting.erase(it);
+  }
+  st.live.erase(t.id);
+}
+
+void dispatch(manager_actor* self);
+
+void on_reply(manager_actor* self, uint64_t id, size_t worker, uint32_t attempt, caf::expected<std::string> reply) {
+  auto& st = self->state;
+  --st.load[worker];
+  auto it = st.live.find(id);
+  // Gone (cancelled) or re-queued since: this reply is stale.
+  if (it == st.live.end() || it->second.state != task_state::running || it->second.attempts != attempt) {
+    dispatch(self);
+    return;
+  }
+  auto& t = it->second;
+  auto now = now_ms();
+  if (reply) {
+    (void) transition(t, task_state::completed, now);
+    t.result = std::move(*reply);
+  } else if (reply.error() == caf::sec::request_timeout) {
+    (void) transition(t, task_state::timed_out, now);
+    t.error = "timed out after " + std::to_string(t.timeout_ms) + " ms";
+  } else if (t.attempts <= t.max_retries) {
+    (void) transition(t, task_state::queued, now);
+    t.error = error_text(reply.error());
+    st.persist(t);
+    --st.counts[size_t(task_state::running)];
+    ++st.counts[size_t(task_state::queued)];
+    st.enqueue(t);
+    dispatch(self);
+    return;
+  } else {
+    (void) transition(t, task_state::failed, now);
+    t.error = error_text(reply.error());
+  }
+  st.persist(t);
+  finish(st, t, task_state::running);
+  dispatch(self);
+}
+
+void dispatch(manager_actor* self) {
+  auto& st = self->state;
+  while (!st.queue.empty()) {
+    size_t worker = 0;
+    for (size_t w = 1; w < st.workers.size(); ++w)
+      if (st.load[w] < st.load[worker])
+        worker = w;
+    if (st.load[worker] >= per_worker_in_flight)
+      return;
+    auto id = st.queue.begin()->second;
+    st.queue.erase(st.queue.begin());
+    auto& t = st.live.at(id);
+    (void) transition(t, task_state::running, now_ms());
+    if (!st.persist(t)) { // not durable: leave it queued and try again later
+      t.state = task_state::queued;
+      --t.attempts;
+      st.enqueue(t);
+      return;
+    }
+    --st.counts[size_t(task_state::queued)];
+    ++st.counts[size_t(task_state::running)];
+    ++st.load[worker];
+    uint32_t attempt = t.attempts;
+    self->request(st.workers[worker], std::chrono::milliseconds(t.timeout_ms), run_task_atom::value, t.type, t.params,
+                  t.payload)
+      .then([=](std::string& result) { on_reply(self, id, worker, attempt, std::move(result)); },
+            [=](caf::error& err) { on_reply(self, id, worker, attempt, std::move(err)); });
+  }
+}
+
+bool offered(const node_config& cfg, const std::string& type) {
+  for (auto& a : cfg.agents)
+    for (auto& c : a.capabilities)
+      if (c == type)
+        return true;
+  return false;
+}
+
+caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission& s) {
+  auto& st = self->state;
+  if (!offered(st.cfg, s.type))
+    return make_user_error("task refused: no agent offers '" + s.type + "'");
+  if (!has_task_kernel(s.type))
+    return make_user_error("task refused: no task kernel runs '" + s.type + "' (kernels: text_processing, embedding)");
+  if (s.priority > uint8_t(task_priority::critical))
+    return make_user_error("task refused: priority " + std::to_string(s.priority) + " out of range 0..3");
+  if (st.live.size() + s.payloads.size() > st.cfg.queue_limit)
+    return make_user_error("task refused: the queue is full (" + std::to_string(st.live.size()) + " of "
+                           + std::to_string(st.cfg.queue_limit) + " tasks); try again later");
+  rocksdb::WriteBatch wb;
+  std::vector<uint64_t> ids;
+  auto now = now_ms();
+  std::vector<task_record> records;
+  for (auto& payload : s.payloads) {
+    task_record t;
+    t.id = st.next_id++;
+    t.type = s.type;
+    t.params = s.params;
+    t.payload = std::move(payload);
+    t.priority = task_priority(s.priority);
+    t.timeout_ms = s.timeout_ms ? s.timeout_ms : st.cfg.default_timeout_ms;
+    t.max_retries = s.max_retries >= 0 ? uint32_t(s.max_retries) : st.cfg.max_retries;
+    t.created_ms = now;
+    wb.Put(st.db->cf(column::tasks), task_key(t.id), encode(t));
+    wb.Put(st.db->cf(column::tasks), payload_key(t.id), t.payload);
+    ids.push_back(t.id);
+    records.push_back(std::move(t));
+  }
+  if (auto w = st.db->write(wb); !w.ok())
+    return make_user_error("task refused: storage write failed: " + w.ToString());
+  for (auto& t : records) {
+    st.enqueue(t);
+    st.live.emplace(t.id, std::move(t));
+  }
+  st.counts[size_t(task_state::queued)] += ids.size();
+  dispatch(self);
+  return ids;
+}
+
+/// Waits for `ids`; answers at once for tasks already final (read back from storage).
+caf::result<task_outcomes> wait_for(manager_actor* self, const std::vector<uint64_t>& ids) {
+  auto& st = self->state;
+  auto w = std::make_shared<waiter>();
+  size_t n = ids.size();
+  w->out = task_outcomes{ids, std::vector<uint8_t>(n), std::vector<uint32_t>(n), std::vector<std::string>(n),
+                         std::vector<std::string>(n)};
+  for (size_t i = 0; i < n; ++i) {
+    if (st.live.count(ids[i])) {
+      st.waiting[ids[i]].emplace_back(w, i);
+      ++w->remaining;
+      continue;
+    }
+    std::string bytes;
+    task_record t;
+    if (!st.db->get(column::tasks, task_key(ids[i]), &bytes).ok() || !decode(bytes, t))
+      return make_user_error("no task " + std::to_string(ids[i]));
+    fill_outcome(w->out, i, t);
+  }
+  if (w->remaining == 0)
+    return std::move(w->out);
+  w->promise = self->make_response_promise<task_outcomes>();
+  return w->promise;
+}
+
+void recover(manager_state& st) {
+  size_t requeued = 0, resumed = 0;
+  task_record* last = nullptr; // the unfinished task whose payload key comes next
+  st.db->scan(column::tasks, "", [&](std::string_view key, std::string_view value) {
+    uint64_t id = 0;
+    bool is_payload = false;
+    if (!parse_task_key(key, id, is_payload)) {
+      log(log_level::warn, "skipping an unreadable task key");
+      return;
+    }
+    if (is_payload) {
+      if (last && last->id == id)
+        last->payload = std::string(value);
+      return;
+    }
+    last = nullptr;
+    task_record t;
+    if (!decode(value, t)) {
+      log(log_level::warn, "skipping the unreadable record of task " + std::to_string(id));
+      return;
+    }
+    st.next_id = std::max(st.next_id, t.id + 1);
+    if (is_final(t.state)) {
+      ++st.counts[size_t(t.state)];
+      return;
+    }
+    if (t.state == task_state::running) { // it was running when the node stopped: run it again
+      (void) transition(t, task_state::queued, now_ms());
+      st.persist(t);
+      ++requeued;
+    }
+    ++resumed;
+    ++st.counts[size_t(task_state::queued)];
+    st.enqueue(t);
+    last = &st.live.emplace(t.id, std::move(t)).first->second;
+  });
+  if (resumed)
+    log(log_level::info, "tasks: resumed " + std::to_string(resumed) + " unfinished tasks (" + std::to_string(requeued)
+                           + " were running)");
+}
+
+caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared_ptr<database> db,
+                               std::vector<caf::actor> workers) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.db = std::move(db);
+  st.workers = std::move(workers);
+  st.load.assign(st.workers.size(), 0);
+  recover(st);
+  dispatch(self);
+  return {
+    [=](task_atom, task_submission& s) -> caf::result<std::vector<uint64_t>> {
+      auto ids = submit(self, s);
+      if (!ids)
+        return ids.error();
+      return std::move(*ids);
+    },
+    [=](task_wait_atom, task_submission& s) -> caf::result<task_outcomes> {
+      auto ids = submit(self, s);
+      if (!ids)
+        return ids.error();
+      return wait_for(self, *ids);
+    },
+    [=](task_wait_atom, const std::vector<uint64_t>& ids) { return wait_for(self, ids); },
+    [=](task_cancel_atom, uint64_t id) {
+      auto& st = self->state;
+      auto it = st.live.find(id);
+      if (it == st.live.end())
+        return false;
+      auto& t = it->second;
+      auto from = t.state;
+      if (from == task_state::queued)
+        st.queue.erase({-int(t.priority), t.id});
+      (void) transition(t, task_state::cancelled, now_ms());
+      t.error = "cancelled";
+      st.persist(t);
+      finish(st, t, from);
+      return true;
+    },
+    [=](task_counts_atom) {
+      auto& c = self->state.counts;
+      return std::vector<uint64_t>(c.begin(), c.end());
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
+                              std::vector<caf::actor> workers) {
+  return parent->spawn<caf::linked>(manager_behavior, cfg, std::move(db), std::move(workers));
+}
+
+} // namespace p2p

@@ -1,0 +1,207 @@
+// The task manager in a node: refusals, retries, timeouts, cancellation (in-process actors on
+// a real RocksDB), and recovery after SIGKILL (a real node process).
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "actors/node_actor.hpp"
+#include "actors/protocol.hpp"
+#include "runtime/actor_runtime.hpp"
+#include "storage/database.hpp"
+#include "tasks/task.hpp"
+#include "tests/support/cli_output.hpp"
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+#include "text/document_reader.hpp"
+
+using namespace p2p;
+using namespace p2p::test;
+
+namespace {
+
+constexpr auto timeout = std::chrono::seconds(60);
+
+/// A node in this process.
+struct local_node {
+  node_config cfg;
+  std::unique_ptr<runtime_config> rcfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor node;
+
+  explicit local_node(node_config c) : cfg(std::move(c)) {
+    std::string error;
+    std::shared_ptr<database> db = database::open(cfg.data_dir, cfg.durability, error);
+    REQUIRE_MESSAGE(db, error);
+    rcfg = std::make_unique<runtime_config>(cfg);
+    sys = std::make_unique<caf::actor_system>(*rcfg);
+    node = spawn_node(*sys, cfg, db);
+  }
+  ~local_node() {
+    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+    node = nullptr;
+    sys.reset();
+  }
+
+  template <class R, class... Ts>
+  caf::expected<R> ask(Ts&&... xs) {
+    caf::scoped_actor self{*sys};
+    caf::expected<R> out{R{}};
+    self->request(node, timeout, std::forward<Ts>(xs)...)
+      .receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+};
+
+node_config config_in(const std::string& dir) {
+  node_config cfg;
+  cfg.data_dir = dir + "/data";
+  cfg.dim = 64;
+  cfg.workers = 1;
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("tasks of a type no agent offers, or that no kernel runs, are refused by name") {
+  local_node n(config_in(fresh_dir("task-refused")));
+  auto r = n.ask<std::vector<uint64_t>>(task_atom::value, task_submission{"translate", "", {"x"}, 1, 0, -1});
+  REQUIRE_FALSE(r);
+  CHECK(error_text(r.error()) == "task refused: no agent offers 'translate'");
+  r = n.ask<std::vector<uint64_t>>(task_atom::value, task_submission{"vector_store", "", {"x"}, 1, 0, -1});
+  REQUIRE_FALSE(r);
+  CHECK(error_text(r.error()).find("no task kernel runs 'vector_store'") != std::string::npos);
+}
+
+TEST_CASE("a full queue refuses new tasks instead of growing") {
+  auto cfg = config_in(fresh_dir("task-queue-full"));
+  cfg.queue_limit = 5;
+  local_node n(cfg);
+  auto r = n.ask<std::vector<uint64_t>>(task_atom::value,
+                                        task_submission{"text_processing", "", std::vector<std::string>(6, "a b"), 1, 0, -1});
+  REQUIRE_FALSE(r);
+  CHECK(error_text(r.error()) == "task refused: the queue is full (0 of 5 tasks); try again later");
+  auto ok = n.ask<task_outcomes>(task_wait_atom::value,
+                                 task_submission{"text_processing", "", std::vector<std::string>(5, "a b"), 1, 0, -1});
+  REQUIRE(ok);
+  CHECK(ok->ids.size() == 5);
+}
+
+TEST_CASE("a failing task is retried up to max_retries, then failed with its reason") {
+  local_node n(config_in(fresh_dir("task-retry")));
+  auto r = n.ask<task_outcomes>(task_wait_atom::value,
+                                task_submission{"text_processing", "", {"ok text", "bad \xFF text"}, 1, 0, 2});
+  REQUIRE(r);
+  CHECK(task_state(r->states[0]) == task_state::completed);
+  CHECK(r->attempts[0] == 1);
+  CHECK(r->results[0].find("\"words\": 2") != std::string::npos);
+  CHECK(task_state(r->states[1]) == task_state::failed);
+  CHECK(r->attempts[1] == 3);
+  CHECK(r->errors[1] == "invalid UTF-8 at byte 4");
+}
+
+TEST_CASE("a task past its timeout is timed out, and a cancelled task stays cancelled") {
+  local_node n(config_in(fresh_dir("task-timeout")));
+  std::string big;
+  while (big.size() < 8'000'000)
+    big += "many words to process in this document ";
+  auto r = n.ask<task_outcomes>(task_wait_atom::value, task_submission{"text_processing", "", {big}, 1, 1, 0});
+  REQUIRE(r);
+  CHECK(task_state(r->states[0]) == task_state::timed_out);
+  CHECK(r->errors[0] == "timed out after 1 ms");
+
+  auto ids = n.ask<std::vector<uint64_t>>(task_atom::value,
+                                          task_submission{"text_processing", "", {big, big, "small"}, 0, 0, -1});
+  REQUIRE(ids);
+  REQUIRE(ids->size() == 3);
+  auto cancelled = n.ask<bool>(task_cancel_atom::value, ids->at(2));
+  REQUIRE(cancelled);
+  CHECK(*cancelled);
+  auto again = n.ask<bool>(task_cancel_atom::value, ids->at(2));
+  CHECK_FALSE(*again); // already final
+  auto outcomes = n.ask<task_outcomes>(task_wait_atom::value, *ids);
+  REQUIRE(outcomes);
+  CHECK(task_state(outcomes->states[0]) == task_state::completed);
+  CHECK(task_state(outcomes->states[2]) == task_state::cancelled);
+  CHECK(outcomes->results[2].empty());
+  auto unknown = n.ask<task_outcomes>(task_wait_atom::value, std::vector<uint64_t>{999999});
+  REQUIRE_FALSE(unknown);
+  CHECK(error_text(unknown.error()) == "no task 999999");
+}
+
+TEST_CASE("a node killed with SIGKILL while 10,000 text tasks are in flight completes each of them once after a restart") {
+  auto dir = fresh_dir("task-crash");
+  {
+    std::ofstream out(dir + "/docs.jsonl");
+    std::string paragraph;
+    for (int w = 0; w < 400; ++w)
+      paragraph += "word" + std::to_string(w % 97) + " ";
+    for (int i = 0; i < 10000; ++i)
+      out << "{\"id\": \"d" << i << "\", \"text\": \"" << paragraph << i << "\"}\n";
+  }
+  const char* config = R"({"runtime": {"workers": 1, "scheduler_threads": 1}})";
+  std::string data_dir;
+  uint64_t completed_before = 0;
+  {
+    node_process node(dir, config);
+    data_dir = node.data_dir();
+    child process({P2P_AGENT_BIN, "process", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--json"}, dir,
+                  "process");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    bool all_in = false;
+    while (std::chrono::steady_clock::now() < deadline && !all_in) {
+      auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+      if (s.exit_code != 0)
+        continue;
+      auto q = parse_task_count(s.out, "queued"), r = parse_task_count(s.out, "running"),
+           c = parse_task_count(s.out, "completed");
+      all_in = q + r + c >= 10000;
+      completed_before = c;
+    }
+    REQUIRE_MESSAGE(all_in, "the 10,000 tasks were not all submitted in time");
+    REQUIRE_MESSAGE(completed_before < 10000, "every task finished before the kill");
+    node.kill();
+    MESSAGE(completed_before << " of 10,000 tasks had completed at the kill");
+    process.wait(60);
+  }
+  {
+    node_process node(dir, config);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+    std::string status;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+      REQUIRE(s.exit_code == 0);
+      status = s.out;
+      if (parse_task_count(status, "queued") + parse_task_count(status, "running") == 0)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(parse_task_count(status, "completed") == 10000);
+    CHECK(parse_task_count(status, "failed") == 0);
+    REQUIRE(node.stop() == 0);
+  }
+  std::string error;
+  auto db = database::open(data_dir, durability_mode::wal, error);
+  REQUIRE_MESSAGE(db, error);
+  size_t records = 0, completed = 0, once = 0, rerun = 0;
+  db->scan(column::tasks, "", [&](std::string_view key, std::string_view value) {
+    uint64_t id = 0;
+    bool is_payload = false;
+    REQUIRE(parse_task_key(key, id, is_payload));
+    if (is_payload)
+      return;
+    task_record t;
+    REQUIRE(decode(value, t));
+    ++records;
+    completed += t.state == task_state::completed;
+    once += t.result_writes == 1 && !t.result.empty();
+    rerun += t.attempts > 1;
+  });
+  CHECK(records == 10000);
+  CHECK(completed == 10000);
+  CHECK(once == 10000);
+  MESSAGE(rerun << " tasks were running at the kill and ran again");
+}
