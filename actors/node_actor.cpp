@@ -76,7 +76,6 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](get_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
     [=](delete_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
     [=](search_atom a, text_search_request& r) { return forward(self, self->state.worker(), a, std::move(r)); },
-    [=](process_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
     [=](ingest_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
     [=](task_atom a, task_submission& s) { return forward(self, self->state.tasks, a, std::move(s)); },
     [=](task_wait_atom a, task_submission& s) { return forward(self, self->state.tasks, a, std::move(s)); },

@@ -12,7 +12,6 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<collection_info>>("std::vector<collection_info>");
   cfg.add_message_type<node_status>("node_status");
   cfg.add_message_type<document_batch>("document_batch");
-  cfg.add_message_type<process_result>("process_result");
   cfg.add_message_type<ingest_result>("ingest_result");
   cfg.add_message_type<text_search_request>("text_search_request");
   cfg.add_message_type<task_submission>("task_submission");

@@ -7,7 +7,6 @@
 //   (get_atom, string collection, string id)  -> vector_record
 //   (delete_atom, string collection, string id) -> bool existed
 //   (status_atom)                             -> node_status
-//   (process_atom, document_batch)            -> process_result
 //   (ingest_atom, document_batch)             -> ingest_result
 //   (search_atom, text_search_request)        -> search_result (ids are chunk ids DOC#N)
 //   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
@@ -40,7 +39,6 @@ using status_atom = caf::atom_constant<caf::atom("n_status")>;
 using stats_atom = caf::atom_constant<caf::atom("s_stats")>;
 using index_atom = caf::atom_constant<caf::atom("s_index")>;
 using bound_atom = caf::atom_constant<caf::atom("n_bound")>;
-using process_atom = caf::atom_constant<caf::atom("t_process")>;
 using ingest_atom = caf::atom_constant<caf::atom("t_ingest")>;
 using task_atom = caf::atom_constant<caf::atom("k_submit")>;
 using task_wait_atom = caf::atom_constant<caf::atom("k_wait")>;
@@ -190,36 +188,18 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::shard_put)
 
 namespace p2p {
 
-/// Documents to process or ingest: texts are UTF-8, at most max_document_bytes each.
+/// Documents to ingest: texts are UTF-8, at most max_document_bytes each.
 struct document_batch {
-  std::string collection; // ingest only
+  std::string collection;
   std::vector<std::string> ids;
   std::vector<std::string> texts;
   uint32_t chunk_size = 200; // tokens
   uint32_t overlap = 20;     // tokens
-  uint32_t top_n = 10;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, document_batch& x) {
-  return f(caf::meta::type_name("document_batch"), x.collection, x.ids, x.texts, x.chunk_size, x.overlap, x.top_n);
-}
-
-/// Text processing results, flattened per document.
-struct process_result {
-  std::vector<std::string> errors;     // per document: "" or the reason it failed
-  std::vector<uint64_t> words;         // per document
-  std::vector<uint32_t> term_counts;   // per document: how many of `terms` are its
-  std::vector<std::string> terms;
-  std::vector<uint32_t> term_freqs;
-  std::vector<uint32_t> chunk_counts;  // per document: how many begin/end pairs are its
-  std::vector<uint32_t> chunk_bounds;  // byte offsets: begin, end, begin, end, ...
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, process_result& x) {
-  return f(caf::meta::type_name("process_result"), x.errors, x.words, x.term_counts, x.terms, x.term_freqs,
-           x.chunk_counts, x.chunk_bounds);
+  return f(caf::meta::type_name("document_batch"), x.collection, x.ids, x.texts, x.chunk_size, x.overlap);
 }
 
 struct ingest_result {

@@ -118,31 +118,47 @@ void on_reply(manager_actor* self, uint64_t id, size_t worker, uint32_t attempt,
 
 void dispatch(manager_actor* self) {
   auto& st = self->state;
+  // Pick what to start, write all the running transitions in one batch, then send.
+  std::vector<std::pair<uint64_t, size_t>> starts; // (task, worker)
+  rocksdb::WriteBatch wb;
+  auto now = now_ms();
   while (!st.queue.empty()) {
     size_t worker = 0;
     for (size_t w = 1; w < st.workers.size(); ++w)
       if (st.load[w] < st.load[worker])
         worker = w;
     if (st.load[worker] >= per_worker_in_flight)
-      return;
+      break;
     auto id = st.queue.begin()->second;
     st.queue.erase(st.queue.begin());
     auto& t = st.live.at(id);
-    (void) transition(t, task_state::running, now_ms());
-    if (!st.persist(t)) { // not durable: leave it queued and try again later
+    (void) transition(t, task_state::running, now);
+    wb.Put(st.db->cf(column::tasks), task_key(t.id), encode(t));
+    ++st.load[worker];
+    starts.emplace_back(id, worker);
+  }
+  if (starts.empty())
+    return;
+  if (auto w = st.db->write(wb); !w.ok()) { // not durable: leave them queued; the next event retries
+    log(log_level::error, "tasks: storage write failed: " + w.ToString());
+    for (auto& [id, worker] : starts) {
+      auto& t = st.live.at(id);
       t.state = task_state::queued;
       --t.attempts;
+      --st.load[worker];
       st.enqueue(t);
-      return;
     }
-    --st.counts[size_t(task_state::queued)];
-    ++st.counts[size_t(task_state::running)];
-    ++st.load[worker];
+    return;
+  }
+  st.counts[size_t(task_state::queued)] -= starts.size();
+  st.counts[size_t(task_state::running)] += starts.size();
+  for (auto& [id, worker] : starts) {
+    auto& t = st.live.at(id);
     uint32_t attempt = t.attempts;
     self->request(st.workers[worker], std::chrono::milliseconds(t.timeout_ms), run_task_atom::value, t.type, t.params,
                   t.payload)
-      .then([=](std::string& result) { on_reply(self, id, worker, attempt, std::move(result)); },
-            [=](caf::error& err) { on_reply(self, id, worker, attempt, std::move(err)); });
+      .then([=, id = id, worker = worker](std::string& result) { on_reply(self, id, worker, attempt, std::move(result)); },
+            [=, id = id, worker = worker](caf::error& err) { on_reply(self, id, worker, attempt, std::move(err)); });
   }
 }
 

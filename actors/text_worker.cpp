@@ -22,27 +22,6 @@ struct worker_state {
 
 using worker_actor = caf::stateful_actor<worker_state>;
 
-process_result process(const document_batch& b) {
-  process_result out;
-  for (size_t i = 0; i < b.texts.size(); ++i) {
-    document_summary s;
-    auto error = process_document(b.texts[i], b.chunk_size, b.overlap, b.top_n, s);
-    out.errors.push_back(error);
-    out.words.push_back(s.words);
-    out.term_counts.push_back(uint32_t(s.top.size()));
-    for (auto& [term, n] : s.top) {
-      out.terms.push_back(term);
-      out.term_freqs.push_back(n);
-    }
-    out.chunk_counts.push_back(uint32_t(s.chunks.size()));
-    for (auto& c : s.chunks) {
-      out.chunk_bounds.push_back(c.begin);
-      out.chunk_bounds.push_back(c.end);
-    }
-  }
-  return out;
-}
-
 caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
   auto& e = *self->state.embed;
   ingest_result summary;
@@ -94,7 +73,6 @@ caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t di
   self->state.router = std::move(router);
   self->state.embed = make_default_embedder(dim);
   return {
-    [=](process_atom, const document_batch& b) { return process(b); },
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
     [=](search_atom, const text_search_request& r) { return search_text(self, r); },
     [=](run_task_atom, const std::string& type, const std::string& params,

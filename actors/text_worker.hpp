@@ -1,7 +1,7 @@
 #pragma once
-// text_worker: runs the text kernels and the embedder for the node. Processes documents,
-// turns documents into embedded chunks stored through the router (ingest), and embeds text
-// queries. A node has runtime.workers of them; each handles one batch at a time.
+// text_worker: the node's task worker. Runs task kernels (text processing, embedding), turns
+// documents into embedded chunks stored through the router (ingest), and embeds text queries.
+// A node has runtime.workers of them; each handles one message at a time.
 
 #include <caf/fwd.hpp>
 

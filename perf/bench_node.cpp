@@ -83,16 +83,16 @@ double bench_node::process(const std::vector<std::string>& texts, bool ingest, s
       inflight.front().receive([&](ingest_result& r) { failed += r.errors.size(); }, on_error);
     else
       inflight.front().receive(
-        [&](process_result& r) {
-          for (auto& e : r.errors)
-            failed += e.empty() ? 0 : 1;
+        [&](task_outcomes& r) {
+          for (auto state : r.states)
+            failed += state == 2 ? 0 : 1; // task_state::completed
         },
         on_error);
     inflight.pop_front();
   };
   auto t0 = std::chrono::steady_clock::now();
   for (size_t first = 0; first < texts.size(); first += batch) {
-    document_batch b{"bench-text", {}, {}, 200, 20, ingest ? 0u : 10u};
+    document_batch b{"bench-text", {}, {}, 200, 20};
     for (size_t i = first; i < std::min(texts.size(), first + batch); ++i) {
       b.ids.push_back(std::to_string(i));
       b.texts.push_back(texts[i]);
@@ -102,7 +102,8 @@ double bench_node::process(const std::vector<std::string>& texts, bool ingest, s
     if (ingest)
       inflight.push_back(self->request(impl_->node, timeout, ingest_atom::value, std::move(b)));
     else
-      inflight.push_back(self->request(impl_->node, timeout, process_atom::value, std::move(b)));
+      inflight.push_back(self->request(impl_->node, timeout, task_wait_atom::value,
+                                       task_submission{"text_processing", "200 20 10", std::move(b.texts), 1, 0, -1}));
   }
   while (!inflight.empty())
     settle();

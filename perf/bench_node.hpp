@@ -26,8 +26,9 @@ public:
   double search(const std::vector<float>& queries, uint32_t dim, uint32_t k, uint32_t ef,
                 std::vector<std::vector<size_t>>& results, size_t batch = 64, size_t window = 2);
 
-  /// Sends documents in batches, `window` in flight, as (process_atom | ingest_atom, batch);
-  /// returns seconds until all answered; counts documents that failed.
+  /// Sends documents in batches, `window` in flight: as text_processing tasks (submitted and
+  /// waited for, persisted like `p2p-agent process`), or to ingest. Returns seconds until all
+  /// answered; counts documents that failed.
   double process(const std::vector<std::string>& texts, bool ingest, size_t& failed, size_t batch = 256,
                  size_t window = 4);
 

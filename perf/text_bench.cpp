@@ -150,8 +150,8 @@ int main(int argc, char** argv) {
   row("wc -w on the JSONL file (MB/s)", mb / median(wc), "MB/s", "the byte-rate floor");
   row("text processing, kernels, 1 thread (docs/s)", n / median(kernel), "docs/s", ">= 20,000 docs/s per node");
   row("text processing, kernels, 1 thread (MB/s)", mb / median(kernel), "MB/s", ">= wc -w");
-  row("text processing, embedded node (docs/s)", n / median(node_process), "docs/s", ">= 20,000 docs/s per node");
-  row("text processing, embedded node (MB/s)", mb / median(node_process), "MB/s", ">= wc -w");
+  row("text processing, node, as tasks (docs/s)", n / median(node_process), "docs/s", ">= 20,000 docs/s per node");
+  row("text processing, node, as tasks (MB/s)", mb / median(node_process), "MB/s", ">= wc -w");
   row("embeddings, 128-token chunks, 1 thread", double(chunks) / median(embed), "chunks/s", ">= 50,000 chunks/s");
   row("ingest end to end, embedded node (docs/s)", n / median(node_ingest), "docs/s", "documents -> searchable chunks");
   std::printf("\nguide's expectations: text processing 50-100 docs/s, embeddings 20-50/s\n");

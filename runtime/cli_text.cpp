@@ -186,7 +186,7 @@ int run_ingest(int argc, char** argv) {
   request_pipeline<ingest_result> pipeline(*session, o);
   progress_line progress("ingest", 0, !o.json);
   size_t failed = 0, documents = 0, chunks = 0;
-  document_batch b{o.collection, {}, {}, t.chunk_size, t.overlap, 0};
+  document_batch b{o.collection, {}, {}, t.chunk_size, t.overlap};
   while (!pipeline.error() && next_batch(*reader, 64, 1 << 20, b, failed)) {
     if (b.ids.empty())
       continue;
@@ -200,7 +200,7 @@ int run_ingest(int argc, char** argv) {
         progress.update(documents);
       },
       ingest_atom::value, std::move(b));
-    b = document_batch{o.collection, {}, {}, t.chunk_size, t.overlap, 0};
+    b = document_batch{o.collection, {}, {}, t.chunk_size, t.overlap};
   }
   pipeline.drain();
   progress.finish();

@@ -205,3 +205,29 @@ TEST_CASE("a node killed with SIGKILL while 10,000 text tasks are in flight comp
   CHECK(once == 10000);
   MESSAGE(rerun << " tasks were running at the kill and ran again");
 }
+
+TEST_CASE("a critical task submitted behind many low-priority ones runs before them") {
+  local_node n(config_in(fresh_dir("task-priority")));
+  std::string doc;
+  while (doc.size() < 400'000)
+    doc += "a document of some length for the worker to chew on ";
+  auto low = n.ask<std::vector<uint64_t>>(task_atom::value,
+                                          task_submission{"text_processing", "", std::vector<std::string>(80, doc),
+                                                          uint8_t(task_priority::low), 0, -1});
+  REQUIRE(low);
+  auto critical = n.ask<task_outcomes>(task_wait_atom::value,
+                                       task_submission{"text_processing", "", {"urgent words"},
+                                                       uint8_t(task_priority::critical), 0, -1});
+  REQUIRE(critical);
+  CHECK(task_state(critical->states[0]) == task_state::completed);
+  // In arrival order the critical task would finish after all 80. By priority it passes every
+  // low task still queued when it arrives: only those already handed to the worker (16 in
+  // flight per worker) and those that finished while the client was sending it run first.
+  auto status = n.ask<node_status>(status_atom::value);
+  REQUIRE(status);
+  auto completed = status->task_counts[size_t(task_state::completed)];
+  MESSAGE((completed - 1) << " of 80 low-priority tasks completed before the critical one");
+  CHECK(completed - 1 < 50);
+  CHECK(status->task_counts[size_t(task_state::queued)] + status->task_counts[size_t(task_state::running)]
+        + completed == 81);
+}
