@@ -18,6 +18,9 @@ namespace {
 /// Tasks sent to one worker and not yet answered: enough to keep it busy between replies.
 constexpr size_t per_worker_in_flight = 16;
 
+/// Manager to itself: write the transitions gathered since the last flush.
+using flush_atom = caf::atom_constant<caf::atom("k_flush")>;
+
 uint64_t now_ms() {
   return uint64_t(
     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -40,6 +43,8 @@ struct manager_state {
   std::array<uint64_t, task_state_count> counts{};
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::vector<std::pair<std::shared_ptr<waiter>, size_t>>> waiting;
+  std::vector<uint64_t> unflushed; // tasks whose last transition is not yet written
+  bool flush_scheduled = false;
   static inline const char* name = "task_manager";
 
   /// Writes `t` as it is now; false (logged) when storage fails.
@@ -81,11 +86,41 @@ void finish(manager_state& st, task_record& t, task_state from) {
 
 void dispatch(manager_actor* self);
 
+/// Writes every transition since the last flush in one WriteBatch (group commit), then
+/// acknowledges them: final tasks reach their waiters, retries go back in the queue.
+void flush(manager_actor* self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.unflushed.empty())
+    return;
+  rocksdb::WriteBatch wb;
+  for (auto id : st.unflushed)
+    wb.Put(st.db->cf(column::tasks), task_key(id), encode(st.live.at(id)));
+  if (auto w = st.db->write(wb); !w.ok()) {
+    log(log_level::error, "tasks: storage write failed, retrying in 1 s: " + w.ToString());
+    st.flush_scheduled = true;
+    self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
+    return;
+  }
+  for (auto id : st.unflushed) {
+    auto& t = st.live.at(id);
+    if (is_final(t.state)) {
+      finish(st, t, task_state::running);
+    } else { // a retry
+      --st.counts[size_t(task_state::running)];
+      ++st.counts[size_t(task_state::queued)];
+      st.enqueue(t);
+    }
+  }
+  st.unflushed.clear();
+  dispatch(self);
+}
+
 void on_reply(manager_actor* self, uint64_t id, size_t worker, uint32_t attempt, caf::expected<std::string> reply) {
   auto& st = self->state;
   --st.load[worker];
   auto it = st.live.find(id);
-  // Gone (cancelled) or re-queued since: this reply is stale.
+  // Gone (cancelled), re-queued or already answered since: this reply is stale.
   if (it == st.live.end() || it->second.state != task_state::running || it->second.attempts != attempt) {
     dispatch(self);
     return;
@@ -101,19 +136,15 @@ void on_reply(manager_actor* self, uint64_t id, size_t worker, uint32_t attempt,
   } else if (t.attempts <= t.max_retries) {
     (void) transition(t, task_state::queued, now);
     t.error = error_text(reply.error());
-    st.persist(t);
-    --st.counts[size_t(task_state::running)];
-    ++st.counts[size_t(task_state::queued)];
-    st.enqueue(t);
-    dispatch(self);
-    return;
   } else {
     (void) transition(t, task_state::failed, now);
     t.error = error_text(reply.error());
   }
-  st.persist(t);
-  finish(st, t, task_state::running);
-  dispatch(self);
+  st.unflushed.push_back(id);
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value); // after the replies already in the mailbox
+  }
 }
 
 void dispatch(manager_actor* self) {
@@ -307,6 +338,8 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
         return false;
       auto& t = it->second;
       auto from = t.state;
+      if (is_final(from)) // ended, its write not yet flushed
+        return false;
       if (from == task_state::queued)
         st.queue.erase({-int(t.priority), t.id});
       (void) transition(t, task_state::cancelled, now_ms());
@@ -315,6 +348,7 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
       finish(st, t, from);
       return true;
     },
+    [=](flush_atom) { flush(self); },
     [=](task_counts_atom) {
       auto& c = self->state.counts;
       return std::vector<uint64_t>(c.begin(), c.end());

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <unordered_map>
 
 namespace p2p {
 
@@ -195,20 +194,53 @@ void lowercase_into(std::string_view token, std::string& out) {
 
 std::vector<std::pair<std::string, uint32_t>> top_terms(std::string_view text, const std::vector<token_span>& tokens,
                                                         size_t n) {
-  if (n == 0)
+  if (n == 0 || tokens.empty())
     return {};
-  std::unordered_map<std::string, uint32_t> counts;
-  std::string term;
+  // Distinct lowercase terms, their bytes back to back in `bytes`, found through an
+  // open-addressing table: no allocation per token.
+  struct term {
+    uint32_t offset, size, count;
+    uint64_t hash;
+  };
+  thread_local std::string bytes, lower;
+  thread_local std::vector<term> terms;
+  thread_local std::vector<uint32_t> slots;
+  bytes.clear();
+  terms.clear();
+  size_t capacity = 64;
+  while (capacity < tokens.size() * 2)
+    capacity *= 2;
+  slots.assign(capacity, UINT32_MAX);
+  size_t mask = capacity - 1;
   for (auto& t : tokens) {
-    lowercase_into(text.substr(t.begin, t.end - t.begin), term);
-    ++counts[term];
+    lowercase_into(text.substr(t.begin, t.end - t.begin), lower);
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : lower)
+      h = (h ^ c) * 1099511628211ull;
+    for (size_t i = (h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
+      uint32_t slot = slots[i];
+      if (slot == UINT32_MAX) {
+        slots[i] = uint32_t(terms.size());
+        terms.push_back({uint32_t(bytes.size()), uint32_t(lower.size()), 1, h});
+        bytes += lower;
+        break;
+      }
+      auto& candidate = terms[slot];
+      if (candidate.hash == h && std::string_view(bytes).substr(candidate.offset, candidate.size) == lower) {
+        ++candidate.count;
+        break;
+      }
+    }
   }
-  std::vector<std::pair<std::string, uint32_t>> all(counts.begin(), counts.end());
-  auto order = [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; };
-  size_t keep = std::min(n, all.size());
-  std::partial_sort(all.begin(), all.begin() + keep, all.end(), order);
-  all.resize(keep);
-  return all;
+  auto word = [](const term& x) { return std::string_view(bytes).substr(x.offset, x.size); };
+  auto order = [&](const term& a, const term& b) { return a.count != b.count ? a.count > b.count : word(a) < word(b); };
+  size_t keep = std::min(n, terms.size());
+  std::partial_sort(terms.begin(), terms.begin() + keep, terms.end(), order);
+  std::vector<std::pair<std::string, uint32_t>> out;
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i)
+    out.emplace_back(std::string(word(terms[i])), terms[i].count);
+  return out;
 }
 
 std::vector<text_chunk> chunk_tokens(const std::vector<token_span>& tokens, uint32_t size, uint32_t overlap) {
