@@ -3,9 +3,11 @@
 #include <chrono>
 
 #include "actors/protocol.hpp"
+#include "actors/membership.hpp"
 #include "actors/task_manager.hpp"
 #include "actors/text_worker.hpp"
 #include "actors/vector_router.hpp"
+#include "runtime/log.hpp"
 #include "runtime/process_stats.hpp"
 #include "storage/database.hpp"
 
@@ -21,6 +23,7 @@ struct node_state {
   std::vector<caf::actor> workers;
   size_t next_worker = 0;
   caf::actor tasks;
+  caf::actor membership;
 
   const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -54,9 +57,15 @@ caf::result<node_status> status(node_actor* self) {
         s.collections = std::move(infos);
         self->request(st.tasks, internal_timeout, task_counts_atom::value)
           .then(
-            [rp, s](std::vector<uint64_t>& counts) mutable {
+            [self, rp, s](std::vector<uint64_t>& counts) mutable {
               s.task_counts = std::move(counts);
-              rp.deliver(std::move(s));
+              self->request(self->state.membership, internal_timeout, peers_atom::value)
+                .then(
+                  [rp, s](std::vector<member_info>& members) mutable {
+                    s.members = std::move(members);
+                    rp.deliver(std::move(s));
+                  },
+                  [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
             },
             [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
       },
@@ -64,12 +73,16 @@ caf::result<node_status> status(node_actor* self) {
   return rp;
 }
 
-caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db) {
+caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db,
+                            std::function<void(const std::string&)> fatal) {
   self->state.cfg = cfg;
   self->state.router = spawn_vector_router(self, cfg, db);
   for (uint32_t i = 0; i < cfg.workers; ++i)
     self->state.workers.push_back(spawn_text_worker(self, self->state.router, cfg.dim));
   self->state.tasks = spawn_task_manager(self, cfg, db, self->state.workers);
+  if (!fatal)
+    fatal = [](const std::string& reason) { log(log_level::error, reason); };
+  self->state.membership = spawn_membership(self, {cfg, caf::actor_cast<caf::actor>(self), std::move(fatal)});
   return {
     [=](put_atom a, vector_batch& b) { return forward(self, self->state.router, a, std::move(b)); },
     [=](search_atom a, search_request& r) { return forward(self, self->state.router, a, std::move(r)); },
@@ -82,14 +95,23 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](task_wait_atom a, std::vector<uint64_t>& ids) { return forward(self, self->state.tasks, a, std::move(ids)); },
     [=](task_cancel_atom a, uint64_t id) { return forward(self, self->state.tasks, a, id); },
     [=](status_atom) { return status(self); },
-    [=](bound_atom, uint16_t port) { self->state.cfg.port = port; },
+    [=](bound_atom a, uint16_t port) {
+      self->state.cfg.port = port;
+      self->send(self->state.membership, a, port);
+    },
+    [=](peers_atom a) { return forward(self, self->state.membership, a); },
+    [=](join_atom a, member_info& who, caf::actor& node) {
+      return forward(self, self->state.membership, a, std::move(who), std::move(node));
+    },
+    [=](gossip_atom a, std::vector<member_info>& members) { self->send(self->state.membership, a, std::move(members)); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_node(caf::actor_system& sys, const node_config& cfg, std::shared_ptr<database> db) {
-  return sys.spawn(node_behavior, cfg, std::move(db));
+caf::actor spawn_node(caf::actor_system& sys, const node_config& cfg, std::shared_ptr<database> db,
+                      std::function<void(const std::string&)> fatal) {
+  return sys.spawn(node_behavior, cfg, std::move(db), std::move(fatal));
 }
 
 } // namespace p2p

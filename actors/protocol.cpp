@@ -17,6 +17,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<task_submission>("task_submission");
   cfg.add_message_type<task_outcomes>("task_outcomes");
   cfg.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");
+  cfg.add_message_type<member_info>("member_info");
+  cfg.add_message_type<std::vector<member_info>>("std::vector<member_info>");
 }
 
 caf::error make_user_error(std::string message) {

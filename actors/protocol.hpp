@@ -12,6 +12,11 @@
 //   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
 //   (task_wait_atom, std::vector<uint64_t>)   -> task_outcomes, once every task is final
 //   (task_cancel_atom, uint64_t id)           -> bool cancelled
+//   (peers_atom)                              -> std::vector<member_info> (this node first)
+// Between nodes (membership):
+//   (join_atom, member_info, actor node)      -> std::vector<member_info> known members, or an error
+//                                                (id taken, protocol version)
+//   (gossip_atom, std::vector<member_info>)   one-way, every cluster.gossip_interval_ms
 // Internal (task_manager -> text_worker):
 //   (run_task_atom, type, params, payload)    -> std::string result JSON
 // Internal (router <-> shards):
@@ -45,6 +50,9 @@ using task_wait_atom = caf::atom_constant<caf::atom("k_wait")>;
 using task_cancel_atom = caf::atom_constant<caf::atom("k_cancel")>;
 using run_task_atom = caf::atom_constant<caf::atom("k_run")>;
 using task_counts_atom = caf::atom_constant<caf::atom("k_counts")>;
+using peers_atom = caf::atom_constant<caf::atom("m_peers")>;
+using join_atom = caf::atom_constant<caf::atom("m_join")>;
+using gossip_atom = caf::atom_constant<caf::atom("m_gossip")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 constexpr uint32_t protocol_version = 1;
@@ -164,6 +172,21 @@ typename Inspector::result_type inspect(Inspector& f, collection_info& x) {
   return f(caf::meta::type_name("collection_info"), x.name, x.dim, x.metric, x.count, x.pending);
 }
 
+/// A cluster member as gossiped between nodes.
+struct member_info {
+  std::string id;
+  std::string address; // host:port of its published node actor
+  uint32_t protocol = protocol_version;
+  std::vector<std::string> capabilities;
+  std::vector<uint32_t> shards;
+  std::string state = "alive";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  return f(caf::meta::type_name("member_info"), x.id, x.address, x.protocol, x.capabilities, x.shards, x.state);
+}
+
 struct node_status {
   std::string id;
   std::string address;
@@ -174,12 +197,13 @@ struct node_status {
   uint64_t rss_bytes = 0;
   std::vector<collection_info> collections;
   std::vector<uint64_t> task_counts; // by task_state: queued, running, completed, failed, cancelled, timed_out
+  std::vector<member_info> members;  // this node first
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
-           x.rss_bytes, x.collections, x.task_counts);
+           x.rss_bytes, x.collections, x.task_counts, x.members);
 }
 
 } // namespace p2p

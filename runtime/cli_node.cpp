@@ -1,6 +1,9 @@
 // p2p-agent node / status.
 
 #include <csignal>
+#include <mutex>
+
+#include <unistd.h>
 #include <iostream>
 
 #include "actors/node_actor.hpp"
@@ -21,6 +24,21 @@ log_level parse_log_level(const std::string& s) {
   if (s == "error") return log_level::error;
   if (s == "quiet") return log_level::quiet;
   throw cli_exit{exit_code::usage, "--log-level: expected debug, info, warn, error or quiet, got '" + s + "'"};
+}
+
+/// Why the node must stop on its own (set by the membership actor), read after shutdown.
+std::mutex fatal_mutex;
+std::string fatal_reason;
+
+void stop_with(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> guard(fatal_mutex);
+    if (!fatal_reason.empty())
+      return;
+    fatal_reason = reason;
+  }
+  log(log_level::error, reason + "; stopping");
+  kill(getpid(), SIGTERM); // wakes the sigwait in run_node: the usual clean shutdown
 }
 
 std::string human_bytes(uint64_t b) {
@@ -90,7 +108,7 @@ int run_node(int argc, char** argv) {
   int signal_number = 0;
   {
     caf::actor_system sys{rcfg};
-    auto node = spawn_node(sys, cfg, db);
+    auto node = spawn_node(sys, cfg, db, stop_with);
     auto bound = sys.middleman().publish(node, cfg.port, cfg.host.c_str(), true);
     if (!bound) {
       caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
@@ -101,8 +119,9 @@ int run_node(int argc, char** argv) {
     std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (data " << cfg.data_dir
               << ", " << cfg.shards << " shards)" << std::endl;
     sigwait(&signals, &signal_number);
-    log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-                           + ", shutting down");
+    if (fatal_reason.empty())
+      log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+                             + ", shutting down");
     sys.middleman().unpublish(node, *bound);
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   } // the actor system waits here for every actor
@@ -110,6 +129,11 @@ int run_node(int argc, char** argv) {
   db.reset();
   if (!st.ok())
     throw cli_exit{exit_code::failure, "flushing storage on shutdown: " + st.ToString()};
+  {
+    std::lock_guard<std::mutex> guard(fatal_mutex);
+    if (!fatal_reason.empty())
+      throw cli_exit{exit_code::failure, fatal_reason};
+  }
   log(log_level::info, "stopped cleanly");
   return exit_code::ok;
 }
@@ -134,6 +158,10 @@ int run_status(int argc, char** argv) {
                 << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
                 << "}";
     }
+    std::cout << "], \"peers\": [";
+    for (size_t i = 0; i < s.members.size(); ++i)
+      std::cout << (i ? ", " : "") << "{\"id\": \"" << json_escape(s.members[i].id) << "\", \"address\": \""
+                << json_escape(s.members[i].address) << "\", \"state\": \"" << s.members[i].state << "\"}";
     std::cout << "], \"tasks\": {";
     for (size_t i = 0; i < s.task_counts.size(); ++i)
       std::cout << (i ? ", " : "") << "\"" << to_string(task_state(i)) << "\": " << s.task_counts[i];
@@ -147,6 +175,9 @@ int run_status(int argc, char** argv) {
             << "memory      " << human_bytes(s.rss_bytes) << " resident\n"
             << "shards      " << s.shards << "\n"
             << "collections " << s.collections.size() << "\n";
+  std::cout << "peers       " << s.members.size() << " members\n";
+  for (auto& m : s.members)
+    std::cout << "  " << m.id << " " << m.address << " " << m.state << "\n";
   std::cout << "tasks      ";
   for (size_t i = 0; i < s.task_counts.size(); ++i)
     std::cout << " " << to_string(task_state(i)) << " " << s.task_counts[i];
@@ -154,6 +185,56 @@ int run_status(int argc, char** argv) {
   for (auto& c : s.collections)
     std::cout << "  " << c.name << ": " << c.count << " vectors, dim " << c.dim << ", " << c.metric << ", "
               << (c.count - c.pending) << " in the HNSW graph, " << c.pending << " pending\n";
+  return exit_code::ok;
+}
+
+namespace {
+
+std::string json_list(const std::vector<std::string>& xs) {
+  std::string out = "[";
+  for (size_t i = 0; i < xs.size(); ++i)
+    out += (i ? ", \"" : "\"") + json_escape(xs[i]) + "\"";
+  return out + "]";
+}
+
+std::string json_list(const std::vector<uint32_t>& xs) {
+  std::string out = "[";
+  for (size_t i = 0; i < xs.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(xs[i]);
+  return out + "]";
+}
+
+} // namespace
+
+int run_peers(int argc, char** argv) {
+  client_options o;
+  po::options_description desc("peers options");
+  add_client_options(desc, o, false);
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent peers [--peer H:P] [--json]", desc, vm))
+    return exit_code::ok;
+  auto session = open_session(o);
+  auto members = ask<std::vector<member_info>>(*session, o, peers_atom::value);
+  if (o.json) {
+    std::cout << "{\"peers\": [";
+    for (size_t i = 0; i < members.size(); ++i) {
+      auto& m = members[i];
+      std::cout << (i ? ", " : "") << "{\"id\": \"" << json_escape(m.id) << "\", \"address\": \""
+                << json_escape(m.address) << "\", \"state\": \"" << m.state << "\", \"self\": "
+                << (i == 0 ? "true" : "false") << ", \"capabilities\": " << json_list(m.capabilities)
+                << ", \"shards\": " << json_list(m.shards) << "}";
+    }
+    std::cout << "]}" << std::endl;
+    return exit_code::ok;
+  }
+  for (size_t i = 0; i < members.size(); ++i) {
+    auto& m = members[i];
+    std::cout << m.id << (i == 0 ? " (self)" : "") << "  " << m.address << "  " << m.state << "  shards "
+              << m.shards.size() << "  capabilities:";
+    for (auto& c : m.capabilities)
+      std::cout << " " << c;
+    std::cout << "\n";
+  }
   return exit_code::ok;
 }
 

@@ -17,6 +17,7 @@ struct subcommand {
 const subcommand subcommands[] = {
   {"node", p2p::cli::run_node, "run a node from a config file until SIGINT/SIGTERM"},
   {"status", p2p::cli::run_status, "show a node's state: collections, memory, uptime"},
+  {"peers", p2p::cli::run_peers, "list the cluster's members as this node sees them"},
   {"put", p2p::cli::run_put, "store vectors from an .fvecs or JSONL file"},
   {"search", p2p::cli::run_search, "top-k search: query vectors from a file, or --text"},
   {"get", p2p::cli::run_get, "fetch one vector and its metadata"},

@@ -1,0 +1,198 @@
+#include "actors/membership.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <caf/io/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "runtime/log.hpp"
+
+namespace p2p {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("m_tick")>;
+
+struct peer {
+  member_info info;
+  caf::actor node; // null until connected
+};
+
+struct membership_state {
+  membership_setup setup;
+  member_info self_info;
+  bool started = false;
+  std::map<std::string, peer> peers;       // by id, without this node
+  std::set<std::string> connecting;        // addresses with a connect in flight
+  std::set<std::string> bootstrap_pending; // bootstrap addresses not joined yet
+  static inline const char* name = "membership";
+
+  std::vector<member_info> members() const {
+    std::vector<member_info> out{self_info};
+    for (auto& [_, p] : peers)
+      if (p.node)
+        out.push_back(p.info);
+    return out;
+  }
+};
+
+using membership_actor = caf::stateful_actor<membership_state>;
+
+std::chrono::milliseconds ms(uint32_t x) { return std::chrono::milliseconds(x); }
+
+void merge(membership_actor* self, const std::vector<member_info>& members);
+
+/// Adds `info` as a connected member reachable through `node`, watching it.
+void admit(membership_actor* self, const member_info& info, const caf::actor& node) {
+  auto& st = self->state;
+  auto& p = st.peers[info.id];
+  bool is_new = !p.node;
+  p.info = info;
+  p.info.state = "alive";
+  if (is_new) {
+    p.node = node;
+    self->monitor(node);
+    log(log_level::info, "peer " + info.id + " at " + info.address + " joined");
+  }
+}
+
+/// Connects to the node at `address` and joins it; `bootstrap` failures are retried.
+void connect_and_join(membership_actor* self, const std::string& address, bool bootstrap) {
+  auto& st = self->state;
+  if (address == st.self_info.address || st.connecting.count(address))
+    return;
+  std::string host;
+  uint16_t port = 0;
+  if (!parse_address(address, host, port))
+    return;
+  st.connecting.insert(address);
+  auto mm = self->system().middleman().actor_handle();
+  auto timeout = ms(st.setup.cfg.failure_timeout_ms);
+  self->request(mm, timeout, caf::connect_atom::value, host, port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        auto remote = caf::actor_cast<caf::actor>(ptr);
+        if (!remote) {
+          self->state.connecting.erase(address);
+          log(log_level::warn, "peer at " + address + ": no node actor published there");
+          return;
+        }
+        self->request(remote, timeout, join_atom::value, self->state.self_info, self->state.setup.node)
+          .then(
+            [=](std::vector<member_info>& members) {
+              auto& st = self->state;
+              st.connecting.erase(address);
+              st.bootstrap_pending.erase(address);
+              if (!members.empty())
+                admit(self, members.front(), remote);
+              merge(self, members);
+            },
+            [=](caf::error& err) {
+              self->state.connecting.erase(address);
+              auto reason = error_text(err);
+              log(log_level::error, "peer at " + address + " refused this node: " + reason);
+              if (reason.find("is already used") != std::string::npos || reason.find("protocol") != std::string::npos)
+                self->state.setup.fatal("refused by the cluster at " + address + ": " + reason);
+            });
+      },
+      [=](caf::error& err) {
+        self->state.connecting.erase(address);
+        if (bootstrap)
+          log(log_level::warn, "bootstrap peer " + address + ": " + error_text(err) + "; retrying");
+      });
+}
+
+/// Connects to every member not known yet.
+void merge(membership_actor* self, const std::vector<member_info>& members) {
+  auto& st = self->state;
+  for (auto& m : members) {
+    if (m.id == st.self_info.id)
+      continue;
+    auto it = st.peers.find(m.id);
+    if (it != st.peers.end() && it->second.node)
+      continue;
+    connect_and_join(self, m.address, false);
+  }
+}
+
+caf::result<std::vector<member_info>> on_join(membership_actor* self, const member_info& who, const caf::actor& node) {
+  auto& st = self->state;
+  if (who.protocol != protocol_version)
+    return make_user_error("protocol version " + std::to_string(who.protocol) + " is not this node's "
+                           + std::to_string(protocol_version));
+  if (who.id == st.self_info.id && who.address != st.self_info.address)
+    return make_user_error("peer id '" + who.id + "' is already used by " + st.self_info.address);
+  if (auto it = st.peers.find(who.id); it != st.peers.end() && it->second.node && it->second.info.address != who.address)
+    return make_user_error("peer id '" + who.id + "' is already used by " + it->second.info.address);
+  if (!node)
+    return make_user_error("join without a node actor");
+  admit(self, who, node);
+  return st.members();
+}
+
+void tick(membership_actor* self) {
+  auto& st = self->state;
+  for (auto& address : std::vector<std::string>(st.bootstrap_pending.begin(), st.bootstrap_pending.end()))
+    connect_and_join(self, address, true);
+  auto members = st.members();
+  for (auto& [_, p] : st.peers)
+    if (p.node)
+      self->send(p.node, gossip_atom::value, members);
+  self->delayed_send(self, ms(st.setup.cfg.gossip_interval_ms), tick_atom::value);
+}
+
+caf::behavior membership_behavior(membership_actor* self, membership_setup setup) {
+  auto& st = self->state;
+  st.setup = std::move(setup);
+  st.self_info.id = st.setup.cfg.id;
+  st.self_info.address = st.setup.cfg.host + ":" + std::to_string(st.setup.cfg.port);
+  for (auto& a : st.setup.cfg.agents)
+    for (auto& c : a.capabilities)
+      if (std::find(st.self_info.capabilities.begin(), st.self_info.capabilities.end(), c)
+          == st.self_info.capabilities.end())
+        st.self_info.capabilities.push_back(c);
+  for (uint32_t s = 0; s < st.setup.cfg.shards; ++s)
+    st.self_info.shards.push_back(s);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto it = st.peers.begin(); it != st.peers.end(); ++it) {
+      if (it->second.node && it->second.node.address() == dm.source) {
+        log(log_level::warn, "peer " + it->first + " at " + it->second.info.address + " is down ("
+                               + error_text(dm.reason) + ")");
+        auto& bootstrap = st.setup.cfg.bootstrap;
+        if (std::find(bootstrap.begin(), bootstrap.end(), it->second.info.address) != bootstrap.end())
+          st.bootstrap_pending.insert(it->second.info.address); // keep asking it: it may come back
+        st.peers.erase(it);
+        return;
+      }
+    }
+  });
+  return {
+    [=](bound_atom, uint16_t port) {
+      auto& st = self->state;
+      st.self_info.address = st.setup.cfg.host + ":" + std::to_string(port);
+      if (st.started)
+        return;
+      st.started = true;
+      for (auto& b : st.setup.cfg.bootstrap)
+        if (b != st.self_info.address)
+          st.bootstrap_pending.insert(b);
+      tick(self);
+    },
+    [=](join_atom, const member_info& who, const caf::actor& node) { return on_join(self, who, node); },
+    [=](gossip_atom, const std::vector<member_info>& members) { merge(self, members); },
+    [=](tick_atom) { tick(self); },
+    [=](peers_atom) { return self->state.members(); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_membership(caf::event_based_actor* parent, membership_setup setup) {
+  return parent->spawn<caf::linked>(membership_behavior, std::move(setup));
+}
+
+} // namespace p2p

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Starts, stops and shows a cluster of p2p-agent nodes on one host (loopback by default).
+#   scripts/cluster.sh up --topology star|chain|mesh --nodes N [--base-port P] [--dir D] [--host H]
+#   scripts/cluster.sh down [--dir D]
+#   scripts/cluster.sh status [--dir D]
+# Node i (1..N) is node-i on port P+i-1, with config.json, node.log and node.pid in D/node-i/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+agent="${P2P_AGENT:-$root/build/p2p-agent}"
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60
+
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "cluster.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --topology) topology="${2:?--topology needs a value}"; shift 2 ;;
+    --nodes) nodes="${2:?--nodes needs a value}"; shift 2 ;;
+    --base-port) base_port="${2:?--base-port needs a value}"; shift 2 ;;
+    --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
+    --host) host="${2:?--host needs a value}"; shift 2 ;;
+    --wait) wait_s="${2:?--wait needs a value}"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+
+node_dirs() { ls -d "$dir"/node-* 2>/dev/null | sort -V; }
+
+addr_of() { echo "$host:$((base_port + $1 - 1))"; }
+
+bootstrap_for() { # topology, node index -> JSON list items
+  local i=$1 out="" j
+  case "$topology" in
+    star) [ "$i" -gt 1 ] && out="\"$(addr_of 1)\"" ;;
+    chain) [ "$i" -gt 1 ] && out="\"$(addr_of $((i - 1)))\"" ;;
+    mesh) for ((j = 1; j < i; j++)); do out="$out${out:+, }\"$(addr_of "$j")\""; done ;;
+  esac
+  echo "$out"
+}
+
+up() {
+  case "$topology" in star|chain|mesh) ;; *) die "--topology: expected star, chain or mesh, got '$topology'" ;; esac
+  [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die "--nodes: expected a positive integer, got '$nodes'"
+  [[ "$base_port" =~ ^[0-9]+$ ]] && [ "$base_port" -gt 0 ] && [ $((base_port + nodes - 1)) -le 65535 ] \
+    || die "--base-port: expected 1..65535 for every node, got '$base_port'"
+  [ -x "$agent" ] || die "no $agent: run scripts/setup.sh first"
+  local template="$root/config/topologies/$topology.json" i d
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  for ((i = 1; i <= nodes; i++)); do
+    d="$dir/node-$i"
+    mkdir -p "$d"
+    if [ -f "$d/node.pid" ] && kill -0 "$(cat "$d/node.pid")" 2>/dev/null; then
+      die "node-$i is already running (pid $(cat "$d/node.pid")); run 'cluster.sh down --dir $dir' first"
+    fi
+    sed -e "s|{{I}}|$i|g" -e "s|{{HOST}}|$host|g" -e "s|{{PORT}}|$((base_port + i - 1))|g" \
+        -e "s|{{DIR}}|$dir|g" -e "s|{{BOOTSTRAP}}|$(bootstrap_for "$i")|g" "$template" > "$d/config.json"
+    "$agent" node --config "$d/config.json" > "$d/node.log" 2>&1 &
+    echo $! > "$d/node.pid"
+  done
+  # Wait (bounded) until every node sees all N members.
+  local deadline=$((SECONDS + wait_s)) ready
+  while :; do
+    ready=0
+    for ((i = 1; i <= nodes; i++)); do
+      count=$("$agent" peers --peer "$(addr_of "$i")" --json 2>/dev/null | grep -o '"id"' | wc -l || true)
+      [ "$count" -eq "$nodes" ] && ready=$((ready + 1))
+    done
+    if [ "$ready" -eq "$nodes" ]; then
+      echo "cluster up: $nodes nodes ($topology) on $host:$base_port..$((base_port + nodes - 1)), files in $dir"
+      return 0
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo "cluster.sh: only $ready of $nodes nodes see all members after ${wait_s}s; logs in $dir/node-*/node.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+down() {
+  local d pid stopped=0
+  for d in $(node_dirs); do
+    [ -f "$d/node.pid" ] || continue
+    pid=$(cat "$d/node.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && { echo "cluster.sh: $(basename "$d") did not stop in 30 s, killing it" >&2; kill -KILL "$pid"; }
+      stopped=$((stopped + 1))
+    fi
+    rm -f "$d/node.pid"
+  done
+  echo "cluster down: stopped $stopped nodes"
+}
+
+status() {
+  local d port
+  for d in $(node_dirs); do
+    port=$(grep -o '"port": *[0-9]*' "$d/config.json" | head -1 | grep -o '[0-9]*$')
+    host_of=$(grep -o '"host": *"[^"]*"' "$d/config.json" | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
+    echo "== $(basename "$d") ($host_of:$port)"
+    "$agent" peers --peer "$host_of:$port" 2>&1 || true
+  done
+}
+
+case "$cmd" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  -h|--help|help|"") usage; [ -n "$cmd" ] || exit 2 ;;
+  *) die "unknown command '$cmd' (up, down, status)" ;;
+esac

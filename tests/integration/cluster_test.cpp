@@ -1,0 +1,149 @@
+// Clusters of real node processes on 127.0.0.1, started by scripts/cluster.sh.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+
+using namespace p2p::test;
+
+namespace {
+
+bool port_free(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+/// The first of `n` consecutive free loopback ports (bounded search).
+uint16_t free_ports(int n) {
+  std::mt19937 rng{uint32_t(getpid())};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto base = uint16_t(std::uniform_int_distribution<int>(20000, 60000)(rng));
+    bool all = true;
+    for (int i = 0; i < n && all; ++i)
+      all = port_free(uint16_t(base + i));
+    if (all)
+      return base;
+  }
+  FAIL("no free port range");
+  return 0;
+}
+
+run_result cluster(const std::vector<std::string>& args, const std::string& dir) {
+  std::vector<std::string> full{"/bin/bash", P2P_SOURCE_DIR "/scripts/cluster.sh"};
+  full.insert(full.end(), args.begin(), args.end());
+  setenv("P2P_AGENT", P2P_AGENT_BIN, 1);
+  static int n = 0;
+  child c(full, dir, "cluster" + std::to_string(n++));
+  run_result r;
+  r.exit_code = c.wait(120);
+  r.out = c.out();
+  r.err = c.err();
+  return r;
+}
+
+size_t member_count(const std::string& address, const std::string& dir) {
+  auto r = run_agent({"peers", "--peer", address, "--json"}, dir, 10);
+  if (r.exit_code != 0)
+    return 0;
+  size_t n = 0;
+  for (size_t pos = 0; (pos = r.out.find("\"id\"", pos)) != std::string::npos; ++pos)
+    ++n;
+  return n;
+}
+
+/// Polls until `address` sees `n` members or `limit` passes; returns the time it took.
+std::chrono::milliseconds wait_members(const std::string& address, size_t n, const std::string& dir,
+                                       std::chrono::milliseconds limit) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < limit) {
+    if (member_count(address, dir) == n)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("a 3-node star and a 4-node chain converge to every node knowing every other") {
+  for (auto [topology, n] : {std::pair{"star", 3}, std::pair{"chain", 4}}) {
+    INFO(topology);
+    auto dir = fresh_dir(std::string("cluster-") + topology);
+    auto base = free_ports(n);
+    auto up = cluster({"up", "--topology", topology, "--nodes", std::to_string(n), "--base-port", std::to_string(base),
+                       "--dir", dir},
+                      dir);
+    CHECK_MESSAGE(up.exit_code == 0, up.err);
+    for (int i = 0; i < n; ++i)
+      CHECK(member_count("127.0.0.1:" + std::to_string(base + i), dir) == size_t(n));
+    auto down = cluster({"down", "--dir", dir}, dir);
+    CHECK(down.exit_code == 0);
+    CHECK(down.out.find("stopped " + std::to_string(n) + " nodes") != std::string::npos);
+  }
+}
+
+TEST_CASE("a killed or hung peer is dropped within the failure timeout and a restarted one rejoins") {
+  auto dir = fresh_dir("cluster-failure");
+  auto base = free_ports(3);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto first = "127.0.0.1:" + std::to_string(base);
+  // The templates set cluster.failure_timeout_ms to 3000.
+  const auto bound = std::chrono::milliseconds(3000 + 2000);
+
+  auto pid3 = std::stoi(read_file(dir + "/node-3/node.pid"));
+  kill(pid3, SIGKILL);
+  auto took = wait_members(first, 2, dir, bound);
+  CHECK(member_count(first, dir) == 2);
+  MESSAGE("SIGKILLed peer dropped after " << took.count() << " ms");
+
+  auto pid2 = std::stoi(read_file(dir + "/node-2/node.pid"));
+  kill(pid2, SIGSTOP);
+  took = wait_members(first, 1, dir, bound);
+  CHECK(member_count(first, dir) == 1);
+  MESSAGE("hung peer dropped after " << took.count() << " ms");
+  kill(pid2, SIGCONT);
+  took = wait_members(first, 2, dir, std::chrono::milliseconds(15000));
+  CHECK(member_count(first, dir) == 2);
+  MESSAGE("resumed peer back after " << took.count() << " ms");
+
+  // node-3 comes back with its config and data.
+  child again({P2P_AGENT_BIN, "node", "--config", dir + "/node-3/config.json"}, dir, "node-3-again");
+  took = wait_members(first, 3, dir, std::chrono::milliseconds(15000));
+  CHECK(member_count(first, dir) == 3);
+  MESSAGE("restarted peer rejoined after " << took.count() << " ms");
+
+  // A node that takes an id already in the cluster is refused and stops.
+  auto dup = run_agent({"node", "--id", "node-2", "--port", "0", "--bootstrap", first, "--data-dir", dir + "/dup"}, dir, 60);
+  CHECK(dup.exit_code == 1);
+  CHECK(dup.err.find("peer id 'node-2' is already used by 127.0.0.1:" + std::to_string(base + 1)) != std::string::npos);
+  CHECK(member_count(first, dir) == 3);
+
+  again.signal(SIGTERM);
+  CHECK(again.wait(60) == 0);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
