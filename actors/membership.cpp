@@ -147,6 +147,7 @@ void tick(membership_actor* self) {
 caf::behavior membership_behavior(membership_actor* self, membership_setup setup) {
   auto& st = self->state;
   st.setup = std::move(setup);
+  keep_serving(self, "membership");
   st.self_info.id = st.setup.cfg.id;
   st.self_info.address = st.setup.cfg.host + ":" + std::to_string(st.setup.cfg.port);
   for (auto& a : st.setup.cfg.agents)
@@ -186,6 +187,17 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
     [=](gossip_atom, const std::vector<member_info>& members) { merge(self, members); },
     [=](tick_atom) { tick(self); },
     [=](peers_atom) { return self->state.members(); },
+    [=](lookup_atom, const std::string& id) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      auto it = st.peers.find(id);
+      if (it != st.peers.end() && it->second.node)
+        return it->second.node;
+      std::string known = st.self_info.id;
+      for (auto& [other, p] : st.peers)
+        if (p.node)
+          known += ", " + other;
+      return make_user_error("no peer '" + id + "' in the cluster (members: " + known + ")");
+    },
   };
 }
 

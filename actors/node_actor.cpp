@@ -1,8 +1,10 @@
 #include "actors/node_actor.hpp"
 
 #include <chrono>
+#include <map>
 
 #include "actors/protocol.hpp"
+#include "actors/agent.hpp"
 #include "actors/membership.hpp"
 #include "actors/task_manager.hpp"
 #include "actors/text_worker.hpp"
@@ -16,6 +18,8 @@ namespace p2p {
 namespace {
 
 constexpr auto internal_timeout = std::chrono::seconds(120);
+/// Largest message text an agent accepts.
+constexpr size_t max_message_bytes = 1 << 20;
 
 struct node_state {
   node_config cfg;
@@ -24,6 +28,7 @@ struct node_state {
   size_t next_worker = 0;
   caf::actor tasks;
   caf::actor membership;
+  std::map<std::string, caf::actor> agents; // by name
 
   const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -36,6 +41,37 @@ template <class... Ts>
 caf::response_promise forward(node_actor* self, const caf::actor& dest, Ts&&... xs) {
   auto rp = self->make_response_promise();
   rp.delegate(dest, std::forward<Ts>(xs)...);
+  return rp;
+}
+
+std::string agent_names(const node_state& st) {
+  std::string out;
+  for (auto& [name, _] : st.agents)
+    out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+/// Routes a message to PEER/AGENT: delivered here when PEER is this node, else sent on to that
+/// peer's node. The reply comes from the agent (request/response) or from the last node that
+/// handed it on (one-way).
+caf::result<std::string> send_message(node_actor* self, const std::string& to, const std::string& from,
+                                      std::string text, bool one_way) {
+  auto slash = to.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == to.size())
+    return make_user_error("--to: expected PEER_ID/AGENT, got '" + to + "'");
+  auto peer = to.substr(0, slash), agent = to.substr(slash + 1);
+  if (text.size() > max_message_bytes)
+    return make_user_error("message of " + std::to_string(text.size()) + " bytes refused: over the limit of "
+                           + std::to_string(max_message_bytes) + " bytes");
+  if (peer == self->state.cfg.id)
+    return forward(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
+  auto rp = self->make_response_promise<std::string>();
+  self->request(self->state.membership, internal_timeout, lookup_atom::value, peer)
+    .then(
+      [=](caf::actor& node) mutable {
+        rp.delegate(node, deliver_atom::value, agent, from, std::move(text), one_way);
+      },
+      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
   return rp;
 }
 
@@ -76,10 +112,13 @@ caf::result<node_status> status(node_actor* self) {
 caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db,
                             std::function<void(const std::string&)> fatal) {
   self->state.cfg = cfg;
+  keep_serving(self, "node");
   self->state.router = spawn_vector_router(self, cfg, db);
   for (uint32_t i = 0; i < cfg.workers; ++i)
     self->state.workers.push_back(spawn_text_worker(self, self->state.router, cfg.dim));
   self->state.tasks = spawn_task_manager(self, cfg, db, self->state.workers);
+  for (auto& a : cfg.agents)
+    self->state.agents.emplace(a.name, spawn_agent(self, a, cfg.id));
   if (!fatal)
     fatal = [](const std::string& reason) { log(log_level::error, reason); };
   self->state.membership = spawn_membership(self, {cfg, caf::actor_cast<caf::actor>(self), std::move(fatal)});
@@ -100,6 +139,22 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       self->send(self->state.membership, a, port);
     },
     [=](peers_atom a) { return forward(self, self->state.membership, a); },
+    [=](send_atom, const std::string& to, const std::string& from, std::string& text, bool one_way) {
+      return send_message(self, to, from, std::move(text), one_way);
+    },
+    [=](deliver_atom a, const std::string& agent, const std::string& from, std::string& text,
+        bool one_way) -> caf::result<std::string> {
+      auto& agents = self->state.agents;
+      auto it = agents.find(agent);
+      if (it == agents.end())
+        return make_user_error("peer '" + self->state.cfg.id + "' has no agent '" + agent + "' (agents: "
+                               + agent_names(self->state) + ")");
+      if (one_way) { // anonymous: the agent's answer has nowhere to go
+        caf::anon_send(it->second, a, agent, from, std::move(text), true);
+        return std::string("{\"sent\": true}");
+      }
+      return forward(self, it->second, a, agent, from, std::move(text), false);
+    },
     [=](join_atom a, member_info& who, caf::actor& node) {
       return forward(self, self->state.membership, a, std::move(who), std::move(node));
     },

@@ -1,5 +1,7 @@
 #include "actors/protocol.hpp"
 
+#include "runtime/log.hpp"
+
 namespace p2p {
 
 void register_message_types(caf::actor_system_config& cfg) {
@@ -19,6 +21,19 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");
   cfg.add_message_type<member_info>("member_info");
   cfg.add_message_type<std::vector<member_info>>("std::vector<member_info>");
+}
+
+void keep_serving(caf::scheduled_actor* self, const char* name) {
+  self->set_default_handler([name](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    auto text = caf::to_string(x.content());
+    if (text.size() > 200)
+      text = text.substr(0, 200) + "...";
+    log(log_level::warn, std::string(name) + ": dropped an unexpected message " + text);
+    return caf::sec::unexpected_message;
+  });
+  self->set_error_handler([name](caf::scheduled_actor*, caf::error& err) {
+    log(log_level::warn, std::string(name) + ": ignored an error message: " + caf::to_string(err));
+  });
 }
 
 caf::error make_user_error(std::string message) {

@@ -13,6 +13,12 @@
 //   (task_wait_atom, std::vector<uint64_t>)   -> task_outcomes, once every task is final
 //   (task_cancel_atom, uint64_t id)           -> bool cancelled
 //   (peers_atom)                              -> std::vector<member_info> (this node first)
+//   (send_atom, string to "PEER/AGENT", string from, string text, bool one_way)
+//                                             -> string reply JSON from the agent (one-way: the
+//                                                node's acknowledgement that it sent it on)
+// Between nodes and to agents:
+//   (deliver_atom, string agent, string from, string text, bool one_way) -> string reply JSON
+//   (lookup_atom, string peer id)             -> actor (that peer's node), membership only
 // Between nodes (membership):
 //   (join_atom, member_info, actor node)      -> std::vector<member_info> known members, or an error
 //                                                (id taken, protocol version)
@@ -53,6 +59,9 @@ using task_counts_atom = caf::atom_constant<caf::atom("k_counts")>;
 using peers_atom = caf::atom_constant<caf::atom("m_peers")>;
 using join_atom = caf::atom_constant<caf::atom("m_join")>;
 using gossip_atom = caf::atom_constant<caf::atom("m_gossip")>;
+using lookup_atom = caf::atom_constant<caf::atom("m_lookup")>;
+using send_atom = caf::atom_constant<caf::atom("a_send")>;
+using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 constexpr uint32_t protocol_version = 1;
@@ -283,6 +292,11 @@ typename Inspector::result_type inspect(Inspector& f, task_outcomes& x) {
 
 /// Registers every message type above; both ends of a connection must call it.
 void register_message_types(caf::actor_system_config& cfg);
+
+/// Makes `self` log and drop a message it has no handler for, and log a stray error message,
+/// instead of CAF's defaults (an unexpected error message makes an actor quit, and with it every
+/// actor linked to it): bad input from a peer must not stop the node.
+void keep_serving(caf::scheduled_actor* self, const char* name);
 
 /// An error carrying one line for the user.
 [[nodiscard]] caf::error make_user_error(std::string message);

@@ -312,6 +312,7 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
                                std::vector<caf::actor> workers) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  keep_serving(self, "task_manager");
   st.db = std::move(db);
   st.workers = std::move(workers);
   st.load.assign(st.workers.size(), 0);

@@ -71,6 +71,7 @@ caf::result<search_result> search_text(worker_actor* self, const text_search_req
 
 caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t dim) {
   self->state.router = std::move(router);
+  keep_serving(self, "text_worker");
   self->state.embed = make_default_embedder(dim);
   return {
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },

@@ -261,6 +261,7 @@ caf::response_promise forward(router_actor* self, const caf::actor& dest, Ts&&..
 caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_ptr<database> db) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  keep_serving(self, "vector_router");
   st.db = std::move(db);
   load_collections(st);
   std::vector<collection_spec> specs;

@@ -152,6 +152,7 @@ search_result search(shard_state& st, const collection_spec& spec, const search_
 
 caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
   self->state.setup = std::move(setup);
+  keep_serving(self, "vector_shard");
   reload(self->state);
   schedule_indexing(self);
   return {

@@ -66,7 +66,7 @@ std::string format_float(double v) {
 }
 
 progress_line::progress_line(std::string what, size_t total, bool enabled)
-  : what_(std::move(what)), total_(total), enabled_(enabled && isatty(STDERR_FILENO)) {}
+  : what_(std::move(what)), total_(total), enabled_(enabled && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO)) {}
 
 progress_line::~progress_line() { finish(); }
 

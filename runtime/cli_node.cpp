@@ -206,6 +206,36 @@ std::string json_list(const std::vector<uint32_t>& xs) {
 
 } // namespace
 
+int run_send(int argc, char** argv) {
+  client_options o;
+  std::string to, message, from = "cli";
+  bool one_way = false;
+  po::options_description desc("send options");
+  add_client_options(desc, o, false);
+  desc.add_options()
+    ("to", po::value(&to)->required(), "PEER_ID/AGENT: the agent to send to, on any peer of the cluster")
+    ("message", po::value(&message)->required(), "the text to send")
+    ("from", po::value(&from)->default_value(from), "the sender's name, as the agent sees it")
+    ("one-way", po::bool_switch(&one_way), "do not wait for the agent's answer");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent send --peer H:P --to PEER_ID/AGENT --message TEXT [--one-way] [--json]",
+                  desc, vm))
+    return exit_code::ok;
+  if (o.peer.empty())
+    throw cli_exit{exit_code::usage, "--peer: required (the node that sends the message on)"};
+  if (auto slash = to.find('/'); slash == std::string::npos || slash == 0 || slash + 1 == to.size())
+    throw cli_exit{exit_code::usage, "--to: expected PEER_ID/AGENT, got '" + to + "'"};
+  auto session = open_session(o);
+  auto t0 = std::chrono::steady_clock::now();
+  auto reply = ask<std::string>(*session, o, send_atom::value, to, from, message, one_way);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (o.json)
+    std::cout << reply << std::endl;
+  else
+    std::cout << (one_way ? "sent to " : "answer from ") << to << " in " << us << " us: " << reply << std::endl;
+  return exit_code::ok;
+}
+
 int run_peers(int argc, char** argv) {
   client_options o;
   po::options_description desc("peers options");

@@ -147,3 +147,38 @@ TEST_CASE("a killed or hung peer is dropped within the failure timeout and a res
   CHECK(again.wait(60) == 0);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
+
+TEST_CASE("agents on different peers exchange one-way and request/response messages") {
+  auto dir = fresh_dir("cluster-messaging");
+  auto base = free_ports(2);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "2", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto first = "127.0.0.1:" + std::to_string(base);
+  auto send = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"send", "--peer", first, "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_agent(args, dir, 30);
+  };
+  auto one_way = send({"--to", "node-2/worker", "--message", "ping", "--one-way"});
+  CHECK(one_way.exit_code == 0);
+  CHECK(one_way.out == "{\"sent\": true}\n");
+  auto reply = send({"--to", "node-2/worker", "--message", "hello", "--from", "tester"});
+  REQUIRE_MESSAGE(reply.exit_code == 0, reply.err);
+  // The agent on node-2 answers, having received the one-way message too.
+  CHECK(reply.out == "{\"peer\": \"node-2\", \"agent\": \"worker\", \"from\": \"tester\", \"received\": 2, \"bytes\": 5}\n");
+  auto local = send({"--to", "node-1/worker", "--message", "hi"});
+  CHECK(local.out.find("\"peer\": \"node-1\"") != std::string::npos);
+
+  auto unknown_peer = send({"--to", "node-9/worker", "--message", "x"});
+  CHECK(unknown_peer.exit_code == 1);
+  CHECK(unknown_peer.err.find("no peer 'node-9' in the cluster (members: node-1, node-2)") != std::string::npos);
+  auto unknown_agent = send({"--to", "node-2/nobody", "--message", "x"});
+  CHECK(unknown_agent.exit_code == 1);
+  CHECK(unknown_agent.err.find("peer 'node-2' has no agent 'nobody' (agents: worker)") != std::string::npos);
+  auto bad_to = send({"--to", "node-2", "--message", "x"});
+  CHECK(bad_to.exit_code == 2);
+  // Both nodes keep serving after all of it.
+  CHECK(member_count(first, dir) == 2);
+  CHECK(send({"--to", "node-2/worker", "--message", "again"}).exit_code == 0);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}

@@ -1,0 +1,40 @@
+#include "actors/agent.hpp"
+
+#include "actors/protocol.hpp"
+#include "text/document_reader.hpp"
+
+namespace p2p {
+
+namespace {
+
+struct agent_state {
+  agent_config cfg;
+  std::string peer_id;
+  uint64_t received = 0;
+  static inline const char* name = "agent";
+};
+
+using agent_actor = caf::stateful_actor<agent_state>;
+
+caf::behavior agent_behavior(agent_actor* self, agent_config cfg, std::string peer_id) {
+  self->state.cfg = std::move(cfg);
+  keep_serving(self, "agent");
+  self->state.peer_id = std::move(peer_id);
+  return {
+    [=](deliver_atom, const std::string&, const std::string& from, const std::string& text, bool) {
+      auto& st = self->state;
+      ++st.received;
+      return "{\"peer\": \"" + json_escape(st.peer_id) + "\", \"agent\": \"" + json_escape(st.cfg.name)
+             + "\", \"from\": \"" + json_escape(from) + "\", \"received\": " + std::to_string(st.received)
+             + ", \"bytes\": " + std::to_string(text.size()) + "}";
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_agent(caf::event_based_actor* parent, const agent_config& cfg, const std::string& peer_id) {
+  return parent->spawn<caf::linked>(agent_behavior, cfg, peer_id);
+}
+
+} // namespace p2p
