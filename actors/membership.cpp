@@ -45,6 +45,19 @@ std::chrono::milliseconds ms(uint32_t x) { return std::chrono::milliseconds(x); 
 
 void merge(membership_actor* self, const std::vector<member_info>& members);
 
+/// Tells the node who its connected peers are now.
+void announce(membership_actor* self) {
+  auto& st = self->state;
+  std::vector<member_info> infos;
+  std::vector<caf::actor> nodes;
+  for (auto& [_, p] : st.peers)
+    if (p.node) {
+      infos.push_back(p.info);
+      nodes.push_back(p.node);
+    }
+  self->send(st.setup.node, members_atom::value, std::move(infos), std::move(nodes));
+}
+
 /// Adds `info` as a connected member reachable through `node`, watching it.
 void admit(membership_actor* self, const member_info& info, const caf::actor& node) {
   auto& st = self->state;
@@ -56,6 +69,7 @@ void admit(membership_actor* self, const member_info& info, const caf::actor& no
     p.node = node;
     self->monitor(node);
     log(log_level::info, "peer " + info.id + " at " + info.address + " joined");
+    announce(self);
   }
 }
 
@@ -167,6 +181,7 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
         if (std::find(bootstrap.begin(), bootstrap.end(), it->second.info.address) != bootstrap.end())
           st.bootstrap_pending.insert(it->second.info.address); // keep asking it: it may come back
         st.peers.erase(it);
+        announce(self);
         return;
       }
     }

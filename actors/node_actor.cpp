@@ -139,6 +139,12 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       self->send(self->state.membership, a, port);
     },
     [=](peers_atom a) { return forward(self, self->state.membership, a); },
+    [=](members_atom a, std::vector<member_info>& infos, std::vector<caf::actor>& nodes) {
+      self->send(self->state.tasks, a, std::move(infos), std::move(nodes));
+    },
+    [=](run_task_atom a, std::string& type, std::string& params, std::string& payload) {
+      return forward(self, self->state.worker(), a, std::move(type), std::move(params), std::move(payload));
+    },
     [=](send_atom, const std::string& to, const std::string& from, std::string& text, bool one_way) {
       return send_message(self, to, from, std::move(text), one_way);
     },

@@ -19,6 +19,9 @@
 // Between nodes and to agents:
 //   (deliver_atom, string agent, string from, string text, bool one_way) -> string reply JSON
 //   (lookup_atom, string peer id)             -> actor (that peer's node), membership only
+//   (members_atom, vector<member_info>, vector<actor>) membership -> node -> task_manager: the
+//                                             connected peers (without this node) and their nodes
+//   (run_task_atom, type, params, payload)    to a node from a peer's task manager: run it here
 // Between nodes (membership):
 //   (join_atom, member_info, actor node)      -> std::vector<member_info> known members, or an error
 //                                                (id taken, protocol version)
@@ -60,6 +63,7 @@ using peers_atom = caf::atom_constant<caf::atom("m_peers")>;
 using join_atom = caf::atom_constant<caf::atom("m_join")>;
 using gossip_atom = caf::atom_constant<caf::atom("m_gossip")>;
 using lookup_atom = caf::atom_constant<caf::atom("m_lookup")>;
+using members_atom = caf::atom_constant<caf::atom("m_members")>;
 using send_atom = caf::atom_constant<caf::atom("a_send")>;
 using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
 

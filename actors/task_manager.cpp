@@ -33,11 +33,22 @@ struct waiter {
   size_t remaining = 0;
 };
 
+/// Where tasks run: a local worker, or a peer's node (which hands them to its workers).
+struct executor {
+  caf::actor handle;
+  size_t load = 0;     // tasks sent and not answered
+  size_t capacity = 0; // most tasks in flight at once
+  std::vector<std::string> capabilities;
+  bool can_run(const std::string& type) const {
+    return std::find(capabilities.begin(), capabilities.end(), type) != capabilities.end();
+  }
+};
+
 struct manager_state {
   node_config cfg;
   std::shared_ptr<database> db;
-  std::vector<caf::actor> workers;
-  std::vector<size_t> load; // per worker, tasks in flight
+  std::map<std::string, executor> executors; // "local/N" or "peer/ID"
+  std::unordered_map<uint64_t, std::string> running_on; // task -> executor
   std::map<uint64_t, task_record> live; // queued and running
   std::set<std::pair<int, uint64_t>> queue; // (-priority, id): highest priority, then oldest, first
   std::array<uint64_t, task_state_count> counts{};
@@ -116,9 +127,14 @@ void flush(manager_actor* self) {
   dispatch(self);
 }
 
-void on_reply(manager_actor* self, uint64_t id, size_t worker, uint32_t attempt, caf::expected<std::string> reply) {
+void on_reply(manager_actor* self, uint64_t id, const std::string& where, uint32_t attempt,
+              caf::expected<std::string> reply) {
   auto& st = self->state;
-  --st.load[worker];
+  if (auto e = st.executors.find(where); e != st.executors.end() && st.running_on.count(id)
+                                         && st.running_on[id] == where && e->second.load > 0)
+    --e->second.load;
+  if (auto r = st.running_on.find(id); r != st.running_on.end() && r->second == where)
+    st.running_on.erase(r);
   auto it = st.live.find(id);
   // Gone (cancelled), re-queued or already answered since: this reply is stale.
   if (it == st.live.end() || it->second.state != task_state::running || it->second.attempts != attempt) {
@@ -147,63 +163,133 @@ void on_reply(manager_actor* self, uint64_t id, size_t worker, uint32_t attempt,
   }
 }
 
+/// The least loaded executor that runs `type` and has room, or null.
+const std::string* pick_executor(manager_state& st, const std::string& type) {
+  const std::string* best = nullptr;
+  double best_fill = 1.0;
+  for (auto& [key, e] : st.executors) {
+    if (e.load >= e.capacity || !e.can_run(type))
+      continue;
+    double fill = double(e.load) / double(e.capacity);
+    if (!best || fill < best_fill) {
+      best = &key;
+      best_fill = fill;
+    }
+  }
+  return best;
+}
+
 void dispatch(manager_actor* self) {
   auto& st = self->state;
   // Pick what to start, write all the running transitions in one batch, then send.
-  std::vector<std::pair<uint64_t, size_t>> starts; // (task, worker)
+  std::vector<std::pair<uint64_t, std::string>> starts; // (task, executor)
   rocksdb::WriteBatch wb;
   auto now = now_ms();
   while (!st.queue.empty()) {
-    size_t worker = 0;
-    for (size_t w = 1; w < st.workers.size(); ++w)
-      if (st.load[w] < st.load[worker])
-        worker = w;
-    if (st.load[worker] >= per_worker_in_flight)
-      break;
     auto id = st.queue.begin()->second;
-    st.queue.erase(st.queue.begin());
     auto& t = st.live.at(id);
+    auto* where = pick_executor(st, t.type);
+    if (!where)
+      break;
+    st.queue.erase(st.queue.begin());
     (void) transition(t, task_state::running, now);
     wb.Put(st.db->cf(column::tasks), task_key(t.id), encode(t));
-    ++st.load[worker];
-    starts.emplace_back(id, worker);
+    ++st.executors[*where].load;
+    starts.emplace_back(id, *where);
   }
   if (starts.empty())
     return;
   if (auto w = st.db->write(wb); !w.ok()) { // not durable: leave them queued; the next event retries
     log(log_level::error, "tasks: storage write failed: " + w.ToString());
-    for (auto& [id, worker] : starts) {
+    for (auto& [id, where] : starts) {
       auto& t = st.live.at(id);
       t.state = task_state::queued;
       --t.attempts;
-      --st.load[worker];
+      --st.executors[where].load;
       st.enqueue(t);
     }
     return;
   }
   st.counts[size_t(task_state::queued)] -= starts.size();
   st.counts[size_t(task_state::running)] += starts.size();
-  for (auto& [id, worker] : starts) {
+  for (auto& [id, where] : starts) {
     auto& t = st.live.at(id);
     uint32_t attempt = t.attempts;
-    self->request(st.workers[worker], std::chrono::milliseconds(t.timeout_ms), run_task_atom::value, t.type, t.params,
-                  t.payload)
-      .then([=, id = id, worker = worker](std::string& result) { on_reply(self, id, worker, attempt, std::move(result)); },
-            [=, id = id, worker = worker](caf::error& err) { on_reply(self, id, worker, attempt, std::move(err)); });
+    st.running_on[id] = where;
+    self->request(st.executors[where].handle, std::chrono::milliseconds(t.timeout_ms), run_task_atom::value, t.type,
+                  t.params, t.payload)
+      .then([=, id = id, where = where](std::string& result) { on_reply(self, id, where, attempt, std::move(result)); },
+            [=, id = id, where = where](caf::error& err) { on_reply(self, id, where, attempt, std::move(err)); });
   }
 }
 
-bool offered(const node_config& cfg, const std::string& type) {
-  for (auto& a : cfg.agents)
+/// The peers changed: peers with a task capability become executors; the tasks running on a
+/// peer that is gone go back to the queue (the attempt counted) and run elsewhere.
+void peers_changed(manager_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
+  auto& st = self->state;
+  std::set<std::string> present;
+  for (size_t i = 0; i < infos.size() && i < nodes.size(); ++i) {
+    auto key = "peer/" + infos[i].id;
+    present.insert(key);
+    auto& e = st.executors[key];
+    if (e.handle != nodes[i]) {
+      e.handle = nodes[i];
+      e.load = 0;
+    }
+    e.capacity = 2 * per_worker_in_flight;
+    e.capabilities.clear();
+    for (auto& c : infos[i].capabilities)
+      if (has_task_kernel(c))
+        e.capabilities.push_back(c);
+  }
+  std::set<std::string> gone;
+  for (auto it = st.executors.begin(); it != st.executors.end();) {
+    if (it->first.rfind("peer/", 0) == 0 && !present.count(it->first)) {
+      gone.insert(it->first);
+      it = st.executors.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  size_t moved = 0;
+  for (auto it = st.running_on.begin(); it != st.running_on.end();) {
+    if (!gone.count(it->second)) {
+      ++it;
+      continue;
+    }
+    auto& t = st.live.at(it->first);
+    if (t.state == task_state::running && transition(t, task_state::queued, now_ms())) {
+      t.error = "its peer " + it->second.substr(5) + " went down";
+      st.unflushed.push_back(t.id); // the flush re-queues it once the transition is written
+      ++moved;
+    }
+    it = st.running_on.erase(it);
+  }
+  if (moved) {
+    log(log_level::warn, "tasks: " + std::to_string(moved) + " tasks were running on a peer that went down; re-queued");
+    if (!st.flush_scheduled) {
+      st.flush_scheduled = true;
+      self->send(self, flush_atom::value);
+    }
+  }
+  dispatch(self);
+}
+
+/// Some agent of this node, or an executor on a peer, offers `type`.
+bool offered(const manager_state& st, const std::string& type) {
+  for (auto& a : st.cfg.agents)
     for (auto& c : a.capabilities)
       if (c == type)
         return true;
+  for (auto& [_, e] : st.executors)
+    if (e.can_run(type))
+      return true;
   return false;
 }
 
 caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission& s) {
   auto& st = self->state;
-  if (!offered(st.cfg, s.type))
+  if (!offered(st, s.type))
     return make_user_error("task refused: no agent offers '" + s.type + "'");
   if (!has_task_kernel(s.type))
     return make_user_error("task refused: no task kernel runs '" + s.type + "' (kernels: text_processing, embedding)");
@@ -314,8 +400,13 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
   st.cfg = std::move(cfg);
   keep_serving(self, "task_manager");
   st.db = std::move(db);
-  st.workers = std::move(workers);
-  st.load.assign(st.workers.size(), 0);
+  std::vector<std::string> local_capabilities;
+  for (auto& a : st.cfg.agents)
+    for (auto& c : a.capabilities)
+      if (has_task_kernel(c))
+        local_capabilities.push_back(c);
+  for (size_t w = 0; w < workers.size(); ++w)
+    st.executors["local/" + std::to_string(w)] = executor{workers[w], 0, per_worker_in_flight, local_capabilities};
   recover(st);
   dispatch(self);
   return {
@@ -350,6 +441,9 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
       return true;
     },
     [=](flush_atom) { flush(self); },
+    [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
+      peers_changed(self, infos, nodes);
+    },
     [=](task_counts_atom) {
       auto& c = self->state.counts;
       return std::vector<uint64_t>(c.begin(), c.end());

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "storage/database.hpp"
+#include "tasks/task.hpp"
 #include "tests/support/data.hpp"
 #include "tests/support/process.hpp"
 
@@ -181,4 +184,56 @@ TEST_CASE("agents on different peers exchange one-way and request/response messa
   CHECK(member_count(first, dir) == 2);
   CHECK(send({"--to", "node-2/worker", "--message", "again"}).exit_code == 0);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
+
+TEST_CASE("tasks spread over the peers, and a peer killed while 5,000 tasks run loses none of them") {
+  auto dir = fresh_dir("cluster-tasks");
+  auto base = free_ports(3);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto first = "127.0.0.1:" + std::to_string(base);
+  {
+    std::ofstream out(dir + "/docs.jsonl");
+    std::string text;
+    for (int w = 0; w < 1500; ++w)
+      text += "term" + std::to_string(w % 211) + " ";
+    for (int i = 0; i < 5000; ++i)
+      out << "{\"id\": \"t" << i << "\", \"text\": \"" << text << i << "\"}\n";
+  }
+  child process({P2P_AGENT_BIN, "process", "--peer", first, "--input", dir + "/docs.jsonl", "--json"}, dir, "process");
+  // Kill node-2 once work is under way (bounded wait).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && process.running()) {
+    auto s = run_agent({"status", "--peer", first, "--json"}, dir, 10);
+    if (s.exit_code == 0 && s.out.find("\"completed\": 0,") == std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_MESSAGE(process.running(), "the tasks finished before the kill");
+  kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
+  REQUIRE(process.wait(180) == 0);
+  auto out = process.out();
+  CHECK(std::count(out.begin(), out.end(), '\n') == 5000);
+  CHECK(out.find("\"error\"") == std::string::npos);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+
+  std::string error;
+  auto db = p2p::database::open(dir + "/node-1/data", p2p::durability_mode::wal, error);
+  REQUIRE_MESSAGE(db, error);
+  size_t completed = 0, once = 0, again = 0;
+  db->scan(p2p::column::tasks, "", [&](std::string_view key, std::string_view value) {
+    uint64_t id = 0;
+    bool is_payload = false;
+    if (!p2p::parse_task_key(key, id, is_payload) || is_payload)
+      return;
+    p2p::task_record t;
+    REQUIRE(p2p::decode(value, t));
+    completed += t.state == p2p::task_state::completed;
+    once += t.result_writes == 1;
+    again += t.attempts > 1;
+  });
+  CHECK(completed == 5000);
+  CHECK(once == 5000);
+  MESSAGE(again << " tasks ran again after their peer died");
+  CHECK(again > 0);
 }
