@@ -28,6 +28,8 @@ struct membership_state {
   std::map<std::string, peer> peers;       // by id, without this node
   std::set<std::string> connecting;        // addresses with a connect in flight
   std::set<std::string> bootstrap_pending; // bootstrap addresses not joined yet
+  std::set<std::string> left;              // peers that left gracefully: not re-added by gossip
+  bool leaving = false;
   static inline const char* name = "membership";
 
   std::vector<member_info> members() const {
@@ -122,8 +124,10 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
 /// Connects to every member not known yet.
 void merge(membership_actor* self, const std::vector<member_info>& members) {
   auto& st = self->state;
+  if (st.leaving)
+    return;
   for (auto& m : members) {
-    if (m.id == st.self_info.id)
+    if (m.id == st.self_info.id || st.left.count(m.id))
       continue;
     auto it = st.peers.find(m.id);
     if (it != st.peers.end() && it->second.node)
@@ -134,6 +138,8 @@ void merge(membership_actor* self, const std::vector<member_info>& members) {
 
 caf::result<std::vector<member_info>> on_join(membership_actor* self, const member_info& who, const caf::actor& node) {
   auto& st = self->state;
+  if (st.leaving)
+    return make_user_error("node " + st.self_info.id + " is leaving the cluster");
   if (who.protocol != protocol_version)
     return make_user_error("protocol version " + std::to_string(who.protocol) + " is not this node's "
                            + std::to_string(protocol_version));
@@ -143,12 +149,15 @@ caf::result<std::vector<member_info>> on_join(membership_actor* self, const memb
     return make_user_error("peer id '" + who.id + "' is already used by " + it->second.info.address);
   if (!node)
     return make_user_error("join without a node actor");
+  st.left.erase(who.id); // it came back
   admit(self, who, node);
   return st.members();
 }
 
 void tick(membership_actor* self) {
   auto& st = self->state;
+  if (st.leaving)
+    return;
   for (auto& address : std::vector<std::string>(st.bootstrap_pending.begin(), st.bootstrap_pending.end()))
     connect_and_join(self, address, true);
   auto members = st.members();
@@ -201,6 +210,25 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
     [=](join_atom, const member_info& who, const caf::actor& node) { return on_join(self, who, node); },
     [=](gossip_atom, const std::vector<member_info>& members) { merge(self, members); },
     [=](tick_atom) { tick(self); },
+    [=](leave_atom) {
+      auto& st = self->state;
+      st.leaving = true;
+      for (auto& [_, p] : st.peers)
+        if (p.node)
+          self->send(p.node, leave_atom::value, st.self_info.id);
+      return true;
+    },
+    [=](leave_atom, const std::string& id) {
+      auto& st = self->state;
+      auto it = st.peers.find(id);
+      if (it == st.peers.end())
+        return;
+      log(log_level::info, "peer " + id + " at " + it->second.info.address + " is leaving");
+      self->demonitor(it->second.node);
+      st.left.insert(id);
+      st.peers.erase(it);
+      announce(self);
+    },
     [=](peers_atom) { return self->state.members(); },
     [=](lookup_atom, const std::string& id) -> caf::result<caf::actor> {
       auto& st = self->state;

@@ -28,6 +28,7 @@ struct node_state {
   size_t next_worker = 0;
   caf::actor tasks;
   caf::actor membership;
+  std::function<void(const std::string&)> stop; // "" stops cleanly, else a failure
   std::map<std::string, caf::actor> agents; // by name
 
   const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
@@ -120,7 +121,11 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
   for (auto& a : cfg.agents)
     self->state.agents.emplace(a.name, spawn_agent(self, a, cfg.id));
   if (!fatal)
-    fatal = [](const std::string& reason) { log(log_level::error, reason); };
+    fatal = [](const std::string& reason) {
+      if (!reason.empty())
+        log(log_level::error, reason);
+    };
+  self->state.stop = fatal;
   self->state.membership = spawn_membership(self, {cfg, caf::actor_cast<caf::actor>(self), std::move(fatal)});
   return {
     [=](put_atom a, vector_batch& b) { return forward(self, self->state.router, a, std::move(b)); },
@@ -140,7 +145,41 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     },
     [=](peers_atom a) { return forward(self, self->state.membership, a); },
     [=](members_atom a, std::vector<member_info>& infos, std::vector<caf::actor>& nodes) {
+      self->send(self->state.router, a, infos, nodes);
       self->send(self->state.tasks, a, std::move(infos), std::move(nodes));
+    },
+    [=](cluster_put_atom a, collection_spec& spec, vector_batch& b, bool if_absent) {
+      return forward(self, self->state.router, a, std::move(spec), std::move(b), if_absent);
+    },
+    [=](cluster_search_atom a, collection_spec& spec, search_request& req) {
+      return forward(self, self->state.router, a, std::move(spec), std::move(req));
+    },
+    [=](cluster_get_atom a, collection_spec& spec, std::string& id) {
+      return forward(self, self->state.router, a, std::move(spec), std::move(id));
+    },
+    [=](cluster_delete_atom a, collection_spec& spec, std::string& id) {
+      return forward(self, self->state.router, a, std::move(spec), std::move(id));
+    },
+    [=](leave_atom, bool) { self->state.stop(""); }, // the leave is answered: stop
+    [=](leave_atom a, std::string& peer_id) { self->send(self->state.membership, a, std::move(peer_id)); },
+    [=](leave_atom a) {
+      // Leave the cluster gracefully: peers stop routing here, then every vector moves to them.
+      auto rp = self->make_response_promise<bool>();
+      self->request(self->state.membership, internal_timeout, a)
+        .then(
+          [=](bool) mutable {
+            self->request(self->state.router, std::chrono::minutes(30), leave_atom::value)
+              .then(
+                [=](bool moved) mutable {
+                  log(log_level::info, moved ? "left the cluster: every vector is with the peers"
+                                             : "left the cluster: no peer took the vectors");
+                  rp.deliver(moved);
+                  self->delayed_send(self, std::chrono::milliseconds(100), leave_atom::value, true);
+                },
+                [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
     },
     [=](run_task_atom a, std::string& type, std::string& params, std::string& payload) {
       return forward(self, self->state.worker(), a, std::move(type), std::move(params), std::move(payload));

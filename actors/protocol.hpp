@@ -22,6 +22,13 @@
 //   (members_atom, vector<member_info>, vector<actor>) membership -> node -> task_manager: the
 //                                             connected peers (without this node) and their nodes
 //   (run_task_atom, type, params, payload)    to a node from a peer's task manager: run it here
+//   (cluster_put_atom, collection_spec, vector_batch, bool if_absent) -> uint64_t: store here
+//                                             (if_absent: a handoff, which must not overwrite)
+//   (cluster_search_atom, collection_spec, search_request) -> search_result of this node's shards
+//   (cluster_get_atom | cluster_delete_atom, collection_spec, string id) -> vector_record | bool
+//   (leave_atom)                              runtime to node: hand every vector to the peers,
+//                                             then answer true; (leave_atom, string id) between
+//                                             nodes: that peer is leaving
 // Between nodes (membership):
 //   (join_atom, member_info, actor node)      -> std::vector<member_info> known members, or an error
 //                                                (id taken, protocol version)
@@ -64,6 +71,13 @@ using join_atom = caf::atom_constant<caf::atom("m_join")>;
 using gossip_atom = caf::atom_constant<caf::atom("m_gossip")>;
 using lookup_atom = caf::atom_constant<caf::atom("m_lookup")>;
 using members_atom = caf::atom_constant<caf::atom("m_members")>;
+using leave_atom = caf::atom_constant<caf::atom("m_leave")>;
+using cluster_put_atom = caf::atom_constant<caf::atom("c_put")>;
+using cluster_search_atom = caf::atom_constant<caf::atom("c_search")>;
+using cluster_get_atom = caf::atom_constant<caf::atom("c_get")>;
+using cluster_delete_atom = caf::atom_constant<caf::atom("c_delete")>;
+using handoff_atom = caf::atom_constant<caf::atom("s_handoff")>;
+using drop_atom = caf::atom_constant<caf::atom("s_drop")>;
 using send_atom = caf::atom_constant<caf::atom("a_send")>;
 using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
 
@@ -131,6 +145,25 @@ struct shard_put {
   collection_spec spec;
   std::shared_ptr<const vector_batch> batch;
   std::vector<uint32_t> rows;
+  bool if_absent = false; // skip ids the shard already has (a handoff must not overwrite)
+};
+
+/// Router to shard: find up to `max_rows` vectors of `collection` that belong to another node
+/// of `nodes` (ids and shard counts), scanning keys after `after`.
+struct handoff_request {
+  std::string collection;
+  std::vector<std::string> node_ids;
+  std::vector<uint32_t> node_shards;
+  std::string self_id;
+  std::string after;
+  uint32_t max_rows = 1000;
+};
+
+struct handoff_batch {
+  vector_batch rows;            // with metadata, one entry per row
+  std::vector<uint32_t> owners; // per row: index into the request's nodes
+  std::string next_after;       // where to go on
+  bool done = false;            // the scan reached the end of the collection
 };
 
 /// One or more queries (`dim` floats each) against one collection.
@@ -222,6 +255,8 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
 } // namespace p2p
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::shard_put)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::handoff_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::handoff_batch)
 
 namespace p2p {
 

@@ -13,6 +13,7 @@
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "vectors/distance.hpp"
+#include "vectors/placement.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace p2p {
@@ -21,15 +22,51 @@ namespace {
 
 constexpr auto shard_timeout = std::chrono::seconds(120);
 
+/// A peer that owns part of the keys.
+struct peer_node {
+  std::string id;
+  caf::actor node;
+  uint32_t shards = 0;
+};
+
 struct router_state {
   node_config cfg;
   std::shared_ptr<database> db;
   std::vector<caf::actor> shards;
   std::map<std::string, collection_spec, std::less<>> collections;
+  std::vector<peer_node> peers; // by id
+  // Handoff: (collection, shard) pairs still to scan, one at a time.
+  bool leaving = false;
+  bool rebalancing = false;
+  bool rebalance_again = false;
+  std::vector<std::pair<std::string, uint16_t>> handoff_work;
+  std::string handoff_after;
+  std::vector<caf::response_promise> leave_waiters;
   static inline const char* name = "vector_router";
 
-  size_t shard_of(std::string_view id) const { return stable_hash(id) % shards.size(); }
+  size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }
+
+  /// The nodes that own keys now: this node first (unless leaving), then the peers.
+  std::vector<std::pair<std::string, uint32_t>> placement() const {
+    std::vector<std::pair<std::string, uint32_t>> out;
+    if (!leaving)
+      out.emplace_back(cfg.id, uint32_t(shards.size()));
+    for (auto& p : peers)
+      out.emplace_back(p.id, p.shards);
+    return out;
+  }
+
+  /// The peer that owns `id`, or null when this node does.
+  const peer_node* owner(std::string_view id) const {
+    if (peers.empty())
+      return nullptr;
+    auto nodes = placement();
+    auto at = owner_node(nodes, id);
+    return nodes[at].first == cfg.id ? nullptr : &peers[leaving ? at : at - 1];
+  }
 };
+
+constexpr auto peer_timeout = std::chrono::seconds(60);
 
 using router_actor = caf::stateful_actor<router_state>;
 
@@ -104,6 +141,85 @@ caf::expected<collection_spec> collection_for_put(router_state& st, const vector
   return spec;
 }
 
+/// Counts acknowledgements of the parts of one request and answers once all are in.
+struct put_fan_in {
+  caf::typed_response_promise<uint64_t> rp;
+  size_t remaining = 0;
+  uint64_t stored = 0;
+  caf::error failure;
+  void done() {
+    if (--remaining > 0)
+      return;
+    if (failure)
+      rp.deliver(failure);
+    else
+      rp.deliver(stored);
+  }
+};
+
+/// Sends the rows of `batch` that this node stores to their local shards, as parts of `acc`.
+void put_local(router_actor* self, const collection_spec& spec, std::shared_ptr<const vector_batch> batch,
+               const std::vector<uint32_t>& rows, bool if_absent, std::shared_ptr<put_fan_in> acc) {
+  auto& st = self->state;
+  std::vector<shard_put> parts(st.shards.size());
+  for (auto& p : parts) {
+    p.spec = spec;
+    p.batch = batch;
+    p.if_absent = if_absent;
+  }
+  for (uint32_t i : rows)
+    parts[st.shard_of(batch->ids[i])].rows.push_back(i);
+  for (size_t s = 0; s < parts.size(); ++s) {
+    if (parts[s].rows.empty())
+      continue;
+    ++acc->remaining;
+    self->request(st.shards[s], shard_timeout, put_atom::value, std::move(parts[s]))
+      .then([acc](uint64_t n) { acc->stored += n; acc->done(); },
+            [acc](caf::error& e) { acc->failure = std::move(e); acc->done(); });
+  }
+}
+
+/// The rows `rows` of `b` as a batch of their own.
+vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
+  vector_batch out{b.collection, b.dim, {}, {}, {}};
+  out.values.reserve(rows.size() * b.dim);
+  for (uint32_t i : rows) {
+    out.ids.push_back(b.ids[i]);
+    out.values.insert(out.values.end(), b.values.begin() + size_t(i) * b.dim, b.values.begin() + size_t(i + 1) * b.dim);
+    if (!b.metadata.empty())
+      out.metadata.push_back(b.metadata[i]);
+  }
+  return out;
+}
+
+/// Stores a checked batch: each row on the node that owns its id, acknowledged when all are.
+caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vector_batch&& b, bool local_only,
+                            bool if_absent) {
+  auto& st = self->state;
+  auto shared = std::make_shared<const vector_batch>(std::move(b));
+  std::vector<uint32_t> local;
+  std::map<size_t, std::vector<uint32_t>> remote; // peer index -> rows
+  for (uint32_t i = 0; i < shared->ids.size(); ++i) {
+    auto* owner = local_only ? nullptr : st.owner(shared->ids[i]);
+    if (owner)
+      remote[size_t(owner - st.peers.data())].push_back(i);
+    else
+      local.push_back(i);
+  }
+  auto acc = std::make_shared<put_fan_in>();
+  acc->rp = self->make_response_promise<uint64_t>();
+  acc->remaining = 1; // held until every part is sent
+  put_local(self, spec, shared, local, if_absent, acc);
+  for (auto& [peer, rows] : remote) {
+    ++acc->remaining;
+    self->request(st.peers[peer].node, peer_timeout, cluster_put_atom::value, spec, subset(*shared, rows), if_absent)
+      .then([acc](uint64_t n) { acc->stored += n; acc->done(); },
+            [acc](caf::error& e) { acc->failure = std::move(e); acc->done(); });
+  }
+  acc->done();
+  return acc->rp;
+}
+
 caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto& st = self->state;
   if (auto problem = check_batch(b); !problem.empty())
@@ -111,39 +227,26 @@ caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto spec = collection_for_put(st, b);
   if (!spec)
     return spec.error();
-  auto shared = std::make_shared<const vector_batch>(std::move(b));
-  std::vector<shard_put> parts(st.shards.size());
-  for (auto& p : parts) {
-    p.spec = *spec;
-    p.batch = shared;
+  return store(self, *spec, std::move(b), false, false);
+}
+
+/// A peer stores rows here: the collection comes with them.
+caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spec, vector_batch& b, bool if_absent) {
+  auto& st = self->state;
+  if (auto problem = check_batch(b); !problem.empty())
+    return make_user_error("put refused: " + problem);
+  auto it = st.collections.find(spec.name);
+  if (it == st.collections.end()) {
+    rocksdb::WriteBatch wb;
+    wb.Put(st.db->cf(column::collections), spec.name, encode_spec(spec));
+    if (auto w = st.db->write(wb); !w.ok())
+      return make_user_error("storage write failed: " + w.ToString());
+    it = st.collections.emplace(spec.name, spec).first;
+  } else if (it->second.dim != spec.dim || it->second.metric != spec.metric) {
+    return make_user_error("collection '" + spec.name + "' differs between peers (dimension "
+                           + std::to_string(it->second.dim) + " here, " + std::to_string(spec.dim) + " there)");
   }
-  for (size_t i = 0; i < shared->ids.size(); ++i)
-    parts[st.shard_of(shared->ids[i])].rows.push_back(uint32_t(i));
-  struct fan_in {
-    size_t remaining = 0;
-    uint64_t stored = 0;
-    caf::error failure;
-  };
-  auto rp = self->make_response_promise<uint64_t>();
-  auto acc = std::make_shared<fan_in>();
-  for (auto& p : parts)
-    acc->remaining += p.rows.empty() ? 0 : 1;
-  auto finish = [rp, acc]() mutable {
-    if (--acc->remaining > 0)
-      return;
-    if (acc->failure)
-      rp.deliver(acc->failure);
-    else
-      rp.deliver(acc->stored);
-  };
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].rows.empty())
-      continue;
-    self->request(st.shards[s], shard_timeout, put_atom::value, std::move(parts[s]))
-      .then([acc, finish](uint64_t n) mutable { acc->stored += n; finish(); },
-            [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
-  }
-  return rp;
+  return store(self, it->second, std::move(b), true, if_absent);
 }
 
 /// Merges per-shard top-k lists into one top-k list per query.
@@ -174,6 +277,47 @@ search_result merge(const std::vector<search_result>& parts, size_t queries, siz
   return out;
 }
 
+/// Searches this node's shards, and the peers' unless `local_only`, and merges the top k.
+caf::result<search_result> search_spec(router_actor* self, const collection_spec& spec, search_request& req,
+                                       bool local_only) {
+  auto& st = self->state;
+  if (req.ef == 0)
+    req.ef = st.cfg.hnsw.ef_search;
+  struct fan_in {
+    std::vector<search_result> parts;
+    size_t remaining = 0;
+    caf::error failure;
+  };
+  std::vector<caf::actor> targets(st.shards.begin(), st.shards.end());
+  size_t peers = local_only ? 0 : st.peers.size();
+  auto acc = std::make_shared<fan_in>();
+  acc->parts.resize(targets.size() + peers);
+  acc->remaining = acc->parts.size();
+  auto rp = self->make_response_promise<search_result>();
+  size_t queries = req.queries.size() / req.dim;
+  size_t k = req.k;
+  auto metric = metric_kind(spec.metric);
+  auto finish = [rp, acc, queries, k, metric]() mutable {
+    if (--acc->remaining > 0)
+      return;
+    if (acc->failure)
+      rp.deliver(acc->failure);
+    else
+      rp.deliver(merge(acc->parts, queries, k, metric));
+  };
+  for (size_t s = 0; s < targets.size(); ++s)
+    self->request(targets[s], shard_timeout, search_atom::value, spec, req)
+      .then([acc, s, finish](search_result& r) mutable { acc->parts[s] = std::move(r); finish(); },
+            [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
+  for (size_t p = 0; p < peers; ++p) {
+    size_t slot = targets.size() + p;
+    self->request(st.peers[p].node, peer_timeout, cluster_search_atom::value, spec, req)
+      .then([acc, slot, finish](search_result& r) mutable { acc->parts[slot] = std::move(r); finish(); },
+            [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
+  }
+  return rp;
+}
+
 caf::result<search_result> search(router_actor* self, search_request& req) {
   auto& st = self->state;
   auto it = st.collections.find(req.collection);
@@ -190,34 +334,7 @@ caf::result<search_result> search(router_actor* self, search_request& req) {
   if (auto bad = first_non_finite(req.queries.data(), req.queries.size()); bad != SIZE_MAX)
     return make_user_error("search refused: query " + std::to_string(bad / req.dim) + ", value "
                            + std::to_string(bad % req.dim) + " is not finite");
-  if (req.ef == 0)
-    req.ef = st.cfg.hnsw.ef_search;
-  struct fan_in {
-    std::vector<search_result> parts;
-    size_t remaining;
-    caf::error failure;
-  };
-  auto acc = std::make_shared<fan_in>();
-  acc->parts.resize(st.shards.size());
-  acc->remaining = st.shards.size();
-  auto rp = self->make_response_promise<search_result>();
-  size_t queries = req.queries.size() / req.dim;
-  size_t k = req.k;
-  auto metric = metric_kind(spec.metric);
-  for (size_t s = 0; s < st.shards.size(); ++s) {
-    auto finish = [rp, acc, queries, k, metric]() mutable {
-      if (--acc->remaining > 0)
-        return;
-      if (acc->failure)
-        rp.deliver(acc->failure);
-      else
-        rp.deliver(merge(acc->parts, queries, k, metric));
-    };
-    self->request(st.shards[s], shard_timeout, search_atom::value, spec, req)
-      .then([acc, s, finish](search_result& r) mutable { acc->parts[s] = std::move(r); finish(); },
-            [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
-  }
-  return rp;
+  return search_spec(self, spec, req, false);
 }
 
 caf::result<std::vector<collection_info>> stats(router_actor* self) {
@@ -258,6 +375,130 @@ caf::response_promise forward(router_actor* self, const caf::actor& dest, Ts&&..
   return rp;
 }
 
+// -- handoff: keys move to their owners when the members change or this node leaves ----------
+
+void handoff_step(router_actor* self);
+
+void start_rebalance(router_actor* self) {
+  auto& st = self->state;
+  if (st.rebalancing) {
+    st.rebalance_again = true;
+    return;
+  }
+  st.handoff_work.clear();
+  if (!st.peers.empty())
+    for (auto& [name, _] : st.collections)
+      for (uint16_t s = 0; s < st.shards.size(); ++s)
+        st.handoff_work.emplace_back(name, s);
+  st.handoff_after.clear();
+  st.rebalancing = true;
+  handoff_step(self);
+}
+
+void handoff_finished(router_actor* self) {
+  auto& st = self->state;
+  st.rebalancing = false;
+  if (st.rebalance_again) {
+    st.rebalance_again = false;
+    start_rebalance(self);
+    return;
+  }
+  for (auto& rp : st.leave_waiters)
+    rp.deliver(true);
+  st.leave_waiters.clear();
+}
+
+/// One round: read up to 1,000 vectors of one shard that belong elsewhere, store them at their
+/// owners (without overwriting newer copies), and only then drop them here.
+void handoff_step(router_actor* self) {
+  auto& st = self->state;
+  if (st.handoff_work.empty()) {
+    handoff_finished(self);
+    return;
+  }
+  auto [collection, shard] = st.handoff_work.front();
+  handoff_request req{collection, {}, {}, st.cfg.id, st.handoff_after, 1000};
+  for (auto& [id, shards] : st.placement()) {
+    req.node_ids.push_back(id);
+    req.node_shards.push_back(shards);
+  }
+  auto next = [self](bool done, std::string after) {
+    auto& st = self->state;
+    st.handoff_after = std::move(after);
+    if (done) {
+      st.handoff_work.erase(st.handoff_work.begin());
+      st.handoff_after.clear();
+    }
+    handoff_step(self);
+  };
+  auto skip = [self, next](caf::error& e) {
+    log(log_level::warn, "handoff: " + error_text(e) + "; skipping to the next shard");
+    next(true, "");
+  };
+  self->request(st.shards[shard], shard_timeout, handoff_atom::value, req)
+    .then(
+      [=](handoff_batch& batch) {
+        auto& st = self->state;
+        if (batch.rows.ids.empty()) {
+          next(batch.done, batch.next_after);
+          return;
+        }
+        auto spec = st.collections.at(collection);
+        // The owners by the placement of the request: node index 0 is this node unless leaving.
+        std::map<std::string, std::vector<uint32_t>> by_peer;
+        for (uint32_t i = 0; i < batch.owners.size(); ++i)
+          by_peer[req.node_ids[batch.owners[i]]].push_back(i);
+        auto remaining = std::make_shared<size_t>(by_peer.size());
+        auto failed = std::make_shared<bool>(false);
+        auto ids = std::make_shared<std::vector<std::string>>(batch.rows.ids);
+        auto after = batch.next_after;
+        bool done = batch.done;
+        auto all_stored = [=]() {
+          if (--*remaining > 0)
+            return;
+          if (*failed) {
+            next(true, "");
+            return;
+          }
+          self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *ids)
+            .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
+        };
+        for (auto& [peer_id, rows] : by_peer) {
+          auto it = std::find_if(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == peer_id; });
+          if (it == st.peers.end()) {
+            *failed = true;
+            all_stored();
+            continue;
+          }
+          self->request(it->node, peer_timeout, cluster_put_atom::value, spec, subset(batch.rows, rows), true)
+            .then([=](uint64_t) { all_stored(); },
+                  [=](caf::error& e) {
+                    log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
+                    *failed = true;
+                    all_stored();
+                  });
+        }
+      },
+      [=](caf::error& e) mutable { skip(e); });
+}
+
+void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
+  auto& st = self->state;
+  std::vector<peer_node> peers;
+  for (size_t i = 0; i < infos.size() && i < nodes.size(); ++i)
+    if (std::find(infos[i].capabilities.begin(), infos[i].capabilities.end(), "vector_store")
+        != infos[i].capabilities.end())
+      peers.push_back({infos[i].id, nodes[i], uint32_t(infos[i].shards.size())});
+  std::sort(peers.begin(), peers.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  bool same = peers.size() == st.peers.size();
+  for (size_t i = 0; same && i < peers.size(); ++i)
+    same = peers[i].id == st.peers[i].id && peers[i].node == st.peers[i].node;
+  if (same)
+    return;
+  st.peers = std::move(peers);
+  start_rebalance(self);
+}
+
 caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_ptr<database> db) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -282,13 +523,48 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       auto spec = lookup(collection);
       if (!spec)
         return spec.error();
+      if (auto* owner = self->state.owner(id))
+        return forward(self, owner->node, cluster_get_atom::value, *spec, id);
       return forward(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
     },
     [=](delete_atom, const std::string& collection, const std::string& id) -> caf::result<bool> {
       auto spec = lookup(collection);
       if (!spec)
         return false;
+      if (auto* owner = self->state.owner(id))
+        return forward(self, owner->node, cluster_delete_atom::value, *spec, id);
       return forward(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
+    },
+    [=](cluster_put_atom, const collection_spec& spec, vector_batch& b, bool if_absent) {
+      return cluster_put(self, spec, b, if_absent);
+    },
+    [=](cluster_search_atom, const collection_spec& spec, search_request& req) -> caf::result<search_result> {
+      if (!self->state.collections.count(spec.name)) { // nothing of it stored here
+        search_result empty;
+        size_t n = req.dim ? req.queries.size() / req.dim : 0;
+        empty.counts.assign(n, 0);
+        empty.took_us.assign(n, 0);
+        return empty;
+      }
+      return search_spec(self, spec, req, true);
+    },
+    [=](cluster_get_atom, const collection_spec& spec, const std::string& id) {
+      return forward(self, self->state.shards[self->state.shard_of(id)], get_atom::value, spec, id);
+    },
+    [=](cluster_delete_atom, const collection_spec& spec, const std::string& id) {
+      return forward(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, spec, id);
+    },
+    [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
+      members_changed(self, infos, nodes);
+    },
+    [=](leave_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.peers.empty())
+        return false; // nowhere to hand the vectors to: they stay here for when it comes back
+      st.leaving = true;
+      st.leave_waiters.push_back(self->make_response_promise());
+      start_rebalance(self);
+      return st.leave_waiters.back();
     },
     [=](stats_atom) { return stats(self); },
   };

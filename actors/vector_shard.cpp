@@ -10,6 +10,7 @@
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "vectors/distance.hpp"
+#include "vectors/placement.hpp"
 #include "vectors/shard_index.hpp"
 
 namespace p2p {
@@ -110,7 +111,16 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   auto& wb = st.write_batch; // reused: its buffer keeps its capacity across puts
   wb.Clear();
   std::string key, value;
-  for (uint32_t i : p.rows) {
+  std::vector<uint32_t> kept;
+  const std::vector<uint32_t>* rows = &p.rows;
+  if (p.if_absent) { // a handoff: what this shard holds already is newer
+    auto* idx = st.find(p.spec.name);
+    for (uint32_t i : p.rows)
+      if (!idx || !idx->contains(b.ids[i]))
+        kept.push_back(i);
+    rows = &kept;
+  }
+  for (uint32_t i : *rows) {
     key = vector_key(st.setup.shard, p.spec.name, b.ids[i]);
     value.assign(reinterpret_cast<const char*>(&b.values[size_t(i) * b.dim]), row_bytes);
     if (!b.metadata.empty())
@@ -120,7 +130,7 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   if (auto s = st.setup.db->write(wb); !s.ok())
     return make_user_error("storage write failed: " + s.ToString());
   auto& idx = st.index_for(p.spec);
-  for (uint32_t i : p.rows)
+  for (uint32_t i : *rows)
     idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
   st.last_put = std::chrono::steady_clock::now();
   schedule_indexing(self);
@@ -147,6 +157,42 @@ search_result search(shard_state& st, const collection_spec& spec, const search_
     auto took = std::chrono::steady_clock::now() - t0;
     out.took_us[q] = uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(took).count());
   }
+  return out;
+}
+
+/// Reads the next vectors of a collection that another node owns now (at most r.max_rows, and
+/// at most 20,000 keys looked at per call, so the shard stays responsive).
+handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
+  handoff_batch out;
+  out.rows.collection = r.collection;
+  std::vector<std::pair<std::string, uint32_t>> nodes;
+  for (size_t i = 0; i < r.node_ids.size(); ++i)
+    nodes.emplace_back(r.node_ids[i], r.node_shards[i]);
+  auto* idx = st.find(r.collection);
+  if (!idx || nodes.empty()) {
+    out.done = true;
+    return out;
+  }
+  out.rows.dim = idx->dim();
+  auto prefix = vector_key(st.setup.shard, r.collection, "");
+  size_t looked = 0;
+  out.next_after = r.after;
+  out.done = st.setup.db->scan_after(column::vectors, prefix, r.after, [&](std::string_view key, std::string_view value) {
+    if (out.rows.ids.size() >= r.max_rows || ++looked > 20000)
+      return false;
+    out.next_after = std::string(key);
+    auto id = key.substr(prefix.size());
+    size_t owner = owner_node(nodes, id);
+    if (nodes[owner].first == r.self_id || value.size() < size_t(out.rows.dim) * 4)
+      return true;
+    out.rows.ids.emplace_back(id);
+    size_t at = out.rows.values.size();
+    out.rows.values.resize(at + out.rows.dim);
+    std::memcpy(out.rows.values.data() + at, value.data(), size_t(out.rows.dim) * 4);
+    out.rows.metadata.emplace_back(value.substr(size_t(out.rows.dim) * 4));
+    out.owners.push_back(uint32_t(owner));
+    return true;
+  });
   return out;
 }
 
@@ -185,6 +231,20 @@ caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
         return make_user_error("storage write failed: " + s.ToString());
       idx->erase(id);
       return true;
+    },
+    [=](handoff_atom, const handoff_request& r) { return handoff_scan(self->state, r); },
+    [=](drop_atom, const std::string& collection, const std::vector<std::string>& ids) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      auto* idx = st.find(collection);
+      rocksdb::WriteBatch wb;
+      for (auto& id : ids)
+        wb.Delete(st.setup.db->cf(column::vectors), vector_key(st.setup.shard, collection, id));
+      if (auto s = st.setup.db->write(wb); !s.ok())
+        return make_user_error("storage write failed: " + s.ToString());
+      uint64_t dropped = 0;
+      for (auto& id : ids)
+        dropped += idx && idx->erase(id) ? 1 : 0;
+      return dropped;
     },
     [=](stats_atom) {
       std::vector<collection_info> out;

@@ -30,7 +30,12 @@ log_level parse_log_level(const std::string& s) {
 std::mutex fatal_mutex;
 std::string fatal_reason;
 
+/// Stops the node: with a reason, as a failure (exit 1); without, cleanly (after a leave).
 void stop_with(const std::string& reason) {
+  if (reason.empty()) {
+    kill(getpid(), SIGTERM);
+    return;
+  }
   {
     std::lock_guard<std::mutex> guard(fatal_mutex);
     if (!fatal_reason.empty())
@@ -233,6 +238,24 @@ int run_send(int argc, char** argv) {
     std::cout << reply << std::endl;
   else
     std::cout << (one_way ? "sent to " : "answer from ") << to << " in " << us << " us: " << reply << std::endl;
+  return exit_code::ok;
+}
+
+int run_leave(int argc, char** argv) {
+  client_options o;
+  po::options_description desc("leave options");
+  add_client_options(desc, o, false);
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent leave --peer H:P", desc, vm))
+    return exit_code::ok;
+  if (o.peer.empty())
+    throw cli_exit{exit_code::usage, "--peer: required (the node that leaves)"};
+  o.timeout_s = std::max(o.timeout_s, 1800u);
+  auto session = open_session(o);
+  bool moved = ask<bool>(*session, o, leave_atom::value);
+  std::cout << (moved ? "left the cluster: its vectors are with the other peers; the node stops"
+                      : "left the cluster: no peer to hand vectors to, they stay in its data dir; the node stops")
+            << std::endl;
   return exit_code::ok;
 }
 

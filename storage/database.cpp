@@ -92,6 +92,26 @@ void database::scan(column c, std::string_view prefix,
   }
 }
 
+bool database::scan_after(column c, std::string_view prefix, std::string_view after,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(c)));
+  rocksdb::Slice start = after.empty() ? rocksdb::Slice(prefix.data(), prefix.size())
+                                       : rocksdb::Slice(after.data(), after.size());
+  it->Seek(start);
+  if (!after.empty() && it->Valid() && it->key() == start)
+    it->Next();
+  for (; it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (!key.starts_with(rocksdb::Slice(prefix.data(), prefix.size())))
+      return true;
+    if (!fn(std::string_view(key.data(), key.size()), std::string_view(it->value().data(), it->value().size())))
+      return false;
+  }
+  return true;
+}
+
 rocksdb::Status database::flush() {
   auto st = db_->FlushWAL(true);
   if (!st.ok())

@@ -40,6 +40,11 @@ public:
   void scan(column c, std::string_view prefix,
             const std::function<void(std::string_view key, std::string_view value)>& fn) const;
 
+  /// Like scan, from the first key after `after` (or the prefix start when empty), for as long
+  /// as `fn` returns true. Returns true when it reached the end of the prefix.
+  bool scan_after(column c, std::string_view prefix, std::string_view after,
+                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
   /// Makes everything written so far durable on disk (WAL synced, memtables flushed).
   [[nodiscard]] rocksdb::Status flush();
 

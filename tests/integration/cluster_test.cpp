@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -15,8 +17,10 @@
 
 #include "storage/database.hpp"
 #include "tasks/task.hpp"
+#include "tests/support/cli_output.hpp"
 #include "tests/support/data.hpp"
 #include "tests/support/process.hpp"
+#include "vectors/vector_io.hpp"
 
 using namespace p2p::test;
 
@@ -236,4 +240,96 @@ TEST_CASE("tasks spread over the peers, and a peer killed while 5,000 tasks run 
   CHECK(once == 5000);
   MESSAGE(again << " tasks ran again after their peer died");
   CHECK(again > 0);
+}
+
+namespace {
+
+uint64_t node_count(const std::string& address, const std::string& dir, uint64_t* pending = nullptr) {
+  auto r = run_agent({"status", "--peer", address, "--json"}, dir, 30);
+  if (r.exit_code != 0)
+    return 0;
+  auto c = parse_status(r.out);
+  if (pending)
+    *pending = c.pending;
+  return c.count;
+}
+
+} // namespace
+
+TEST_CASE("vectors spread over the peers: found from any node, moved on join and graceful leave, none lost or twice") {
+  constexpr uint32_t dim = 512;
+  auto dir = fresh_dir("cluster-vectors");
+  auto base = free_ports(3);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "2", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  std::vector<std::string> addr;
+  for (int i = 0; i < 3; ++i)
+    addr.push_back("127.0.0.1:" + std::to_string(base + i));
+  auto data = embedding_like_vectors(20000, dim, 41);
+  auto queries = embedding_like_vectors(1000, dim, 42);
+  REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), 20000, dim));
+  REQUIRE(p2p::write_fvecs(dir + "/queries.fvecs", queries.data(), 1000, dim));
+  auto put = run_agent({"put", "--peer", addr[0], "--input", dir + "/base.fvecs", "--json"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  auto total = [&](int nodes) {
+    uint64_t sum = 0;
+    for (int i = 0; i < nodes; ++i)
+      sum += node_count(addr[i], dir);
+    return sum;
+  };
+  CHECK(total(2) == 20000);
+  CHECK(node_count(addr[1], dir) > 5000); // node-2 owns a share
+
+  // node-3 joins: the keys it owns now move to it.
+  std::filesystem::create_directories(dir + "/node-3");
+  std::ofstream(dir + "/node-3/config.json") << "{\"node\": {\"id\": \"node-3\", \"port\": " << base + 2
+                                             << ", \"data_dir\": \"" << dir << "/node-3/data\"}, \"cluster\": "
+                                             << "{\"bootstrap\": [\"" << addr[0] << "\"], \"gossip_interval_ms\": 200}}";
+  child third({P2P_AGENT_BIN, "node", "--config", dir + "/node-3/config.json"}, dir + "/node-3", "node");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline && !(node_count(addr[2], dir) > 5000 && total(3) == 20000))
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(total(3) == 20000);
+  CHECK(node_count(addr[2], dir) > 5000);
+
+  // Searches through node-3 see every node's vectors (once all are in their graphs).
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
+  for (bool indexed = false; !indexed && std::chrono::steady_clock::now() < deadline;) {
+    indexed = true;
+    for (auto& a : addr) {
+      uint64_t pending = 1;
+      node_count(a, dir, &pending);
+      indexed = indexed && pending == 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  auto search = run_agent({"search", "--peer", addr[2], "--input", dir + "/queries.fvecs", "--json"}, dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  auto lines = parse_search(search.out);
+  REQUIRE(lines.size() == 1000);
+  std::vector<std::vector<size_t>> results;
+  for (auto& l : lines) {
+    results.emplace_back();
+    for (auto& id : l.ids)
+      results.back().push_back(std::stoul(id));
+  }
+  std::vector<size_t> rows(20000);
+  std::iota(rows.begin(), rows.end(), 0);
+  double recall = cosine_recall(data, rows, queries, dim, 10, results);
+  MESSAGE("recall@10 of 1000 searches through node-3: " << recall);
+  CHECK(recall >= 0.95);
+
+  // node-3 leaves gracefully: its vectors move back, every one found by get from the others.
+  auto leave = run_agent({"leave", "--peer", addr[2]}, dir, 300);
+  CHECK_MESSAGE(leave.exit_code == 0, leave.err);
+  CHECK(third.wait(60) == 0);
+  CHECK(total(2) == 20000);
+  size_t found = 0;
+  for (size_t id = 0; id < 20000; id += 97) {
+    auto get = run_agent({"get", "--peer", addr[id % 2], "--id", std::to_string(id), "--json"}, dir, 30);
+    if (get.exit_code == 0 && parse_get(get.out) == std::vector<float>(data.begin() + id * dim, data.begin() + (id + 1) * dim))
+      ++found;
+  }
+  CHECK(found == (20000 + 96) / 97);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
