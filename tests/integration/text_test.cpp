@@ -3,7 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -129,7 +131,9 @@ TEST_CASE("ingested documents are found again by a sentence of theirs in the top
   auto docs = machine_corpus(400);
   REQUIRE_MESSAGE(docs.size() >= 10, "too few text files on this machine");
   write_jsonl(dir + "/docs.jsonl", docs);
-  node_process node(dir, R"({"vectors": {"dim": 512}})");
+  // Hashed text embeddings are sparse and spread out: a wider HNSW search (ef 200) finds the
+  // exact top 3 for every sampled sentence here, where the default 64 missed one of 30.
+  node_process node(dir, R"({"vectors": {"dim": 512, "hnsw": {"ef_search": 200}}})");
   auto ingest = run_agent({"ingest", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--chunk-size", "48",
                            "--overlap", "24", "--json"},
                           dir);
@@ -140,6 +144,14 @@ TEST_CASE("ingested documents are found again by a sentence of theirs in the top
   auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
   CHECK(double(parse_status(status.out).count) == chunks);
 
+  // Search the HNSW graphs once every chunk is in them: the same graphs, the same answers.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+    if (s.exit_code == 0 && parse_status(s.out).pending == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   std::mt19937 rng(7);
   auto df = document_frequency(docs);
   size_t asked = 0, found = 0;
