@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <type_traits>
 #include <random>
 #include <thread>
 
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "actors/protocol.hpp"
+#include "runtime/actor_runtime.hpp"
 #include "storage/database.hpp"
 #include "tasks/task.hpp"
 #include "tests/support/cli_output.hpp"
@@ -332,4 +335,46 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
   }
   CHECK(found == (20000 + 96) / 97);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
+
+TEST_CASE("a peer speaking another protocol version and an oversized message are refused while the node serves on") {
+  auto dir = fresh_dir("cluster-bad-peer");
+  node_process node(dir, "{}");
+  p2p::node_config cfg;
+  p2p::runtime_config rcfg(cfg);
+  caf::actor_system sys{rcfg};
+  std::string host;
+  uint16_t port = 0;
+  REQUIRE(p2p::parse_address(node.address(), host, port));
+  auto remote = sys.middleman().remote_actor(host, port);
+  REQUIRE(remote);
+  caf::scoped_actor self{sys};
+  // Returns the error text of a request, "" when it succeeds with a reply of type R.
+  auto ask = [&](auto reply_type, auto... xs) {
+    using R = typename decltype(reply_type)::type;
+    std::string error;
+    self->request(*remote, std::chrono::seconds(30), xs...)
+      .receive([&](R&) {}, [&](caf::error& e) { error = p2p::error_text(e); });
+    return error;
+  };
+  auto members_reply = std::type_identity<std::vector<p2p::member_info>>{};
+  auto text_reply = std::type_identity<std::string>{};
+  p2p::member_info stranger;
+  stranger.id = "stranger";
+  stranger.address = "127.0.0.1:1";
+  stranger.protocol = p2p::protocol_version + 1;
+  CHECK(ask(members_reply, p2p::join_atom::value, stranger, caf::actor_cast<caf::actor>(self))
+        == "protocol version " + std::to_string(p2p::protocol_version + 1) + " is not this node's "
+             + std::to_string(p2p::protocol_version));
+  CHECK(ask(text_reply, p2p::send_atom::value, std::string("node-1/worker"), std::string("test"),
+            std::string(2 << 20, 'x'), false)
+          .find("message of 2097152 bytes refused: over the limit of 1048576 bytes")
+        != std::string::npos);
+  CHECK(ask(text_reply, p2p::send_atom::value, std::string("node-1/worker"), std::string("test"), std::string("fine"),
+            false)
+        == "");
+  auto status = run_agent({"status", "--peer", node.address()}, dir);
+  CHECK(status.exit_code == 0);
+  CHECK(member_count(node.address(), dir) == 1);
+  CHECK(node.stop() == 0);
 }
