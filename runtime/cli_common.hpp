@@ -44,6 +44,16 @@ bool parse_args(int argc, char** argv, const char* synopsis, po::options_descrip
 /// The node config: defaults, then --config FILE, then --data-dir. Config errors throw (exit 2).
 node_config load_node_config(const std::string& path, const std::string& data_dir_override);
 
+/// Opens an input file with Reader::open (vector_reader, document_reader); failures throw (exit 1).
+template <class Reader>
+std::unique_ptr<Reader> open_input_file(const std::string& path) {
+  std::string error;
+  auto reader = Reader::open(path, error);
+  if (!reader)
+    throw cli_exit{exit_code::failure, error};
+  return reader;
+}
+
 /// Opens the embedded node or connects to --peer; failures throw (exit 1).
 std::unique_ptr<node_session> open_session(const client_options& o);
 

@@ -34,14 +34,6 @@ void check_chunking(const text_options& t) {
                                        + std::to_string(t.chunk_size)};
 }
 
-std::unique_ptr<document_reader> open_documents(const std::string& path) {
-  std::string error;
-  auto reader = document_reader::open(path, error);
-  if (!reader)
-    throw cli_exit{exit_code::failure, error};
-  return reader;
-}
-
 /// Reads the next batch of documents; reports bad lines on stderr. False at the end.
 bool next_batch(document_reader& reader, size_t max_docs, size_t max_bytes, document_batch& b, size_t& failed) {
   std::vector<document> docs;
@@ -103,7 +95,7 @@ int run_process(int argc, char** argv) {
   if (!parsed_priority)
     throw cli_exit{exit_code::usage, "--priority: expected low, normal, high or critical, got '" + priority_name + "'"};
   auto priority = uint8_t(*parsed_priority);
-  auto reader = open_documents(t.input);
+  auto reader = open_input_file<document_reader>(t.input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
   // Phase 1: every document becomes a persisted text_processing task (acknowledged = durable).
@@ -180,7 +172,7 @@ int run_ingest(int argc, char** argv) {
                   desc, vm))
     return exit_code::ok;
   check_chunking(t);
-  auto reader = open_documents(t.input);
+  auto reader = open_input_file<document_reader>(t.input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
   request_pipeline<ingest_result> pipeline(*session, o);

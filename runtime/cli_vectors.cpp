@@ -16,14 +16,6 @@ namespace {
 constexpr size_t put_batch_rows = 1000;
 constexpr size_t search_batch_queries = 64;
 
-std::unique_ptr<vector_reader> open_input(const std::string& path) {
-  std::string error;
-  auto reader = vector_reader::open(path, error);
-  if (!reader)
-    throw cli_exit{exit_code::failure, error};
-  return reader;
-}
-
 
 /// Prints the results of queries first, first + 1, ... as --json lines or readable lines.
 void print_results(size_t first, const search_result& r, bool json) {
@@ -58,7 +50,7 @@ int run_put(int argc, char** argv) {
   if (!parse_args(argc, argv, "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--collection C] [--json]",
                   desc, vm))
     return exit_code::ok;
-  auto reader = open_input(input);
+  auto reader = open_input_file<vector_reader>(input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
   request_pipeline<uint64_t> pipeline(*session, o);
@@ -135,7 +127,7 @@ int run_search(int argc, char** argv) {
     print_results(0, r, o.json);
     return exit_code::ok;
   }
-  auto reader = open_input(input);
+  auto reader = open_input_file<vector_reader>(input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
   request_pipeline<search_result> pipeline(*session, o);
