@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "actors/protocol.hpp"
+#include "actors/vector_router_state.hpp"
 #include "actors/vector_shard.hpp"
 #include "runtime/log.hpp"
 #include "storage/database.hpp"
@@ -18,57 +19,20 @@
 
 namespace p2p {
 
+/// The rows `rows` of `b` as a batch of their own.
+vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
+  vector_batch out{b.collection, b.dim, {}, {}, {}};
+  out.values.reserve(rows.size() * b.dim);
+  for (uint32_t i : rows) {
+    out.ids.push_back(b.ids[i]);
+    out.values.insert(out.values.end(), b.values.begin() + size_t(i) * b.dim, b.values.begin() + size_t(i + 1) * b.dim);
+    if (!b.metadata.empty())
+      out.metadata.push_back(b.metadata[i]);
+  }
+  return out;
+}
+
 namespace {
-
-constexpr auto shard_timeout = std::chrono::seconds(120);
-
-/// A peer that owns part of the keys.
-struct peer_node {
-  std::string id;
-  caf::actor node;
-  uint32_t shards = 0;
-};
-
-struct router_state {
-  node_config cfg;
-  std::shared_ptr<database> db;
-  std::vector<caf::actor> shards;
-  std::map<std::string, collection_spec, std::less<>> collections;
-  std::vector<peer_node> peers; // by id
-  // Handoff: (collection, shard) pairs still to scan, one at a time.
-  bool leaving = false;
-  bool rebalancing = false;
-  bool rebalance_again = false;
-  std::vector<std::pair<std::string, uint16_t>> handoff_work;
-  std::string handoff_after;
-  std::vector<caf::response_promise> leave_waiters;
-  static inline const char* name = "vector_router";
-
-  size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }
-
-  /// The nodes that own keys now: this node first (unless leaving), then the peers.
-  std::vector<std::pair<std::string, uint32_t>> placement() const {
-    std::vector<std::pair<std::string, uint32_t>> out;
-    if (!leaving)
-      out.emplace_back(cfg.id, uint32_t(shards.size()));
-    for (auto& p : peers)
-      out.emplace_back(p.id, p.shards);
-    return out;
-  }
-
-  /// The peer that owns `id`, or null when this node does.
-  const peer_node* owner(std::string_view id) const {
-    if (peers.empty())
-      return nullptr;
-    auto nodes = placement();
-    auto at = owner_node(nodes, id);
-    return nodes[at].first == cfg.id ? nullptr : &peers[leaving ? at : at - 1];
-  }
-};
-
-constexpr auto peer_timeout = std::chrono::seconds(60);
-
-using router_actor = caf::stateful_actor<router_state>;
 
 std::string encode_spec(const collection_spec& spec) {
   std::string v(5, '\0');
@@ -177,19 +141,6 @@ void put_local(router_actor* self, const collection_spec& spec, std::shared_ptr<
       .then([acc](uint64_t n) { acc->stored += n; acc->done(); },
             [acc](caf::error& e) { acc->failure = std::move(e); acc->done(); });
   }
-}
-
-/// The rows `rows` of `b` as a batch of their own.
-vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
-  vector_batch out{b.collection, b.dim, {}, {}, {}};
-  out.values.reserve(rows.size() * b.dim);
-  for (uint32_t i : rows) {
-    out.ids.push_back(b.ids[i]);
-    out.values.insert(out.values.end(), b.values.begin() + size_t(i) * b.dim, b.values.begin() + size_t(i + 1) * b.dim);
-    if (!b.metadata.empty())
-      out.metadata.push_back(b.metadata[i]);
-  }
-  return out;
 }
 
 /// Stores a checked batch: each row on the node that owns its id, acknowledged when all are.
@@ -373,130 +324,6 @@ caf::response_promise forward(router_actor* self, const caf::actor& dest, Ts&&..
   auto rp = self->make_response_promise();
   rp.delegate(dest, std::forward<Ts>(xs)...);
   return rp;
-}
-
-// -- handoff: keys move to their owners when the members change or this node leaves ----------
-
-void handoff_step(router_actor* self);
-
-void start_rebalance(router_actor* self) {
-  auto& st = self->state;
-  if (st.rebalancing) {
-    st.rebalance_again = true;
-    return;
-  }
-  st.handoff_work.clear();
-  if (!st.peers.empty())
-    for (auto& [name, _] : st.collections)
-      for (uint16_t s = 0; s < st.shards.size(); ++s)
-        st.handoff_work.emplace_back(name, s);
-  st.handoff_after.clear();
-  st.rebalancing = true;
-  handoff_step(self);
-}
-
-void handoff_finished(router_actor* self) {
-  auto& st = self->state;
-  st.rebalancing = false;
-  if (st.rebalance_again) {
-    st.rebalance_again = false;
-    start_rebalance(self);
-    return;
-  }
-  for (auto& rp : st.leave_waiters)
-    rp.deliver(true);
-  st.leave_waiters.clear();
-}
-
-/// One round: read up to 1,000 vectors of one shard that belong elsewhere, store them at their
-/// owners (without overwriting newer copies), and only then drop them here.
-void handoff_step(router_actor* self) {
-  auto& st = self->state;
-  if (st.handoff_work.empty()) {
-    handoff_finished(self);
-    return;
-  }
-  auto [collection, shard] = st.handoff_work.front();
-  handoff_request req{collection, {}, {}, st.cfg.id, st.handoff_after, 1000};
-  for (auto& [id, shards] : st.placement()) {
-    req.node_ids.push_back(id);
-    req.node_shards.push_back(shards);
-  }
-  auto next = [self](bool done, std::string after) {
-    auto& st = self->state;
-    st.handoff_after = std::move(after);
-    if (done) {
-      st.handoff_work.erase(st.handoff_work.begin());
-      st.handoff_after.clear();
-    }
-    handoff_step(self);
-  };
-  auto skip = [self, next](caf::error& e) {
-    log(log_level::warn, "handoff: " + error_text(e) + "; skipping to the next shard");
-    next(true, "");
-  };
-  self->request(st.shards[shard], shard_timeout, handoff_atom::value, req)
-    .then(
-      [=](handoff_batch& batch) {
-        auto& st = self->state;
-        if (batch.rows.ids.empty()) {
-          next(batch.done, batch.next_after);
-          return;
-        }
-        auto spec = st.collections.at(collection);
-        // The owners by the placement of the request: node index 0 is this node unless leaving.
-        std::map<std::string, std::vector<uint32_t>> by_peer;
-        for (uint32_t i = 0; i < batch.owners.size(); ++i)
-          by_peer[req.node_ids[batch.owners[i]]].push_back(i);
-        auto remaining = std::make_shared<size_t>(by_peer.size());
-        auto failed = std::make_shared<bool>(false);
-        auto ids = std::make_shared<std::vector<std::string>>(batch.rows.ids);
-        auto after = batch.next_after;
-        bool done = batch.done;
-        auto all_stored = [=]() {
-          if (--*remaining > 0)
-            return;
-          if (*failed) {
-            next(true, "");
-            return;
-          }
-          self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *ids)
-            .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
-        };
-        for (auto& [peer_id, rows] : by_peer) {
-          auto it = std::find_if(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == peer_id; });
-          if (it == st.peers.end()) {
-            *failed = true;
-            all_stored();
-            continue;
-          }
-          self->request(it->node, peer_timeout, cluster_put_atom::value, spec, subset(batch.rows, rows), true)
-            .then([=](uint64_t) { all_stored(); },
-                  [=](caf::error& e) {
-                    log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
-                    *failed = true;
-                    all_stored();
-                  });
-        }
-      },
-      [=](caf::error& e) mutable { skip(e); });
-}
-
-void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
-  auto& st = self->state;
-  std::vector<peer_node> peers;
-  for (size_t i = 0; i < infos.size() && i < nodes.size(); ++i)
-    if (std::find(infos[i].capabilities.begin(), infos[i].capabilities.end(), "vector_store")
-        != infos[i].capabilities.end())
-      peers.push_back({infos[i].id, nodes[i], uint32_t(infos[i].shards.size())});
-  std::sort(peers.begin(), peers.end(), [](auto& a, auto& b) { return a.id < b.id; });
-  bool same = peers.size() == st.peers.size();
-  for (size_t i = 0; same && i < peers.size(); ++i)
-    same = peers[i].id == st.peers[i].id && peers[i].node == st.peers[i].node;
-  if (same)
-    return;
-  st.peers = std::move(peers);
-  start_rebalance(self);
 }
 
 caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_ptr<database> db) {

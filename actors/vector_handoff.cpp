@@ -1,0 +1,139 @@
+// Handoff: when the members change, or this node leaves, the keys it no longer owns move to
+// their owners in batches, each stored there before it is dropped here.
+
+#include <algorithm>
+
+#include "actors/vector_router_state.hpp"
+#include "runtime/log.hpp"
+
+namespace p2p {
+
+namespace {
+
+// -- handoff: keys move to their owners when the members change or this node leaves ----------
+
+void handoff_step(router_actor* self);
+
+void handoff_finished(router_actor* self) {
+  auto& st = self->state;
+  st.rebalancing = false;
+  if (st.rebalance_again) {
+    st.rebalance_again = false;
+    start_rebalance(self);
+    return;
+  }
+  for (auto& rp : st.leave_waiters)
+    rp.deliver(true);
+  st.leave_waiters.clear();
+}
+
+/// One round: read up to 1,000 vectors of one shard that belong elsewhere, store them at their
+/// owners (without overwriting newer copies), and only then drop them here.
+void handoff_step(router_actor* self) {
+  auto& st = self->state;
+  if (st.handoff_work.empty()) {
+    handoff_finished(self);
+    return;
+  }
+  auto [collection, shard] = st.handoff_work.front();
+  handoff_request req{collection, {}, {}, st.cfg.id, st.handoff_after, 1000};
+  for (auto& [id, shards] : st.placement()) {
+    req.node_ids.push_back(id);
+    req.node_shards.push_back(shards);
+  }
+  auto next = [self](bool done, std::string after) {
+    auto& st = self->state;
+    st.handoff_after = std::move(after);
+    if (done) {
+      st.handoff_work.erase(st.handoff_work.begin());
+      st.handoff_after.clear();
+    }
+    handoff_step(self);
+  };
+  auto skip = [self, next](caf::error& e) {
+    log(log_level::warn, "handoff: " + error_text(e) + "; skipping to the next shard");
+    next(true, "");
+  };
+  self->request(st.shards[shard], shard_timeout, handoff_atom::value, req)
+    .then(
+      [=](handoff_batch& batch) {
+        auto& st = self->state;
+        if (batch.rows.ids.empty()) {
+          next(batch.done, batch.next_after);
+          return;
+        }
+        auto spec = st.collections.at(collection);
+        // The owners by the placement of the request: node index 0 is this node unless leaving.
+        std::map<std::string, std::vector<uint32_t>> by_peer;
+        for (uint32_t i = 0; i < batch.owners.size(); ++i)
+          by_peer[req.node_ids[batch.owners[i]]].push_back(i);
+        auto remaining = std::make_shared<size_t>(by_peer.size());
+        auto failed = std::make_shared<bool>(false);
+        auto ids = std::make_shared<std::vector<std::string>>(batch.rows.ids);
+        auto after = batch.next_after;
+        bool done = batch.done;
+        auto all_stored = [=]() {
+          if (--*remaining > 0)
+            return;
+          if (*failed) {
+            next(true, "");
+            return;
+          }
+          self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *ids)
+            .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
+        };
+        for (auto& [peer_id, rows] : by_peer) {
+          auto it = std::find_if(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == peer_id; });
+          if (it == st.peers.end()) {
+            *failed = true;
+            all_stored();
+            continue;
+          }
+          self->request(it->node, peer_timeout, cluster_put_atom::value, spec, subset(batch.rows, rows), true)
+            .then([=](uint64_t) { all_stored(); },
+                  [=](caf::error& e) {
+                    log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
+                    *failed = true;
+                    all_stored();
+                  });
+        }
+      },
+      [=](caf::error& e) mutable { skip(e); });
+}
+
+} // namespace
+
+void start_rebalance(router_actor* self) {
+  auto& st = self->state;
+  if (st.rebalancing) {
+    st.rebalance_again = true;
+    return;
+  }
+  st.handoff_work.clear();
+  if (!st.peers.empty())
+    for (auto& [name, _] : st.collections)
+      for (uint16_t s = 0; s < st.shards.size(); ++s)
+        st.handoff_work.emplace_back(name, s);
+  st.handoff_after.clear();
+  st.rebalancing = true;
+  handoff_step(self);
+}
+
+void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
+  auto& st = self->state;
+  std::vector<peer_node> peers;
+  for (size_t i = 0; i < infos.size() && i < nodes.size(); ++i)
+    if (std::find(infos[i].capabilities.begin(), infos[i].capabilities.end(), "vector_store")
+        != infos[i].capabilities.end())
+      peers.push_back({infos[i].id, nodes[i], uint32_t(infos[i].shards.size())});
+  std::sort(peers.begin(), peers.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  bool same = peers.size() == st.peers.size();
+  for (size_t i = 0; same && i < peers.size(); ++i)
+    same = peers[i].id == st.peers[i].id && peers[i].node == st.peers[i].node;
+  if (same)
+    return;
+  st.peers = std::move(peers);
+  start_rebalance(self);
+}
+
+} // namespace p2p

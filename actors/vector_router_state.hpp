@@ -1,0 +1,82 @@
+#pragma once
+// The vector router's state and the parts of it split over files: routing in
+// vector_router.cpp, handoff (moving keys to their owners) in vector_handoff.cpp. Internal to
+// actors/: include vector_router.hpp elsewhere.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "config/node_config.hpp"
+#include "vectors/placement.hpp"
+
+namespace p2p {
+
+class database;
+
+constexpr auto shard_timeout = std::chrono::seconds(120);
+
+/// A peer that owns part of the keys.
+struct peer_node {
+  std::string id;
+  caf::actor node;
+  uint32_t shards = 0;
+};
+
+struct router_state {
+  node_config cfg;
+  std::shared_ptr<database> db;
+  std::vector<caf::actor> shards;
+  std::map<std::string, collection_spec, std::less<>> collections;
+  std::vector<peer_node> peers; // by id
+  // Handoff: (collection, shard) pairs still to scan, one at a time.
+  bool leaving = false;
+  bool rebalancing = false;
+  bool rebalance_again = false;
+  std::vector<std::pair<std::string, uint16_t>> handoff_work;
+  std::string handoff_after;
+  std::vector<caf::response_promise> leave_waiters;
+  static inline const char* name = "vector_router";
+
+  size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }
+
+  /// The nodes that own keys now: this node first (unless leaving), then the peers.
+  std::vector<std::pair<std::string, uint32_t>> placement() const {
+    std::vector<std::pair<std::string, uint32_t>> out;
+    if (!leaving)
+      out.emplace_back(cfg.id, uint32_t(shards.size()));
+    for (auto& p : peers)
+      out.emplace_back(p.id, p.shards);
+    return out;
+  }
+
+  /// The peer that owns `id`, or null when this node does.
+  const peer_node* owner(std::string_view id) const {
+    if (peers.empty())
+      return nullptr;
+    auto nodes = placement();
+    auto at = owner_node(nodes, id);
+    return nodes[at].first == cfg.id ? nullptr : &peers[leaving ? at : at - 1];
+  }
+};
+
+constexpr auto peer_timeout = std::chrono::seconds(60);
+
+using router_actor = caf::stateful_actor<router_state>;
+
+
+/// The rows `rows` of `b` as a batch of their own.
+vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);
+
+/// Moves the keys this node no longer owns to their owners (again, if already moving).
+void start_rebalance(router_actor* self);
+
+/// The peers storing vectors changed: remember them and rebalance.
+void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes);
+
+} // namespace p2p
