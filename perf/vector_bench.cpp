@@ -182,7 +182,7 @@ memory_figures measure_memory(const options& o, const std::vector<float>& base) 
 
 void row(const char* figure, const std::string& ours, const std::string& raw, const std::string& ratio,
          const char* target) {
-  std::printf("| %-38s | %14s | %14s | %7s | %-26s |\n", figure, ours.c_str(), raw.c_str(), ratio.c_str(), target);
+  std::printf("| %-40s | %14s | %14s | %7s | %-26s |\n", figure, ours.c_str(), raw.c_str(), ratio.c_str(), target);
 }
 
 std::string num(double v, const char* fmt = "%.0f") {
@@ -280,8 +280,8 @@ int main(int argc, char** argv) {
   if (!o.skip_memory && wanted("memory"))
     mem = measure_memory(o, base);
 
-  std::printf("\n| %-38s | %14s | %14s | %7s | %-26s |\n", "figure", "p2p-agent", "raw library", "ratio", "target");
-  std::printf("|%s|%s|%s|%s|%s|\n", std::string(40, '-').c_str(), std::string(16, '-').c_str(),
+  std::printf("\n| %-40s | %14s | %14s | %7s | %-26s |\n", "figure", "p2p-agent", "raw library", "ratio", "target");
+  std::printf("|%s|%s|%s|%s|%s|\n", std::string(42, '-').c_str(), std::string(16, '-').c_str(),
               std::string(16, '-').c_str(), std::string(9, '-').c_str(), std::string(28, '-').c_str());
   if (wanted("store")) {
   double ms = median(node_store), rs = median(raw_store);
