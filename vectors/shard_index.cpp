@@ -85,7 +85,6 @@ uint32_t shard_index::add_label(std::string_view id) {
   id_bytes_.append(id);
   id_offsets_.push_back(static_cast<uint32_t>(id_bytes_.size()));
   state_.push_back(0);
-  pending_row_.push_back(no_label);
   size_t mask = slots_.size() - 1;
   size_t i = hash_id(id) & mask;
   while (slots_[i] != no_label)
@@ -119,9 +118,11 @@ void shard_index::upsert(std::string_view id, const float* values, std::shared_p
     graph_->markDelete(label); // the graph copy is stale until re-indexed
   if (!(st & live))
     ++live_;
-  if (!(st & pending_bit))
+  if (st & pending_bit)
+    bury_pending(label);
+  else
     ++pending_count_;
-  append_row(label, values, std::move(owner)); // a previous pending row of this label is now dead
+  append_row(label, values, std::move(owner));
   st |= live | pending_bit;
 }
 
@@ -131,7 +132,8 @@ bool shard_index::erase(std::string_view id) {
     return false;
   uint8_t& st = state_[label];
   if (st & pending_bit) {
-    st &= ~pending_bit; // its arena row is now dead; a graph copy was marked when it became pending
+    st &= ~pending_bit; // a graph copy was marked deleted when it became pending
+    bury_pending(label);
     --pending_count_;
   } else if (st & in_graph) {
     graph_->markDelete(label);
@@ -158,8 +160,6 @@ float shard_index::pending_distance(const float* q, const pending_entry& e) cons
 }
 
 void shard_index::append_row(uint32_t label, const float* values, std::shared_ptr<const void> owner) {
-  if (next_row_ == UINT32_MAX)
-    renumber_arena();
   float scale = 1.0f;
   if (metric_ == metric_kind::cosine) {
     float norm = std::sqrt(dot(values, values, dim_));
@@ -170,7 +170,7 @@ void shard_index::append_row(uint32_t label, const float* values, std::shared_pt
     owners_.back().first = next_row_;
   else
     owners_.emplace_back(next_row_, std::move(owner));
-  pending_row_[label] = static_cast<uint32_t>(next_row_++);
+  ++next_row_;
 }
 
 void shard_index::advance_head() {
@@ -185,40 +185,30 @@ void shard_index::advance_head() {
   }
 }
 
-void shard_index::renumber_arena() {
-  // Rows are 32-bit; after 4 billion appends without the arena ever draining, renumber the
-  // pending rows from 0 (owners are kept: their rows only move down).
-  std::deque<pending_entry> live_rows;
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    auto& e = pending_[i];
-    if ((state_[e.label] & pending_bit) && pending_row_[e.label] == arena_head_ + i) {
-      pending_row_[e.label] = static_cast<uint32_t>(live_rows.size());
-      live_rows.push_back(e);
+void shard_index::bury_pending(uint32_t label) {
+  // Replacing or erasing a vector that is still pending is rare: a scan from the newest entry
+  // costs less than a row number kept for every vector (4 bytes each, resident).
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it)
+    if (it->label == label) {
+      it->label = no_label;
+      return;
     }
-  }
-  pending_.swap(live_rows);
-  for (auto& o : owners_)
-    o.first = pending_.size(); // conservative: released when the arena drains
-  arena_head_ = 0;
-  next_row_ = pending_.size();
 }
 
 size_t shard_index::index_pending(size_t max_items) {
   size_t moved = 0;
   while (moved < max_items && arena_head_ < next_row_) {
-    size_t row = arena_head_;
     const pending_entry& e = pending_.front();
-    uint8_t& st = state_[e.label];
-    if ((st & pending_bit) && pending_row_[e.label] == row) {
+    if (e.label != no_label) {
+      uint8_t& st = state_[e.label];
       if (!(st & in_graph))
         ensure_graph_capacity();
       prepare(e.values, scratch_.data());
       graph_->addPoint(scratch_.data(), e.label); // an existing label is updated and unmarked
       st = live | in_graph;
-      pending_row_[e.label] = no_label;
       --pending_count_;
       ++moved;
-    } // else: deleted or replaced while pending
+    }
     advance_head();
   }
   return moved;
@@ -227,7 +217,7 @@ size_t shard_index::index_pending(size_t max_items) {
 void shard_index::scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const {
   for (size_t i = 0; i < pending_.size(); ++i) {
     auto& e = pending_[i];
-    if (!(state_[e.label] & pending_bit) || pending_row_[e.label] != arena_head_ + i)
+    if (e.label == no_label)
       continue;
     offer(heap, k, {pending_distance(q, e), e.label});
   }

@@ -76,7 +76,8 @@ private:
   [[nodiscard]] float pending_distance(const float* q, const pending_entry& e) const;
   void append_row(uint32_t label, const float* values, std::shared_ptr<const void> owner);
   void advance_head();
-  void renumber_arena();
+  /// Marks the pending entry of `label` dead (it was replaced or erased while pending).
+  void bury_pending(uint32_t label);
   void ensure_graph_capacity();
   void scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const;
 
@@ -90,16 +91,16 @@ private:
   std::string id_bytes_;
   std::vector<uint32_t> id_offsets_{0}; // id of label i is id_bytes_[id_offsets_[i], id_offsets_[i + 1])
   std::vector<uint8_t> state_;          // label -> state_bits
-  std::vector<uint32_t> pending_row_;   // label -> row in the arena while pending
   std::vector<uint32_t> slots_;         // open-addressing hash: id -> label
-  // Pending vectors, in arrival order: row arena_head_ + i is pending_[i]. They point into
+  // Pending vectors, in arrival order: row arena_head_ + i is pending_[i]; a replaced or erased
+  // one stays as a dead entry (label no_label) until indexing passes it. They point into
   // memory kept alive by owners_ (the batches they came in, or copy blocks) until indexed.
   std::deque<pending_entry> pending_;
   std::deque<std::pair<size_t, std::shared_ptr<const void>>> owners_; // (last row using it, owner)
   static constexpr size_t copy_block_rows = 1024;
   std::shared_ptr<float[]> copy_block_; // where upsert-with-copy puts vectors
   size_t copy_block_used_ = 0;
-  size_t arena_head_ = 0; // rows before it are indexed or dead
+  size_t arena_head_ = 0; // rows before it are indexed or dead (64-bit: never wraps)
   size_t next_row_ = 0;
   size_t live_ = 0;
   size_t pending_count_ = 0;
