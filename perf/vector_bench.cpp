@@ -17,6 +17,7 @@
 #include "storage/vector_keys.hpp"
 #include "tests/support/data.hpp"
 #include "vectors/distance.hpp"
+#include "vectors/placement.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace po = boost::program_options;
@@ -58,7 +59,8 @@ std::string fresh(const options& o, const std::string& name) {
   return d.string();
 }
 
-/// Raw RocksDB: the same keys, values and options as the node, WriteBatches of 1000.
+/// Raw RocksDB: the same keys (shard placement of a default node-1 with 4 shards), values and
+/// options as the node, WriteBatches of 1000.
 double raw_rocksdb_store(const options& o, const std::vector<float>& base) {
   std::string error;
   auto db = database::open(fresh(o, "raw-rocksdb"), durability_mode::wal, error);
@@ -69,7 +71,7 @@ double raw_rocksdb_store(const options& o, const std::vector<float>& base) {
     rocksdb::WriteBatch wb(1000 * (o.dim * 4 + 64)); // reserved, as the node reuses its batch buffer
     for (size_t i = first; i < std::min(o.n, first + 1000); ++i) {
       auto id = std::to_string(i);
-      wb.Put(db->cf(column::vectors), vector_key(uint16_t(stable_hash(id) % 4), "bench", id),
+      wb.Put(db->cf(column::vectors), vector_key(local_shard("node-1", 4, id), "bench", id),
              rocksdb::Slice(reinterpret_cast<const char*>(&base[i * o.dim]), o.dim * 4));
     }
     if (!db->write(wb).ok())

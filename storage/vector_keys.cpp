@@ -30,11 +30,4 @@ bool parse_vector_key(std::string_view key, vector_key_parts& out) {
   return true;
 }
 
-uint64_t stable_hash(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 } // namespace p2p

@@ -23,7 +23,4 @@ struct vector_key_parts {
 /// Splits a key; false when it is not of the layout above.
 [[nodiscard]] bool parse_vector_key(std::string_view key, vector_key_parts& out);
 
-/// Stable 64-bit hash of an id (FNV-1a), the same on every node and every run.
-[[nodiscard]] uint64_t stable_hash(std::string_view s);
-
 } // namespace p2p

@@ -7,28 +7,9 @@
 
 #include "text/text_kernels.hpp"
 #include "vectors/distance.hpp"
+#include "vectors/hashing.hpp"
 
 namespace p2p {
-
-namespace {
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-/// A 64-bit finaliser (splitmix64) so that slot and sign bits are independent.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-} // namespace
 
 void hashing_embedder::embed(std::string_view text, float* out) const {
   std::fill(out, out + dim_, 0.0f);
@@ -40,10 +21,10 @@ void hashing_embedder::embed(std::string_view text, float* out) const {
   uint64_t previous = 0;
   for (size_t i = 0; i < tokens.size(); ++i) {
     lowercase_into(text.substr(tokens[i].begin, tokens[i].end - tokens[i].begin), term);
-    uint64_t h = mix(fnv1a(term));
+    uint64_t h = mix64(fnv1a(term));
     features.push_back(h);
     if (i > 0)
-      features.push_back(mix(previous * 31 + h + 0x9e3779b97f4a7c15ull)); // bigram
+      features.push_back(mix64(previous * 31 + h + 0x9e3779b97f4a7c15ull)); // bigram
     previous = h;
   }
   std::sort(features.begin(), features.end());

@@ -1,5 +1,7 @@
 #include "text/text_kernels.hpp"
 
+#include "vectors/hashing.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -214,9 +216,7 @@ std::vector<std::pair<std::string, uint32_t>> top_terms(std::string_view text, c
   size_t mask = capacity - 1;
   for (auto& t : tokens) {
     lowercase_into(text.substr(t.begin, t.end - t.begin), lower);
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : lower)
-      h = (h ^ c) * 1099511628211ull;
+    uint64_t h = fnv1a(lower);
     for (size_t i = (h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
       uint32_t slot = slots[i];
       if (slot == UINT32_MAX) {

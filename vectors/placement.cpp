@@ -1,28 +1,16 @@
 #include "vectors/placement.hpp"
 
+#include "vectors/hashing.hpp"
+
 namespace p2p {
 
 namespace {
-
-uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-uint64_t mix(uint64_t x) { // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 uint64_t best_score(std::string_view node_id, uint32_t shards, uint64_t id_hash, uint16_t* shard) {
   uint64_t node_hash = fnv1a(node_id);
   uint64_t best = 0;
   for (uint32_t s = 0; s < shards; ++s) {
-    uint64_t score = mix(node_hash ^ mix(id_hash + 0x9e3779b97f4a7c15ull * (s + 1)));
+    uint64_t score = mix64(node_hash ^ mix64(id_hash + 0x9e3779b97f4a7c15ull * (s + 1)));
     if (s == 0 || score > best) {
       best = score;
       if (shard)
@@ -35,7 +23,7 @@ uint64_t best_score(std::string_view node_id, uint32_t shards, uint64_t id_hash,
 } // namespace
 
 uint64_t placement_score(std::string_view node_id, uint32_t shard, std::string_view id) {
-  return mix(fnv1a(node_id) ^ mix(fnv1a(id) + 0x9e3779b97f4a7c15ull * (shard + 1)));
+  return mix64(fnv1a(node_id) ^ mix64(fnv1a(id) + 0x9e3779b97f4a7c15ull * (shard + 1)));
 }
 
 uint16_t local_shard(std::string_view node_id, uint32_t shards, std::string_view id) {

@@ -8,6 +8,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include "vectors/distance.hpp"
+#include "vectors/hashing.hpp"
 
 namespace p2p {
 
@@ -15,12 +16,7 @@ namespace {
 
 constexpr size_t initial_graph_capacity = 1024;
 
-uint64_t hash_id(std::string_view id) {
-  uint64_t h = 1469598103934665603ull; // FNV-1a
-  for (unsigned char c : id)
-    h = (h ^ c) * 1099511628211ull;
-  return h ^ (h >> 29);
-}
+uint64_t hash_id(std::string_view id) { return mix64(fnv1a(id)); }
 
 auto by_distance = [](const shard_hit& a, const shard_hit& b) { return a.distance < b.distance; };
 
