@@ -310,12 +310,7 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
   REQUIRE_MESSAGE(search.exit_code == 0, search.err);
   auto lines = parse_search(search.out);
   REQUIRE(lines.size() == 1000);
-  std::vector<std::vector<size_t>> results;
-  for (auto& l : lines) {
-    results.emplace_back();
-    for (auto& id : l.ids)
-      results.back().push_back(std::stoul(id));
-  }
+  auto results = result_rows(lines);
   std::vector<size_t> rows(20000);
   std::iota(rows.begin(), rows.end(), 0);
   double recall = cosine_recall(data, rows, queries, dim, 10, results);

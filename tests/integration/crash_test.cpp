@@ -69,12 +69,7 @@ TEST_CASE("a node killed with SIGKILL during a put of 100,000 vectors keeps ever
     REQUIRE_MESSAGE(search.exit_code == 0, search.err);
     auto lines = parse_search(search.out);
     REQUIRE(lines.size() == 200);
-    std::vector<std::vector<size_t>> results;
-    for (auto& l : lines) {
-      results.emplace_back();
-      for (auto& id : l.ids)
-        results.back().push_back(std::stoul(id));
-    }
+    auto results = result_rows(lines);
     // Exact search over what is stored: the acknowledged prefix and any of the batches in flight.
     std::set<size_t> ids;
     {

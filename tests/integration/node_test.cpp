@@ -35,16 +35,6 @@ collection_counts wait_indexed(const std::string& addr, const std::string& dir, 
   return c;
 }
 
-std::vector<std::vector<size_t>> result_rows(const std::vector<search_line>& lines) {
-  std::vector<std::vector<size_t>> out;
-  for (auto& l : lines) {
-    out.emplace_back();
-    for (auto& id : l.ids)
-      out.back().push_back(std::stoul(id));
-  }
-  return out;
-}
-
 } // namespace
 
 TEST_CASE("a node stores 20,000 vectors put through its port and searches them with recall@10 >= 0.95") {

@@ -57,6 +57,16 @@ std::vector<search_line> parse_search(const std::string& out) {
   return lines;
 }
 
+std::vector<std::vector<size_t>> result_rows(const std::vector<search_line>& lines) {
+  std::vector<std::vector<size_t>> out;
+  for (auto& l : lines) {
+    out.emplace_back();
+    for (auto& id : l.ids)
+      out.back().push_back(std::stoul(id));
+  }
+  return out;
+}
+
 std::vector<float> parse_get(const std::string& json, std::string* metadata) {
   simdjson::dom::parser p;
   auto doc = parse(p, json);

@@ -26,6 +26,9 @@ struct search_line {
 /// One entry per query line of `search --json`, in query order.
 std::vector<search_line> parse_search(const std::string& out);
 
+/// The result ids of each query as row numbers (for data sets whose ids are their row numbers).
+std::vector<std::vector<size_t>> result_rows(const std::vector<search_line>& lines);
+
 /// The vector of `get --json`, and its metadata as minified JSON.
 std::vector<float> parse_get(const std::string& json, std::string* metadata = nullptr);
 
