@@ -8,91 +8,15 @@
 
 #include <simdjson.h>
 
+#include "config/json_fields.hpp"
+
 namespace p2p {
 
 namespace {
 
+using namespace json_fields;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-
-struct error_found {
-  std::string message;
-};
-
-std::string type_name(element_type t) {
-  switch (t) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
-    case element_type::INT64:
-    case element_type::UINT64: return "an integer";
-    case element_type::DOUBLE: return "a number";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
-  }
-  return "a value";
-}
-
-[[noreturn]] void fail(const std::string& path, const std::string& expected, element v) {
-  throw error_found{"config: " + path + ": expected " + expected + ", got " + type_name(v.type())};
-}
-
-[[noreturn]] void fail_range(const std::string& path, const std::string& expected, int64_t got) {
-  throw error_found{"config: " + path + ": expected " + expected + ", got " + std::to_string(got)};
-}
-
-template <class T>
-void read_uint(const std::string& path, element v, T& out, int64_t lo, int64_t hi) {
-  auto expected = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
-  int64_t x = 0;
-  if (v.type() == element_type::INT64)
-    x = int64_t(v);
-  else if (v.type() == element_type::UINT64)
-    fail_range(path, expected, INT64_MAX);
-  else
-    fail(path, expected, v);
-  if (x < lo || x > hi)
-    fail_range(path, expected, x);
-  out = static_cast<T>(x);
-}
-
-std::string read_string(const std::string& path, element v, bool allow_empty = false) {
-  if (v.type() != element_type::STRING)
-    fail(path, "a string", v);
-  std::string s{std::string_view(v)};
-  if (s.empty() && !allow_empty)
-    throw error_found{"config: " + path + ": expected a non-empty string"};
-  return s;
-}
-
-std::vector<std::string> read_string_array(const std::string& path, element v) {
-  if (v.type() != element_type::ARRAY)
-    fail(path, "an array of strings", v);
-  std::vector<std::string> out;
-  size_t i = 0;
-  for (element item : simdjson::dom::array(v))
-    out.push_back(read_string(path + "[" + std::to_string(i++) + "]", item));
-  return out;
-}
-
-using field_reader = std::function<void(const std::string& path, element v)>;
-
-/// Walks an object, dispatching each key to its reader; an unknown key is an error.
-void read_object(const std::string& path, element v, const std::map<std::string_view, field_reader>& fields) {
-  if (v.type() != element_type::OBJECT)
-    fail(path.empty() ? "(top level)" : path, "an object", v);
-  for (auto [key, value] : simdjson::dom::object(v)) {
-    auto sub = path.empty() ? std::string(key) : path + "." + std::string(key);
-    auto it = fields.find(key);
-    if (it == fields.end()) {
-      std::string known;
-      for (auto& [k, _] : fields)
-        known += (known.empty() ? "" : ", ") + std::string(k);
-      throw error_found{"config: unknown key '" + sub + "' (expected one of: " + known + ")"};
-    }
-    it->second(sub, value);
-  }
-}
 
 void read_agents(const std::string& path, element v, std::vector<agent_config>& out) {
   if (v.type() != element_type::ARRAY)
@@ -107,7 +31,7 @@ void read_agents(const std::string& path, element v, std::vector<agent_config>& 
       {"capabilities", [&](auto& k, element x) { a.capabilities = read_string_array(k, x); }},
     });
     if (a.name.empty())
-      throw error_found{"config: " + p + ".name: required"};
+      throw error_found{p + ".name: required"};
     out.push_back(std::move(a));
   }
 }
@@ -131,7 +55,7 @@ void read_root(element root, node_config& c) {
               std::string h;
               uint16_t port;
               if (!parse_address(c.bootstrap[i], h, port))
-                throw error_found{"config: " + k + "[" + std::to_string(i) + "]: expected HOST:PORT, got '"
+                throw error_found{k + "[" + std::to_string(i) + "]: expected HOST:PORT, got '"
                                   + c.bootstrap[i] + "'"};
             }
           }},
@@ -146,7 +70,7 @@ void read_root(element root, node_config& c) {
          {"scheduler_policy", [&](auto& k, element x) {
             c.scheduler_policy = read_string(k, x);
             if (c.scheduler_policy != "sharing" && c.scheduler_policy != "stealing")
-              throw error_found{"config: " + k + ": expected \"sharing\" or \"stealing\", got \""
+              throw error_found{k + ": expected \"sharing\" or \"stealing\", got \""
                                 + c.scheduler_policy + "\""};
           }},
          {"workers", [&](auto& k, element x) { read_uint(k, x, c.workers, 1, 1024); }},
@@ -160,7 +84,7 @@ void read_root(element root, node_config& c) {
             auto s = read_string(k, x);
             auto m = parse_metric(s);
             if (!m)
-              throw error_found{"config: " + k + ": expected \"cosine\", \"ip\" or \"l2\", got \"" + s + "\""};
+              throw error_found{k + ": expected \"cosine\", \"ip\" or \"l2\", got \"" + s + "\""};
             c.metric = *m;
           }},
          {"shards", [&](auto& k, element x) { read_uint(k, x, c.shards, 1, 256); }},
@@ -189,7 +113,7 @@ void read_root(element root, node_config& c) {
             else if (s == "fsync")
               c.durability = durability_mode::fsync;
             else
-              throw error_found{"config: " + k + ": expected \"wal\" or \"fsync\", got \"" + s + "\""};
+              throw error_found{k + ": expected \"wal\" or \"fsync\", got \"" + s + "\""};
           }},
        });
      }},
@@ -257,7 +181,7 @@ config_error parse_config(std::string_view json, node_config& out) {
   try {
     read_root(root, c);
   } catch (const error_found& e) {
-    return {e.message};
+    return {"config: " + e.message};
   }
   if (auto err = validate(c))
     return err;

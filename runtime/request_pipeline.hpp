@@ -16,11 +16,12 @@ constexpr size_t window = 4;
 template <class Reply>
 class request_pipeline {
 public:
-  request_pipeline(node_session& s, const client_options& o) : session_(s), self_(s.system()), node_(s.node()), o_(o) {}
+  request_pipeline(node_session& s, const client_options& o, size_t in_flight = window)
+      : session_(s), self_(s.system()), node_(s.node()), o_(o), in_flight_(in_flight) {}
 
   template <class OnReply, class... Ts>
   void send(OnReply on_reply, Ts&&... xs) {
-    if (pending_.size() >= window)
+    if (pending_.size() >= in_flight_)
       receive_one();
     if (error_)
       return;
@@ -57,6 +58,7 @@ private:
   caf::scoped_actor self_;
   caf::actor node_;
   const client_options& o_;
+  size_t in_flight_;
   std::deque<std::pair<handle, std::function<void(Reply&)>>> pending_;
   caf::error error_;
 };

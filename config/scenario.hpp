@@ -1,0 +1,51 @@
+#pragma once
+// A bench scenario: where it runs (embedded, or a loopback cluster of N nodes per run) and the
+// steps it measures. Read from JSON with the same strict rules as the node config.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace p2p {
+
+enum class step_kind : uint8_t { text_processing, embedding, vector_store, vector_search, messaging, ingest };
+
+[[nodiscard]] std::string_view to_string(step_kind k);
+[[nodiscard]] std::optional<step_kind> parse_step_kind(std::string_view s);
+
+struct scenario_step {
+  step_kind kind = step_kind::text_processing;
+  uint64_t count = 0;  // documents, chunks, vectors, queries or messages
+  uint32_t size = 0;   // words per document or chunk, bytes per message, dimensions of a vector (0: default)
+  std::string input;   // documents (.jsonl) or vectors (.fvecs/.jsonl); empty: generated
+  std::string collection = "bench";
+  uint32_t k = 10;     // vector_search
+  uint32_t ef = 0;     // vector_search: 0 = the node's ef_search
+  uint32_t batch = 0;  // items per request (0: the step's default)
+  uint32_t window = 0; // requests in flight (0: the step's default)
+  bool one_way = false; // messaging
+  std::string to;      // messaging: PEER/AGENT (empty: the last peer's "worker")
+};
+
+struct scenario {
+  std::string name;
+  std::string description;
+  std::vector<uint32_t> nodes; // node counts, one run each; empty: one embedded node
+  std::string topology = "star";
+  uint64_t seed = 42;
+  std::vector<scenario_step> steps;
+};
+
+/// Parses a scenario; relative input paths are resolved against `base_dir`, and every input must
+/// exist. Empty on success, else one line naming the key path ("scenario: steps[1].count: ...").
+[[nodiscard]] std::string parse_scenario(std::string_view json, const std::string& base_dir, scenario& out);
+
+/// Reads a scenario file; a missing file or bad JSON is named in the error.
+[[nodiscard]] std::string load_scenario_file(const std::string& path, scenario& out);
+
+/// Defaults of a step kind (batch, window, size) applied to fields left at 0.
+void apply_step_defaults(scenario_step& s);
+
+} // namespace p2p

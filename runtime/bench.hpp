@@ -1,0 +1,84 @@
+#pragma once
+// `p2p-agent bench`: the data of each step, the raw-library baselines, the steps run against a
+// node, and the report (JSON of DESIGN.md §6 and a table beside the guide and the baselines).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/node_config.hpp"
+#include "config/scenario.hpp"
+
+namespace p2p {
+class node_session;
+}
+
+namespace p2p::bench {
+
+/// What one step sends, made once per bench run so that every node count gets the same work.
+struct workload {
+  std::vector<std::string> ids;   // documents or chunks (text steps), vector ids (vector_store)
+  std::vector<std::string> texts; // documents, chunks, or the message (one entry)
+  uint32_t dim = 0;
+  std::vector<float> vectors;     // vector_store: base rows; vector_search: the queries
+  size_t rows = 0;
+  size_t base_step = 0;           // vector_search: the index of the vector_store step searched
+  std::vector<double> kth;        // vector_search: exact k-th best similarity of each query
+};
+
+/// Makes (or reads from the step's input) the data of every step; exact answers of searches.
+std::vector<workload> make_workloads(const scenario& sc, metric_kind metric);
+
+/// The same operation done directly with the library, in this process, in the same run.
+struct baseline {
+  std::string name;
+  double rate_per_s = 0, p50_us = 0, p99_us = 0;
+  double recall = -1; // searches only
+};
+
+baseline measure_baseline(const scenario& sc, size_t step, const std::vector<workload>& w, metric_kind metric,
+                          const std::string& work_dir);
+
+/// The guide's expectation for a step: its floor and ceiling (0 when it sets none).
+struct guide_range {
+  double low = 0, high = 0;
+  const char* unit = "";
+};
+guide_range guide_for(step_kind k);
+
+struct step_result {
+  std::string step;
+  uint32_t nodes = 1;
+  uint64_t count = 0;  // items asked for
+  uint64_t done = 0;   // items the node acknowledged as done
+  uint64_t errors = 0; // items refused or failed
+  double seconds = 0, rate_per_s = 0, p50_us = 0, p99_us = 0;
+  uint32_t k = 0;
+  double recall = -1; // vector_search: recall@k against exact search (ties count as hits)
+  uint32_t batch = 0, window = 0;
+  baseline raw;
+  std::string error; // the first error, if any
+};
+
+struct run_options {
+  unsigned timeout_s = 120;
+  bool progress = false;
+  metric_kind metric = metric_kind::cosine; // the nodes' vectors.metric: recall is judged by it
+};
+
+/// Runs every step of `sc` against the node of `s` (reached through it: embedded or remote).
+std::vector<step_result> run_steps(node_session& s, const scenario& sc, const std::vector<workload>& w,
+                                   uint32_t nodes, const run_options& o);
+
+/// The result document of DESIGN.md §6 ("bench --out").
+std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_counts,
+                        const std::vector<step_result>& results);
+
+/// The readable table: each figure beside the guide and the raw baseline; per node count when
+/// there are several.
+std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_counts,
+                         const std::vector<step_result>& results);
+
+double percentile(std::vector<double> xs, double p);
+
+} // namespace p2p::bench

@@ -1,0 +1,153 @@
+// The bench report: the result JSON of DESIGN.md §6 and a readable table that puts each figure
+// beside the guide's expectation and the raw baseline of the same run.
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "runtime/bench.hpp"
+#include "text/document_reader.hpp"
+
+namespace p2p::bench {
+
+namespace {
+
+std::string num(double v, const char* fmt = "%.1f") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+/// Thousands separated, no decimals under 10 only when the value needs them.
+std::string rate(double v) {
+  if (v < 10)
+    return num(v, "%.2f");
+  auto s = num(v, "%.0f");
+  for (int i = int(s.size()) - 3; i > 0; i -= 3)
+    s.insert(size_t(i), ",");
+  return s;
+}
+
+std::string guide_text(step_kind k) {
+  auto g = guide_for(k);
+  if (g.high == 0)
+    return "-";
+  return rate(g.low) + "-" + rate(g.high);
+}
+
+/// One table row, columns padded to their widths.
+std::string row(const std::vector<std::string>& cells, const std::vector<size_t>& widths) {
+  std::string out = "|";
+  for (size_t i = 0; i < cells.size(); ++i) {
+    auto pad = widths[i] > cells[i].size() ? widths[i] - cells[i].size() : 0;
+    out += " " + (i < 1 ? cells[i] + std::string(pad, ' ') : std::string(pad, ' ') + cells[i]) + " |";
+  }
+  return out + "\n";
+}
+
+std::string render(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(rows.front().size(), 0);
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i)
+      widths[i] = std::max(widths[i], r[i].size());
+  std::string out = row(rows.front(), widths);
+  out += "|";
+  for (auto w : widths)
+    out += std::string(w + 2, '-') + "|";
+  out += "\n";
+  for (size_t i = 1; i < rows.size(); ++i)
+    out += row(rows[i], widths);
+  return out;
+}
+
+} // namespace
+
+std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_counts,
+                        const std::vector<step_result>& results) {
+  std::ostringstream out;
+  out << "{\"scenario\": \"" << json_escape(sc.name) << "\", \"description\": \"" << json_escape(sc.description)
+      << "\", \"nodes\": " << (node_counts.empty() ? 1 : node_counts.back()) << ", \"node_counts\": [";
+  for (size_t i = 0; i < node_counts.size(); ++i)
+    out << (i ? ", " : "") << node_counts[i];
+  out << "], \"topology\": \"" << (node_counts.empty() ? "embedded" : sc.topology) << "\", \"seed\": " << sc.seed
+      << ", \"results\": [";
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto& r = results[i];
+    auto g = guide_for(*parse_step_kind(r.step));
+    out << (i ? ",\n  " : "\n  ") << "{\"step\": \"" << r.step << "\", \"nodes\": " << r.nodes << ", \"count\": " << r.count
+        << ", \"done\": " << r.done << ", \"errors\": " << r.errors << ", \"seconds\": " << num(r.seconds, "%.6f")
+        << ", \"rate_per_s\": " << num(r.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.p50_us, "%.1f")
+        << ", \"p99_us\": " << num(r.p99_us, "%.1f") << ", \"batch\": " << r.batch << ", \"window\": " << r.window;
+    if (r.recall >= 0)
+      out << ", \"k\": " << r.k << ", \"recall_at_k\": " << num(r.recall, "%.4f");
+    out << ", \"guide\": {\"low\": " << g.low << ", \"high\": " << g.high << ", \"unit\": \"" << g.unit << "\"}";
+    out << ", \"baseline\": {\"name\": \"" << json_escape(r.raw.name) << "\", \"rate_per_s\": "
+        << num(r.raw.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.raw.p50_us, "%.1f") << ", \"p99_us\": "
+        << num(r.raw.p99_us, "%.1f");
+    if (r.raw.recall >= 0)
+      out << ", \"recall_at_k\": " << num(r.raw.recall, "%.4f");
+    out << "}, \"vs_baseline\": " << num(r.raw.rate_per_s > 0 ? r.rate_per_s / r.raw.rate_per_s : 0, "%.4f");
+    if (!r.error.empty())
+      out << ", \"error\": \"" << json_escape(r.error) << "\"";
+    out << "}";
+  }
+  out << "\n]}\n";
+  return out.str();
+}
+
+std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_counts,
+                         const std::vector<step_result>& results) {
+  std::ostringstream out;
+  out << "scenario " << sc.name << ": ";
+  if (node_counts.empty()) {
+    out << "embedded node\n";
+  } else {
+    for (size_t i = 0; i < node_counts.size(); ++i)
+      out << (i ? ", " : "") << node_counts[i];
+    out << " node" << (node_counts.size() == 1 && node_counts[0] == 1 ? "" : "s") << " (" << sc.topology
+        << ", 127.0.0.1)\n";
+  }
+  std::vector<std::vector<std::string>> rows{{"step", "nodes", "count", "rate/s", "p50 us", "p99 us", "recall@k",
+                                              "guide/s", "x guide", "raw baseline", "raw/s", "vs raw"}};
+  for (auto& r : results) {
+    auto g = guide_for(*parse_step_kind(r.step));
+    rows.push_back({r.step, std::to_string(r.nodes), std::to_string(r.done) + (r.errors ? " (" + std::to_string(r.errors) + " failed)" : ""),
+                    rate(r.rate_per_s), rate(r.p50_us), rate(r.p99_us),
+                    r.recall >= 0 ? num(r.recall, "%.3f") + (r.raw.recall >= 0 ? " (raw " + num(r.raw.recall, "%.3f") + ")" : "") : "-",
+                    guide_text(*parse_step_kind(r.step)), g.high > 0 ? num(r.rate_per_s / g.high, r.rate_per_s < 10 * g.high ? "%.1fx" : "%.0fx") : "-",
+                    r.raw.name, rate(r.raw.rate_per_s),
+                    r.raw.rate_per_s > 0 ? num(100 * r.rate_per_s / r.raw.rate_per_s, "%.0f%%") : "-"});
+  }
+  out << render(rows);
+  if (node_counts.size() > 1) {
+    out << "\nthroughput per node count (rate/s; ratio to the first count):\n";
+    std::vector<std::string> head{"step"};
+    for (auto n : node_counts)
+      head.push_back(std::to_string(n) + " node" + (n == 1 ? "" : "s"));
+    head.push_back("ratio");
+    std::vector<std::vector<std::string>> table{head};
+    std::map<std::string, std::map<uint32_t, double>> by_step;
+    std::vector<std::string> order;
+    for (auto& r : results) {
+      if (!by_step.count(r.step))
+        order.push_back(r.step);
+      by_step[r.step][r.nodes] = r.rate_per_s;
+    }
+    for (auto& step : order) {
+      std::vector<std::string> line{step};
+      auto& m = by_step[step];
+      for (auto n : node_counts)
+        line.push_back(m.count(n) ? rate(m[n]) : "-");
+      double first = m[node_counts.front()], last = m[node_counts.back()];
+      line.push_back(first > 0 ? num(last / first, "%.2f") : "-");
+      table.push_back(line);
+    }
+    out << render(table);
+  }
+  for (auto& r : results)
+    if (!r.error.empty())
+      out << "\n" << r.step << " (" << r.nodes << " nodes): " << r.error;
+  return out.str();
+}
+
+} // namespace p2p::bench

@@ -1,0 +1,243 @@
+// Bench steps against a node: the same messages the CLI commands send, pipelined, with the round
+// trip of every request timed at the client.
+
+#include <chrono>
+#include <unordered_map>
+
+#include "runtime/bench.hpp"
+#include "runtime/cli_common.hpp"
+#include "runtime/request_pipeline.hpp"
+#include "tasks/task.hpp"
+#include "tests/support/data.hpp"
+
+namespace p2p::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Times each request from its send to its reply, and counts items done and failed.
+struct step_clock {
+  std::vector<double> us;
+  uint64_t done = 0, errors = 0;
+  clock_type::time_point start = clock_type::now();
+  std::string first_error;
+
+  void fail(const std::string& e) {
+    ++errors;
+    if (first_error.empty())
+      first_error = e;
+  }
+
+  void finish(step_result& r, const caf::error& pipeline_error) {
+    r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    r.done = done;
+    r.errors = errors + (r.count > done + errors ? r.count - done - errors : 0);
+    r.rate_per_s = r.seconds > 0 ? double(done) / r.seconds : 0;
+    r.p50_us = percentile(us, 0.5);
+    r.p99_us = percentile(us, 0.99);
+    r.error = pipeline_error ? error_text(pipeline_error) : first_error;
+  }
+};
+
+double micros_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
+}
+
+cli::client_options client(const run_options& o) {
+  cli::client_options c;
+  c.timeout_s = o.timeout_s;
+  return c;
+}
+
+/// text_processing or embedding: documents as persisted tasks, `batch` per submission, waited for.
+void run_tasks(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
+  auto c = client(o);
+  cli::request_pipeline<task_outcomes> pipeline(s, c, st.window);
+  cli::progress_line progress(std::string(to_string(st.kind)), w.texts.size(), o.progress);
+  step_clock clock;
+  bool text = st.kind == step_kind::text_processing;
+  for (size_t first = 0; first < w.texts.size() && !pipeline.error(); first += st.batch) {
+    task_submission sub;
+    sub.type = text ? "text_processing" : "embedding";
+    sub.params = text ? "200 20 10" : "512";
+    for (size_t i = first; i < std::min(w.texts.size(), first + st.batch); ++i)
+      sub.payloads.push_back(w.texts[i]);
+    auto sent = clock_type::now();
+    pipeline.send(
+      [&, sent](task_outcomes& out) {
+        clock.us.push_back(micros_since(sent));
+        for (size_t i = 0; i < out.states.size(); ++i) {
+          if (task_state(out.states[i]) == task_state::completed)
+            ++clock.done;
+          else
+            clock.fail(out.errors[i]);
+        }
+        progress.update(clock.done + clock.errors);
+      },
+      task_wait_atom::value, std::move(sub));
+  }
+  pipeline.drain();
+  progress.finish();
+  clock.finish(r, pipeline.error());
+}
+
+void run_ingest(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
+  auto c = client(o);
+  cli::request_pipeline<ingest_result> pipeline(s, c, st.window);
+  cli::progress_line progress("ingest", w.texts.size(), o.progress);
+  step_clock clock;
+  for (size_t first = 0; first < w.texts.size() && !pipeline.error(); first += st.batch) {
+    document_batch b;
+    b.collection = st.collection;
+    for (size_t i = first; i < std::min(w.texts.size(), first + st.batch); ++i) {
+      b.ids.push_back(w.ids[i]);
+      b.texts.push_back(w.texts[i]);
+    }
+    auto sent = clock_type::now();
+    pipeline.send(
+      [&, sent](ingest_result& out) {
+        clock.us.push_back(micros_since(sent));
+        clock.done += out.documents;
+        for (auto& e : out.errors)
+          clock.fail(e);
+        progress.update(clock.done + clock.errors);
+      },
+      ingest_atom::value, std::move(b));
+  }
+  pipeline.drain();
+  progress.finish();
+  clock.finish(r, pipeline.error());
+}
+
+void run_store(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
+  auto c = client(o);
+  cli::request_pipeline<uint64_t> pipeline(s, c, st.window);
+  cli::progress_line progress("vector_store", w.rows, o.progress);
+  step_clock clock;
+  for (size_t first = 0; first < w.rows && !pipeline.error(); first += st.batch) {
+    size_t last = std::min(w.rows, first + st.batch);
+    vector_batch b{st.collection, w.dim, {w.ids.begin() + first, w.ids.begin() + last}, {}, {}};
+    b.values.assign(w.vectors.begin() + first * w.dim, w.vectors.begin() + last * w.dim);
+    auto sent = clock_type::now();
+    pipeline.send(
+      [&, sent](uint64_t stored) {
+        clock.us.push_back(micros_since(sent));
+        clock.done += stored;
+        progress.update(clock.done);
+      },
+      put_atom::value, std::move(b));
+  }
+  pipeline.drain();
+  progress.finish();
+  clock.finish(r, pipeline.error());
+}
+
+void run_search(node_session& s, const scenario_step& st, const workload& q, const workload& base,
+                metric_kind metric, const run_options& o, step_result& r) {
+  std::unordered_map<std::string, size_t> row_of;
+  for (size_t i = 0; i < base.rows; ++i)
+    row_of.emplace(base.ids[i], i);
+  auto c = client(o);
+  cli::request_pipeline<search_result> pipeline(s, c, st.window);
+  cli::progress_line progress("vector_search", q.rows, o.progress);
+  step_clock clock;
+  size_t hits = 0, expected = 0;
+  uint32_t dim = q.dim;
+  for (size_t first = 0; first < q.rows && !pipeline.error(); first += st.batch) {
+    size_t last = std::min(q.rows, first + st.batch);
+    search_request req;
+    req.collection = st.collection;
+    req.dim = dim;
+    req.queries.assign(q.vectors.begin() + first * dim, q.vectors.begin() + last * dim);
+    req.k = st.k;
+    req.ef = st.ef;
+    auto sent = clock_type::now();
+    pipeline.send(
+      [&, sent, first](search_result& out) {
+        clock.us.push_back(micros_since(sent));
+        size_t hit = 0;
+        for (size_t i = 0; i < out.counts.size(); ++i) {
+          size_t qi = first + i;
+          for (uint32_t j = 0; j < out.counts[i]; ++j, ++hit) {
+            auto it = row_of.find(out.ids[hit]);
+            if (it != row_of.end())
+              hits += test::naive_similarity(metric, &q.vectors[qi * dim], &base.vectors[it->second * dim], dim)
+                      >= q.kth[qi] - 1e-6;
+          }
+          expected += std::min<size_t>(st.k, base.rows);
+          ++clock.done;
+        }
+        progress.update(clock.done);
+      },
+      search_atom::value, std::move(req));
+  }
+  pipeline.drain();
+  progress.finish();
+  clock.finish(r, pipeline.error());
+  r.k = st.k;
+  r.recall = expected ? double(hits) / double(expected) : 0;
+}
+
+/// The agent messages go to: the step's `to`, else the "worker" agent of the last member the
+/// node knows (another peer in a cluster, the node itself alone).
+std::string message_target(node_session& s, const scenario_step& st, const run_options& o) {
+  if (!st.to.empty())
+    return st.to;
+  auto status = cli::ask<node_status>(s, client(o), status_atom::value);
+  auto& members = status.members;
+  return (members.empty() ? status.id : members.back().id) + "/worker";
+}
+
+void run_messaging(node_session& s, const scenario_step& st, const workload& w, const run_options& o,
+                   step_result& r) {
+  auto to = message_target(s, st, o);
+  auto c = client(o);
+  cli::request_pipeline<std::string> pipeline(s, c, st.window);
+  cli::progress_line progress("messaging", st.count, o.progress);
+  step_clock clock;
+  for (uint64_t i = 0; i < st.count && !pipeline.error(); ++i) {
+    auto sent = clock_type::now();
+    pipeline.send(
+      [&, sent](std::string&) {
+        clock.us.push_back(micros_since(sent));
+        ++clock.done;
+        progress.update(clock.done);
+      },
+      send_atom::value, to, std::string("bench"), w.texts.front(), st.one_way);
+  }
+  pipeline.drain();
+  progress.finish();
+  clock.finish(r, pipeline.error());
+}
+
+} // namespace
+
+std::vector<step_result> run_steps(node_session& s, const scenario& sc, const std::vector<workload>& w,
+                                   uint32_t nodes, const run_options& o) {
+  std::vector<step_result> out;
+  for (size_t i = 0; i < sc.steps.size(); ++i) {
+    auto& st = sc.steps[i];
+    step_result r;
+    r.step = std::string(to_string(st.kind));
+    r.nodes = nodes;
+    r.batch = st.batch;
+    r.window = st.window;
+    switch (st.kind) {
+      case step_kind::text_processing:
+      case step_kind::embedding: r.count = w[i].texts.size(); run_tasks(s, st, w[i], o, r); break;
+      case step_kind::ingest: r.count = w[i].texts.size(); run_ingest(s, st, w[i], o, r); break;
+      case step_kind::vector_store: r.count = w[i].rows; run_store(s, st, w[i], o, r); break;
+      case step_kind::vector_search: {
+        r.count = w[i].rows;
+        run_search(s, st, w[i], w[w[i].base_step], o.metric, o, r);
+        break;
+      }
+      case step_kind::messaging: r.count = st.count; run_messaging(s, st, w[i], o, r); break;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+} // namespace p2p::bench

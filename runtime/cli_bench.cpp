@@ -1,0 +1,221 @@
+// p2p-agent bench: runs a scenario (perf/scenarios/*.json) on an embedded node, against --peer,
+// or on loopback clusters it starts with scripts/cluster.sh, one per node count; prints a table
+// beside the guide and raw-library baselines measured in the same run, and writes --out JSON.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "runtime/bench.hpp"
+#include "runtime/cli_commands.hpp"
+#include "runtime/cli_common.hpp"
+
+namespace p2p::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct bench_options {
+  std::string scenario_path, out_path, work_dir, cluster_script, nodes_override;
+  bool embedded = false;
+  uint16_t base_port = 7471;
+};
+
+std::string shell_quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string own_binary() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("p2p-agent") : p.string();
+}
+
+/// scripts/cluster.sh: --cluster-script, else next to the build directory of this binary, else
+/// in the source tree it was built from.
+std::string find_cluster_script(const std::string& given) {
+  if (!given.empty())
+    return given;
+  for (auto candidate : {fs::path(own_binary()).parent_path().parent_path() / "scripts/cluster.sh",
+                         fs::path(P2P_SOURCE_DIR) / "scripts/cluster.sh"})
+    if (fs::exists(candidate))
+      return candidate.string();
+  throw cli_exit{exit_code::usage, "cannot find scripts/cluster.sh: give --cluster-script"};
+}
+
+/// A loopback cluster of `n` nodes started by cluster.sh, stopped when this goes away.
+class cluster_run {
+public:
+  cluster_run(const std::string& script, const std::string& topology, uint32_t n, uint16_t base_port,
+              const std::string& dir)
+      : script_(script), dir_(dir) {
+    fs::remove_all(dir);
+    auto cmd = "P2P_AGENT=" + shell_quoted(own_binary()) + " " + shell_quoted(script) + " up --topology " + topology + " --nodes "
+               + std::to_string(n) + " --base-port " + std::to_string(base_port) + " --dir " + shell_quoted(dir)
+               + " --wait 60 1>&2";
+    up_ = true;
+    if (std::system(cmd.c_str()) != 0)
+      throw cli_exit{exit_code::failure, "cluster.sh could not start " + std::to_string(n) + " nodes (logs in " + dir + ")"};
+  }
+  ~cluster_run() {
+    if (up_) {
+      auto cmd = shell_quoted(script_) + " down --dir " + shell_quoted(dir_) + " 1>&2";
+      if (std::system(cmd.c_str()) != 0)
+        std::cerr << "p2p-agent bench: cluster.sh down failed for " << dir_ << "\n";
+    }
+  }
+  cluster_run(const cluster_run&) = delete;
+  cluster_run& operator=(const cluster_run&) = delete;
+
+private:
+  std::string script_, dir_;
+  bool up_ = false;
+};
+
+std::vector<uint32_t> parse_node_counts(const std::string& s) {
+  std::vector<uint32_t> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    long n = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || n < 1 || n > 64)
+      throw cli_exit{exit_code::usage, "--nodes: expected node counts from 1 to 64 separated by commas, got '" + s + "'"};
+    out.push_back(uint32_t(n));
+  }
+  return out;
+}
+
+/// The bench's scratch directory: --work-dir (kept), else a fresh one under /tmp (removed).
+struct work_dir {
+  std::string path;
+  bool remove = false;
+  explicit work_dir(const std::string& given) {
+    if (!given.empty()) {
+      path = given;
+      fs::create_directories(path);
+      return;
+    }
+    std::string tmpl = (fs::temp_directory_path() / "p2p-bench-XXXXXX").string();
+    if (!mkdtemp(tmpl.data()))
+      throw cli_exit{exit_code::failure, "cannot create a scratch directory under " + fs::temp_directory_path().string()};
+    path = tmpl;
+    remove = true;
+  }
+  ~work_dir() {
+    std::error_code ec;
+    if (remove)
+      fs::remove_all(path, ec);
+  }
+};
+
+void note(bool quiet, const std::string& line) {
+  if (!quiet)
+    std::cerr << "bench: " << line << std::endl;
+}
+
+} // namespace
+
+int run_bench(int argc, char** argv) {
+  client_options o;
+  bench_options b;
+  po::options_description desc("bench options");
+  desc.add_options()
+    ("scenario", po::value(&b.scenario_path)->required(), "scenario file (JSON), e.g. perf/scenarios/seed-guide.json")
+    ("peer", po::value(&o.peer), "run against this running node (H:P) instead of starting nodes")
+    ("out", po::value(&b.out_path), "write the results as JSON to this file")
+    ("json", po::bool_switch(&o.json), "print the results JSON on stdout instead of the table")
+    ("embedded", po::bool_switch(&b.embedded), "run on an embedded node even when the scenario names a topology")
+    ("nodes", po::value(&b.nodes_override), "node counts to run, e.g. 1,2,3 (default: the scenario's topology.nodes)")
+    ("config", po::value(&o.config_path), "node config of the embedded node")
+    ("work-dir", po::value(&b.work_dir), "scratch directory for node data and baselines (default: a fresh one under /tmp, removed after)")
+    ("base-port", po::value(&b.base_port)->default_value(b.base_port), "first port of the nodes bench starts")
+    ("cluster-script", po::value(&b.cluster_script), "scripts/cluster.sh to start nodes with (default: the project's)")
+    ("timeout", po::value(&o.timeout_s)->default_value(o.timeout_s), "seconds to wait for each reply");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent bench --scenario FILE [--peer H:P] [--out FILE.json]", desc, vm))
+    return exit_code::ok;
+  scenario sc;
+  if (auto err = load_scenario_file(b.scenario_path, sc); !err.empty())
+    throw cli_exit{exit_code::usage, err};
+  auto counts = sc.nodes;
+  if (!b.nodes_override.empty())
+    counts = parse_node_counts(b.nodes_override);
+  if (b.embedded || !o.peer.empty())
+    counts.clear();
+  auto cfg = load_node_config(o.config_path, "");
+  bool quiet = o.json;
+
+  work_dir dir(b.work_dir);
+  note(quiet, "scenario " + sc.name + ": " + std::to_string(sc.steps.size()) + " steps; preparing data");
+  auto workloads = bench::make_workloads(sc, cfg.metric);
+  std::vector<bench::baseline> baselines;
+  for (size_t i = 0; i < sc.steps.size(); ++i) {
+    baselines.push_back(bench::measure_baseline(sc, i, workloads, cfg.metric, dir.path));
+    note(quiet, "baseline " + std::string(to_string(sc.steps[i].kind)) + ": " + baselines.back().name + ", "
+                  + std::to_string(uint64_t(baselines.back().rate_per_s)) + "/s");
+  }
+
+  bench::run_options ro;
+  ro.timeout_s = o.timeout_s;
+  ro.progress = !o.json;
+  ro.metric = cfg.metric;
+  std::vector<bench::step_result> results;
+  auto run_on = [&](node_session& s, uint32_t nodes) {
+    auto rs = bench::run_steps(s, sc, workloads, nodes, ro);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      rs[i].raw = baselines[i];
+      note(quiet, std::to_string(nodes) + " node(s): " + rs[i].step + " " + std::to_string(rs[i].done) + " in "
+                    + std::to_string(rs[i].seconds).substr(0, 6) + " s, " + std::to_string(uint64_t(rs[i].rate_per_s)) + "/s");
+      results.push_back(std::move(rs[i]));
+    }
+  };
+  if (!o.peer.empty()) {
+    auto s = open_session(o);
+    auto status = ask<node_status>(*s, o, status_atom::value);
+    run_on(*s, uint32_t(std::max<size_t>(1, status.members.size())));
+  } else if (counts.empty()) {
+    o.data_dir = dir.path + "/embedded";
+    fs::remove_all(o.data_dir);
+    auto s = open_session(o);
+    run_on(*s, 1);
+  } else {
+    auto script = find_cluster_script(b.cluster_script);
+    for (auto n : counts) {
+      note(quiet, "starting " + std::to_string(n) + " node(s), " + sc.topology + ", ports " + std::to_string(b.base_port)
+                    + ".." + std::to_string(b.base_port + n - 1));
+      cluster_run cluster(script, sc.topology, n, b.base_port, dir.path + "/cluster-" + std::to_string(n));
+      client_options c = o;
+      c.peer = "127.0.0.1:" + std::to_string(b.base_port);
+      auto s = open_session(c);
+      run_on(*s, n);
+    }
+  }
+
+  auto json = bench::result_json(sc, counts, results);
+  if (!b.out_path.empty()) {
+    std::ofstream out(b.out_path, std::ios::binary | std::ios::trunc);
+    if (!(out << json))
+      throw cli_exit{exit_code::failure, "cannot write --out " + b.out_path};
+  }
+  if (o.json)
+    std::cout << json;
+  else
+    std::cout << bench::result_table(sc, counts, results) << std::flush;
+  for (auto& r : results)
+    if (!r.error.empty() || r.errors > 0)
+      throw cli_exit{exit_code::failure, r.step + " on " + std::to_string(r.nodes) + " node(s): " + std::to_string(r.errors)
+                                           + " of " + std::to_string(r.count) + " failed"
+                                           + (r.error.empty() ? "" : ": " + r.error)};
+  return exit_code::ok;
+}
+
+} // namespace p2p::cli
