@@ -196,6 +196,7 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
     }
   });
   return {
+    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](bound_atom, uint16_t port) {
       auto& st = self->state;
       st.self_info.address = st.setup.cfg.host + ":" + std::to_string(port);

@@ -30,6 +30,8 @@ struct node_state {
   caf::actor membership;
   std::function<void(const std::string&)> stop; // "" stops cleanly, else a failure
   std::map<std::string, caf::actor> agents; // by name
+  uint64_t messages_in = 0;  // agent messages delivered to an agent here
+  uint64_t messages_out = 0; // agent messages sent on to a peer
 
   const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -70,6 +72,7 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
   self->request(self->state.membership, internal_timeout, lookup_atom::value, peer)
     .then(
       [=](caf::actor& node) mutable {
+        ++self->state.messages_out;
         rp.delegate(node, deliver_atom::value, agent, from, std::move(text), one_way);
       },
       [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
@@ -110,6 +113,52 @@ caf::result<node_status> status(node_actor* self) {
   return rp;
 }
 
+/// Status plus the task manager's and router's figures and every local actor's mailbox size,
+/// gathered in parallel.
+caf::result<node_metrics> metrics(node_actor* self) {
+  constexpr auto timeout = std::chrono::seconds(10);
+  auto& st = self->state;
+  auto rp = self->make_response_promise<node_metrics>();
+  auto m = std::make_shared<node_metrics>();
+  m->messages_in = st.messages_in;
+  m->messages_out = st.messages_out;
+  m->mailbox_names.push_back("node");
+  m->mailbox_sizes.push_back(self->mailbox().size());
+  std::vector<std::pair<std::string, caf::actor>> children{
+    {"vector_router", st.router}, {"task_manager", st.tasks}, {"membership", st.membership}};
+  for (size_t i = 0; i < st.workers.size(); ++i)
+    children.emplace_back("text_worker-" + std::to_string(i), st.workers[i]);
+  auto remaining = std::make_shared<size_t>(3 + children.size());
+  auto failure = std::make_shared<caf::error>();
+  auto done = [rp, m, remaining, failure]() mutable {
+    if (--*remaining > 0)
+      return;
+    if (*failure)
+      rp.deliver(*failure);
+    else
+      rp.deliver(std::move(*m));
+  };
+  auto fail = [failure, done](caf::error& e) mutable {
+    if (!*failure)
+      *failure = std::move(e);
+    done();
+  };
+  self->request(caf::actor_cast<caf::actor>(self), timeout, status_atom::value)
+    .then([m, done](node_status& s) mutable { m->status = std::move(s); done(); }, fail);
+  self->request(st.tasks, timeout, metrics_atom::value)
+    .then([m, done](task_metrics& t) mutable { m->tasks = std::move(t); done(); }, fail);
+  self->request(st.router, timeout, metrics_atom::value)
+    .then([m, done](latency_histogram& h) mutable { m->search_latency = std::move(h); done(); }, fail);
+  for (auto& [name, child] : children) {
+    size_t slot = m->mailbox_names.size();
+    m->mailbox_names.push_back(name);
+    m->mailbox_sizes.push_back(0);
+    self->request(child, timeout, mailbox_atom::value)
+      .then([m, slot, done](uint64_t n) mutable { m->mailbox_sizes[slot] = n; done(); }, fail);
+  }
+  return rp;
+}
+
 caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db,
                             std::function<void(const std::string&)> fatal) {
   self->state.cfg = cfg;
@@ -139,6 +188,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](task_wait_atom a, std::vector<uint64_t>& ids) { return forward(self, self->state.tasks, a, std::move(ids)); },
     [=](task_cancel_atom a, uint64_t id) { return forward(self, self->state.tasks, a, id); },
     [=](status_atom) { return status(self); },
+    [=](metrics_atom) { return metrics(self); },
     [=](bound_atom a, uint16_t port) {
       self->state.cfg.port = port;
       self->send(self->state.membership, a, port);
@@ -194,6 +244,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       if (it == agents.end())
         return make_user_error("peer '" + self->state.cfg.id + "' has no agent '" + agent + "' (agents: "
                                + agent_names(self->state) + ")");
+      ++self->state.messages_in;
       if (one_way) { // anonymous: the agent's answer has nowhere to go
         caf::anon_send(it->second, a, agent, from, std::move(text), true);
         return std::string("{\"sent\": true}");

@@ -13,6 +13,9 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<collection_info>("collection_info");
   cfg.add_message_type<std::vector<collection_info>>("std::vector<collection_info>");
   cfg.add_message_type<node_status>("node_status");
+  cfg.add_message_type<latency_histogram>("latency_histogram");
+  cfg.add_message_type<task_metrics>("task_metrics");
+  cfg.add_message_type<node_metrics>("node_metrics");
   cfg.add_message_type<document_batch>("document_batch");
   cfg.add_message_type<ingest_result>("ingest_result");
   cfg.add_message_type<text_search_request>("text_search_request");

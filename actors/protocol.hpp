@@ -7,6 +7,7 @@
 //   (get_atom, string collection, string id)  -> vector_record
 //   (delete_atom, string collection, string id) -> bool existed
 //   (status_atom)                             -> node_status
+//   (metrics_atom)                            -> node_metrics (status plus counters, histograms, mailboxes)
 //   (ingest_atom, document_batch)             -> ingest_result
 //   (search_atom, text_search_request)        -> search_result (ids are chunk ids DOC#N)
 //   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
@@ -39,6 +40,8 @@
 //   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
 //   (stats_atom)                              -> std::vector<collection_info>
+//   (mailbox_atom)                            -> uint64_t messages waiting (node to router, task manager,
+//                                                membership, workers)
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
 //   (bound_atom, uint16_t port)               runtime to node: the port it was published on
 // Failures come back as caf::error with sec::runtime_error and one string naming the problem.
@@ -80,6 +83,8 @@ using handoff_atom = caf::atom_constant<caf::atom("s_handoff")>;
 using drop_atom = caf::atom_constant<caf::atom("s_drop")>;
 using send_atom = caf::atom_constant<caf::atom("a_send")>;
 using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
+using metrics_atom = caf::atom_constant<caf::atom("n_metrics")>;
+using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 constexpr uint32_t protocol_version = 1;
@@ -250,6 +255,61 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
            x.rss_bytes, x.collections, x.task_counts, x.members);
+}
+
+/// Upper bounds (seconds) of the latency histogram buckets; one more bucket holds the rest.
+inline constexpr double latency_bounds_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                              0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10, 30, 60};
+inline constexpr size_t latency_buckets = std::size(latency_bounds_s) + 1;
+
+/// Observations per bucket (not cumulative), their count and sum.
+struct latency_histogram {
+  std::vector<uint64_t> buckets = std::vector<uint64_t>(latency_buckets, 0);
+  uint64_t count = 0;
+  double sum_s = 0;
+
+  void observe(double seconds) {
+    size_t i = 0;
+    while (i < std::size(latency_bounds_s) && seconds > latency_bounds_s[i])
+      ++i;
+    ++buckets[i];
+    ++count;
+    sum_s += seconds;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, latency_histogram& x) {
+  return f(caf::meta::type_name("latency_histogram"), x.buckets, x.count, x.sum_s);
+}
+
+/// The task manager's figures: tasks by type and state, and the latency of finished tasks.
+struct task_metrics {
+  std::vector<std::string> types;
+  std::vector<uint64_t> counts; // types.size() x task_state_count, by type then state
+  latency_histogram latency;    // submitted -> final state
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_metrics& x) {
+  return f(caf::meta::type_name("task_metrics"), x.types, x.counts, x.latency);
+}
+
+/// Everything `/metrics` and `status` show (node -> client on (metrics_atom)).
+struct node_metrics {
+  node_status status;
+  task_metrics tasks;
+  latency_histogram search_latency; // searches asked of this node, request to merged answer
+  uint64_t messages_in = 0;         // agent messages delivered to this node's agents
+  uint64_t messages_out = 0;        // agent messages this node sent on to peers
+  std::vector<std::string> mailbox_names;
+  std::vector<uint64_t> mailbox_sizes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_metrics& x) {
+  return f(caf::meta::type_name("node_metrics"), x.status, x.tasks, x.search_latency, x.messages_in, x.messages_out,
+           x.mailbox_names, x.mailbox_sizes);
 }
 
 } // namespace p2p

@@ -44,6 +44,23 @@ struct executor {
   }
 };
 
+/// Tasks by state, in total and by type; finished tasks' latency.
+struct task_tally {
+  std::array<uint64_t, task_state_count> counts{};
+  std::map<std::string, std::array<uint64_t, task_state_count>> by_type;
+  latency_histogram latency;
+
+  void add(const std::string& type, task_state s, uint64_t n = 1) {
+    counts[size_t(s)] += n;
+    by_type[type][size_t(s)] += n;
+  }
+  void move(const std::string& type, task_state from, task_state to) {
+    --counts[size_t(from)];
+    --by_type[type][size_t(from)];
+    add(type, to);
+  }
+};
+
 struct manager_state {
   node_config cfg;
   std::shared_ptr<database> db;
@@ -51,7 +68,7 @@ struct manager_state {
   std::unordered_map<uint64_t, std::string> running_on; // task -> executor
   std::map<uint64_t, task_record> live; // queued and running
   std::set<std::pair<int, uint64_t>> queue; // (-priority, id): highest priority, then oldest, first
-  std::array<uint64_t, task_state_count> counts{};
+  task_tally tally;
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::vector<std::pair<std::shared_ptr<waiter>, size_t>>> waiting;
   std::vector<uint64_t> unflushed; // tasks whose last transition is not yet written
@@ -82,8 +99,9 @@ void fill_outcome(task_outcomes& out, size_t i, const task_record& t) {
 
 /// A task reached a final state: count it, tell its waiters, forget it.
 void finish(manager_state& st, task_record& t, task_state from) {
-  --st.counts[size_t(from)];
-  ++st.counts[size_t(t.state)];
+  st.tally.move(t.type, from, t.state);
+  if (auto now = now_ms(); now >= t.created_ms)
+    st.tally.latency.observe(double(now - t.created_ms) / 1000);
   if (auto it = st.waiting.find(t.id); it != st.waiting.end()) {
     for (auto& [w, i] : it->second) {
       fill_outcome(w->out, i, t);
@@ -118,8 +136,7 @@ void flush(manager_actor* self) {
     if (is_final(t.state)) {
       finish(st, t, task_state::running);
     } else { // a retry
-      --st.counts[size_t(task_state::running)];
-      ++st.counts[size_t(task_state::queued)];
+      st.tally.move(t.type, task_state::running, task_state::queued);
       st.enqueue(t);
     }
   }
@@ -210,10 +227,9 @@ void dispatch(manager_actor* self) {
     }
     return;
   }
-  st.counts[size_t(task_state::queued)] -= starts.size();
-  st.counts[size_t(task_state::running)] += starts.size();
   for (auto& [id, where] : starts) {
     auto& t = st.live.at(id);
+    st.tally.move(t.type, task_state::queued, task_state::running);
     uint32_t attempt = t.attempts;
     st.running_on[id] = where;
     self->request(st.executors[where].handle, std::chrono::milliseconds(t.timeout_ms), run_task_atom::value, t.type,
@@ -323,7 +339,7 @@ caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission
     st.enqueue(t);
     st.live.emplace(t.id, std::move(t));
   }
-  st.counts[size_t(task_state::queued)] += ids.size();
+  st.tally.add(s.type, task_state::queued, ids.size());
   dispatch(self);
   return ids;
 }
@@ -376,7 +392,7 @@ void recover(manager_state& st) {
     }
     st.next_id = std::max(st.next_id, t.id + 1);
     if (is_final(t.state)) {
-      ++st.counts[size_t(t.state)];
+      st.tally.add(t.type, t.state);
       return;
     }
     if (t.state == task_state::running) { // it was running when the node stopped: run it again
@@ -385,7 +401,7 @@ void recover(manager_state& st) {
       ++requeued;
     }
     ++resumed;
-    ++st.counts[size_t(task_state::queued)];
+    st.tally.add(t.type, task_state::queued);
     st.enqueue(t);
     last = &st.live.emplace(t.id, std::move(t)).first->second;
   });
@@ -445,9 +461,20 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
       peers_changed(self, infos, nodes);
     },
     [=](task_counts_atom) {
-      auto& c = self->state.counts;
+      auto& c = self->state.tally.counts;
       return std::vector<uint64_t>(c.begin(), c.end());
     },
+    [=](metrics_atom) {
+      auto& tally = self->state.tally;
+      task_metrics m;
+      for (auto& [type, counts] : tally.by_type) {
+        m.types.push_back(type);
+        m.counts.insert(m.counts.end(), counts.begin(), counts.end());
+      }
+      m.latency = tally.latency;
+      return m;
+    },
+    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
   };
 }
 

@@ -75,6 +75,7 @@ caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t di
   self->state.embed = make_default_embedder(dim);
   return {
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
+    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](search_atom, const text_search_request& r) { return search_text(self, r); },
     [=](run_task_atom, const std::string& type, const std::string& params,
         const std::string& payload) -> caf::result<std::string> {

@@ -248,9 +248,13 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   size_t queries = req.queries.size() / req.dim;
   size_t k = req.k;
   auto metric = metric_kind(spec.metric);
-  auto finish = [rp, acc, queries, k, metric]() mutable {
+  auto started = std::chrono::steady_clock::now();
+  auto finish = [self, rp, acc, queries, k, metric, local_only, started]() mutable {
     if (--acc->remaining > 0)
       return;
+    if (!local_only)
+      self->state.search_latency.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (acc->failure)
       rp.deliver(acc->failure);
     else
@@ -346,6 +350,8 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   return {
     [=](put_atom, vector_batch& b) { return put(self, b); },
     [=](search_atom, search_request& req) { return search(self, req); },
+    [=](metrics_atom) { return self->state.search_latency; },
+    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](get_atom, const std::string& collection, const std::string& id) -> caf::result<vector_record> {
       auto spec = lookup(collection);
       if (!spec)

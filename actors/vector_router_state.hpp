@@ -41,6 +41,7 @@ struct router_state {
   std::vector<std::pair<std::string, uint16_t>> handoff_work;
   std::string handoff_after;
   std::vector<caf::response_promise> leave_waiters;
+  latency_histogram search_latency; // searches asked of this node, request to merged answer
   static inline const char* name = "vector_router";
 
   size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }

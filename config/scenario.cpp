@@ -107,6 +107,8 @@ void apply_step_defaults(scenario_step& s) {
     if (field == 0)
       field = value;
   };
+  if (s.collection.empty())
+    s.collection = s.kind == step_kind::ingest ? "bench-docs" : "bench";
   switch (s.kind) {
     case step_kind::text_processing: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
     case step_kind::embedding: def(s.size, 128); def(s.batch, 256); def(s.window, 4); break;

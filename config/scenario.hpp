@@ -20,7 +20,7 @@ struct scenario_step {
   uint64_t count = 0;  // documents, chunks, vectors, queries or messages
   uint32_t size = 0;   // words per document or chunk, bytes per message, dimensions of a vector (0: default)
   std::string input;   // documents (.jsonl) or vectors (.fvecs/.jsonl); empty: generated
-  std::string collection = "bench";
+  std::string collection; // default: "bench" ("bench-docs" for ingest)
   uint32_t k = 10;     // vector_search
   uint32_t ef = 0;     // vector_search: 0 = the node's ef_search
   uint32_t batch = 0;  // items per request (0: the step's default)

@@ -1,5 +1,6 @@
 // p2p-agent node / status.
 
+#include <cmath>
 #include <csignal>
 #include <mutex>
 
@@ -10,6 +11,8 @@
 #include "runtime/cli_commands.hpp"
 #include "runtime/cli_common.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_server.hpp"
+#include "runtime/metrics_text.hpp"
 #include "storage/database.hpp"
 #include "tasks/task.hpp"
 
@@ -46,6 +49,22 @@ void stop_with(const std::string& reason) {
   kill(getpid(), SIGTERM); // wakes the sigwait in run_node: the usual clean shutdown
 }
 
+/// A latency histogram as JSON: count, mean and the bucket bounds holding p50 and p99, in ms.
+std::string latency_json(const latency_histogram& h) {
+  auto ms = [](double s) { return std::isinf(s) ? std::string("null") : format_float(s * 1000); };
+  return "{\"count\": " + std::to_string(h.count) + ", \"mean_ms\": " + ms(h.count ? h.sum_s / double(h.count) : 0)
+         + ", \"p50_le_ms\": " + ms(histogram_quantile(h, 0.5)) + ", \"p99_le_ms\": " + ms(histogram_quantile(h, 0.99))
+         + "}";
+}
+
+std::string latency_text(const latency_histogram& h, const char* what) {
+  if (h.count == 0)
+    return std::string("none ") + what + " yet";
+  auto ms = [](double s) { return std::isinf(s) ? std::string("> 60000") : format_float(s * 1000); };
+  return std::to_string(h.count) + " " + what + ", mean " + format_float(h.sum_s / double(h.count) * 1000)
+         + " ms, p50 <= " + ms(histogram_quantile(h, 0.5)) + " ms, p99 <= " + ms(histogram_quantile(h, 0.99)) + " ms";
+}
+
 std::string human_bytes(uint64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MB", double(b) / 1e6);
@@ -56,7 +75,7 @@ std::string human_bytes(uint64_t b) {
 
 int run_node(int argc, char** argv) {
   std::string config_path, id, host, data_dir, bootstrap, level = "info";
-  int port = -1;
+  int port = -1, metrics_port = -1;
   po::options_description desc("node options");
   desc.add_options()
     ("help,h", "show this help")
@@ -66,10 +85,11 @@ int run_node(int argc, char** argv) {
     ("port", po::value(&port), "override node.port (0: any free port)")
     ("data-dir", po::value(&data_dir), "override node.data_dir")
     ("bootstrap", po::value(&bootstrap), "override cluster.bootstrap: H:P,H:P,...")
+    ("metrics-port", po::value(&metrics_port), "override metrics.port: serve /metrics there (0: off)")
     ("log-level", po::value(&level), "debug, info, warn, error or quiet");
   po::variables_map vm;
   if (!parse_args(argc, argv, "p2p-agent node --config FILE [--id ID] [--host H] [--port N] [--data-dir DIR] "
-                              "[--bootstrap H:P,...] [--log-level L]",
+                              "[--bootstrap H:P,...] [--metrics-port N] [--log-level L]",
                   desc, vm))
     return exit_code::ok;
   current_log_level() = parse_log_level(level);
@@ -80,6 +100,11 @@ int run_node(int argc, char** argv) {
     if (port < 0 || port > 65535)
       throw cli_exit{exit_code::usage, "--port: expected 0 to 65535, got " + std::to_string(port)};
     cfg.port = uint16_t(port);
+  }
+  if (vm.count("metrics-port")) {
+    if (metrics_port < 0 || metrics_port > 65535)
+      throw cli_exit{exit_code::usage, "--metrics-port: expected 0 to 65535, got " + std::to_string(metrics_port)};
+    cfg.metrics_port = uint16_t(metrics_port);
   }
   if (vm.count("bootstrap")) {
     cfg.bootstrap.clear();
@@ -123,7 +148,19 @@ int run_node(int argc, char** argv) {
     caf::anon_send(node, bound_atom::value, *bound);
     std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (data " << cfg.data_dir
               << ", " << cfg.shards << " shards)" << std::endl;
+    std::unique_ptr<metrics_server> metrics;
+    if (cfg.metrics_port != 0) {
+      try {
+        metrics = std::make_unique<metrics_server>(sys, node, cfg.host, cfg.metrics_port);
+      } catch (const std::exception& e) {
+        sys.middleman().unpublish(node, *bound);
+        caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+        throw cli_exit{exit_code::failure, e.what()};
+      }
+      std::cout << "metrics on http://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
+    }
     sigwait(&signals, &signal_number);
+    metrics.reset();
     if (fatal_reason.empty())
       log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
                              + ", shutting down");
@@ -151,7 +188,9 @@ int run_status(int argc, char** argv) {
   if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json]", desc, vm))
     return exit_code::ok;
   auto session = open_session(o);
-  auto s = ask<node_status>(*session, o, status_atom::value);
+  auto m = ask<node_metrics>(*session, o, metrics_atom::value);
+  auto& s = m.status;
+  auto& by_type = m.tasks;
   if (o.json) {
     std::cout << "{\"id\": \"" << json_escape(s.id) << "\", \"address\": \"" << json_escape(s.address)
               << "\", \"embedded\": " << (session->is_embedded() ? "true" : "false") << ", \"data_dir\": \""
@@ -170,6 +209,18 @@ int run_status(int argc, char** argv) {
     std::cout << "], \"tasks\": {";
     for (size_t i = 0; i < s.task_counts.size(); ++i)
       std::cout << (i ? ", " : "") << "\"" << to_string(task_state(i)) << "\": " << s.task_counts[i];
+    std::cout << "}, \"tasks_by_type\": {";
+    for (size_t t = 0; t < by_type.types.size(); ++t) {
+      std::cout << (t ? ", " : "") << "\"" << json_escape(by_type.types[t]) << "\": {";
+      for (size_t i = 0; i < task_state_count; ++i)
+        std::cout << (i ? ", " : "") << "\"" << to_string(task_state(i)) << "\": " << by_type.counts[t * task_state_count + i];
+      std::cout << "}";
+    }
+    std::cout << "}, \"task_latency\": " << latency_json(by_type.latency) << ", \"search_latency\": "
+              << latency_json(m.search_latency) << ", \"messages\": {\"received\": " << m.messages_in
+              << ", \"sent\": " << m.messages_out << "}, \"mailboxes\": {";
+    for (size_t i = 0; i < m.mailbox_names.size(); ++i)
+      std::cout << (i ? ", " : "") << "\"" << json_escape(m.mailbox_names[i]) << "\": " << m.mailbox_sizes[i];
     std::cout << "}}" << std::endl;
     return exit_code::ok;
   }
@@ -186,6 +237,19 @@ int run_status(int argc, char** argv) {
   std::cout << "tasks      ";
   for (size_t i = 0; i < s.task_counts.size(); ++i)
     std::cout << " " << to_string(task_state(i)) << " " << s.task_counts[i];
+  std::cout << "\n";
+  for (size_t t = 0; t < by_type.types.size(); ++t) {
+    std::cout << "  " << by_type.types[t] << ":";
+    for (size_t i = 0; i < task_state_count; ++i)
+      std::cout << " " << to_string(task_state(i)) << " " << by_type.counts[t * task_state_count + i];
+    std::cout << "\n";
+  }
+  std::cout << "task latency   " << latency_text(by_type.latency, "finished") << "\n"
+            << "search latency " << latency_text(m.search_latency, "searches") << "\n"
+            << "messages    " << m.messages_in << " received, " << m.messages_out << " sent on to peers\n"
+            << "mailboxes  ";
+  for (size_t i = 0; i < m.mailbox_names.size(); ++i)
+    std::cout << " " << m.mailbox_names[i] << " " << m.mailbox_sizes[i];
   std::cout << "\n";
   for (auto& c : s.collections)
     std::cout << "  " << c.name << ": " << c.count << " vectors, dim " << c.dim << ", " << c.metric << ", "

@@ -1,0 +1,107 @@
+#include "runtime/metrics_text.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "tasks/task.hpp"
+
+namespace p2p {
+
+namespace {
+
+/// A label value with \, " and newline escaped, as the format requires.
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string number(double v) {
+  if (std::isinf(v))
+    return v > 0 ? "+Inf" : "-Inf";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+void header(std::ostream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
+void histogram(std::ostream& out, const char* name, const char* help, const latency_histogram& h) {
+  header(out, name, "histogram", help);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < std::size(latency_bounds_s); ++i) {
+    cumulative += i < h.buckets.size() ? h.buckets[i] : 0;
+    out << name << "_bucket{le=\"" << number(latency_bounds_s[i]) << "\"} " << cumulative << "\n";
+  }
+  out << name << "_bucket{le=\"+Inf\"} " << h.count << "\n";
+  out << name << "_sum " << number(h.sum_s) << "\n" << name << "_count " << h.count << "\n";
+}
+
+} // namespace
+
+double histogram_quantile(const latency_histogram& h, double q) {
+  if (h.count == 0)
+    return 0;
+  auto rank = uint64_t(std::ceil(q * double(h.count)));
+  uint64_t seen = 0;
+  for (size_t i = 0; i < h.buckets.size(); ++i) {
+    seen += h.buckets[i];
+    if (seen >= rank && rank > 0)
+      return i < std::size(latency_bounds_s) ? latency_bounds_s[i] : std::numeric_limits<double>::infinity();
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+std::string prometheus_text(const node_metrics& m) {
+  std::ostringstream out;
+  auto& s = m.status;
+  header(out, "p2p_node_info", "gauge", "This node: its id, address and protocol version (value 1).");
+  out << "p2p_node_info{id=\"" << label(s.id) << "\",address=\"" << label(s.address) << "\",protocol=\""
+      << s.protocol << "\"} 1\n";
+  header(out, "p2p_uptime_seconds", "gauge", "Seconds since the node started.");
+  out << "p2p_uptime_seconds " << number(double(s.uptime_ms) / 1000) << "\n";
+  header(out, "p2p_resident_memory_bytes", "gauge", "Resident set size of the node process.");
+  out << "p2p_resident_memory_bytes " << s.rss_bytes << "\n";
+  header(out, "p2p_peers", "gauge", "Cluster members this node sees, itself excluded.");
+  out << "p2p_peers " << (s.members.empty() ? 0 : s.members.size() - 1) << "\n";
+
+  header(out, "p2p_tasks", "gauge", "Tasks submitted at this node, by type and state.");
+  for (size_t t = 0; t < m.tasks.types.size(); ++t)
+    for (size_t st = 0; st < task_state_count; ++st)
+      out << "p2p_tasks{type=\"" << label(m.tasks.types[t]) << "\",state=\"" << to_string(task_state(st)) << "\"} "
+          << m.tasks.counts[t * task_state_count + st] << "\n";
+  histogram(out, "p2p_task_latency_seconds", "Tasks from submission to their final state.", m.tasks.latency);
+
+  header(out, "p2p_messages_received_total", "counter", "Agent messages delivered to this node's agents.");
+  out << "p2p_messages_received_total " << m.messages_in << "\n";
+  header(out, "p2p_messages_sent_total", "counter", "Agent messages this node sent on to peers.");
+  out << "p2p_messages_sent_total " << m.messages_out << "\n";
+
+  header(out, "p2p_vectors", "gauge", "Vectors stored in this node's shards, by collection.");
+  for (auto& c : s.collections)
+    out << "p2p_vectors{collection=\"" << label(c.name) << "\"} " << c.count << "\n";
+  header(out, "p2p_vectors_pending_index", "gauge", "Vectors searchable by exact scan, not yet in the HNSW graph.");
+  for (auto& c : s.collections)
+    out << "p2p_vectors_pending_index{collection=\"" << label(c.name) << "\"} " << c.pending << "\n";
+  histogram(out, "p2p_search_latency_seconds", "Searches asked of this node, from request to merged answer.",
+            m.search_latency);
+
+  header(out, "p2p_mailbox_messages", "gauge", "Messages waiting in the mailbox of each of this node's actors.");
+  for (size_t i = 0; i < m.mailbox_names.size(); ++i)
+    out << "p2p_mailbox_messages{actor=\"" << label(m.mailbox_names[i]) << "\"} " << m.mailbox_sizes[i] << "\n";
+  return out.str();
+}
+
+} // namespace p2p
