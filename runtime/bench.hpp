@@ -55,6 +55,7 @@ struct step_result {
   double seconds = 0, rate_per_s = 0, p50_us = 0, p99_us = 0;
   uint32_t k = 0;
   double recall = -1; // vector_search: recall@k against exact search (ties count as hits)
+  double index_wait_s = 0; // vector_search: time waited before it for the HNSW graphs to take every vector
   uint32_t batch = 0, window = 0;
   baseline raw;
   std::string error; // the first error, if any

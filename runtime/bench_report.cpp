@@ -79,7 +79,8 @@ std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_co
         << ", \"rate_per_s\": " << num(r.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.p50_us, "%.1f")
         << ", \"p99_us\": " << num(r.p99_us, "%.1f") << ", \"batch\": " << r.batch << ", \"window\": " << r.window;
     if (r.recall >= 0)
-      out << ", \"k\": " << r.k << ", \"recall_at_k\": " << num(r.recall, "%.4f");
+      out << ", \"k\": " << r.k << ", \"recall_at_k\": " << num(r.recall, "%.4f") << ", \"index_wait_s\": "
+          << num(r.index_wait_s, "%.3f");
     out << ", \"guide\": {\"low\": " << g.low << ", \"high\": " << g.high << ", \"unit\": \"" << g.unit << "\"}";
     out << ", \"baseline\": {\"name\": \"" << json_escape(r.raw.name) << "\", \"rate_per_s\": "
         << num(r.raw.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.raw.p50_us, "%.1f") << ", \"p99_us\": "

@@ -2,6 +2,7 @@
 // trip of every request timed at the client.
 
 #include <chrono>
+#include <thread>
 #include <unordered_map>
 
 #include "runtime/bench.hpp"
@@ -179,6 +180,42 @@ void run_search(node_session& s, const scenario_step& st, const workload& q, con
   r.recall = expected ? double(hits) / double(expected) : 0;
 }
 
+/// Waits (up to 10 minutes) until no node of the cluster has vectors of `collection` waiting
+/// for its HNSW graph, so that searches measure the index, as the raw hnswlib baseline does.
+/// Returns the seconds waited.
+double wait_indexed(node_session& s, const std::string& collection, const run_options& o) {
+  auto t0 = clock_type::now();
+  auto status = cli::ask<node_status>(s, client(o), status_atom::value);
+  std::vector<caf::actor> nodes{s.node()};
+  for (auto& m : status.members) {
+    std::string host;
+    uint16_t port = 0;
+    if (m.id == status.id || !parse_address(m.address, host, port))
+      continue;
+    auto peer = s.system().middleman().remote_actor(host, port);
+    if (!peer)
+      throw std::runtime_error("cannot reach " + m.id + " at " + m.address + ": " + caf::to_string(peer.error()));
+    nodes.push_back(*peer);
+  }
+  caf::scoped_actor self{s.system()};
+  for (auto deadline = t0 + std::chrono::minutes(10); clock_type::now() < deadline;) {
+    uint64_t pending = 0;
+    for (auto& node : nodes)
+      self->request(node, std::chrono::seconds(o.timeout_s), status_atom::value)
+        .receive(
+          [&](node_status& st) {
+            for (auto& c : st.collections)
+              if (c.name == collection)
+                pending += c.pending;
+          },
+          [&](caf::error& e) { throw std::runtime_error("status: " + error_text(e)); });
+    if (pending == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
 /// The agent messages go to: the step's `to`, else the "worker" agent of the last member the
 /// node knows (another peer in a cluster, the node itself alone).
 std::string message_target(node_session& s, const scenario_step& st, const run_options& o) {
@@ -230,6 +267,7 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
       case step_kind::vector_store: r.count = w[i].rows; run_store(s, st, w[i], o, r); break;
       case step_kind::vector_search: {
         r.count = w[i].rows;
+        r.index_wait_s = wait_indexed(s, st.collection, o);
         run_search(s, st, w[i], w[w[i].base_step], o.metric, o, r);
         break;
       }

@@ -9,11 +9,8 @@
 #include <fstream>
 #include <numeric>
 #include <type_traits>
-#include <random>
 #include <thread>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "actors/protocol.hpp"
@@ -28,32 +25,6 @@
 using namespace p2p::test;
 
 namespace {
-
-bool port_free(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-/// The first of `n` consecutive free loopback ports (bounded search).
-uint16_t free_ports(int n) {
-  std::mt19937 rng{uint32_t(getpid())};
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    auto base = uint16_t(std::uniform_int_distribution<int>(20000, 60000)(rng));
-    bool all = true;
-    for (int i = 0; i < n && all; ++i)
-      all = port_free(uint16_t(base + i));
-    if (all)
-      return base;
-  }
-  FAIL("no free port range");
-  return 0;
-}
 
 run_result cluster(const std::vector<std::string>& args, const std::string& dir) {
   std::vector<std::string> full{"/bin/bash", P2P_SOURCE_DIR "/scripts/cluster.sh"};

@@ -9,7 +9,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include <random>
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +153,65 @@ int node_process::stop() {
 void node_process::kill() {
   proc_->signal(SIGKILL);
   proc_->wait(30);
+}
+
+namespace {
+
+bool port_free(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+} // namespace
+
+uint16_t free_ports(int n) {
+  std::mt19937 rng{uint32_t(getpid()) ^ uint32_t(std::chrono::steady_clock::now().time_since_epoch().count())};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto base = uint16_t(std::uniform_int_distribution<int>(20000, 60000)(rng));
+    bool all = true;
+    for (int i = 0; i < n && all; ++i)
+      all = port_free(uint16_t(base + i));
+    if (all)
+      return base;
+  }
+  FAIL("no free port range");
+  return 0;
+}
+
+int http_get(uint16_t port, const std::string& path, std::string& body) {
+  body.clear();
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{10, 0}; // bounded: a silent server fails the read after 10 s
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return 0;
+  }
+  auto request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != ssize_t(request.size())) {
+    close(fd);
+    return 0;
+  }
+  std::string response;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    response.append(buf, size_t(n));
+  close(fd);
+  auto header_end = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.1 ", 0) != 0 || header_end == std::string::npos)
+    return 0;
+  body = response.substr(header_end + 4);
+  return std::stoi(response.substr(9, 3));
 }
 
 } // namespace p2p::test

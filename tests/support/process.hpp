@@ -2,6 +2,7 @@
 // Real processes for integration tests: p2p-agent commands run to completion, and nodes
 // started in the background on a free loopback port. Every wait is bounded.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,12 @@ private:
   int status_ = -1;
   std::string out_path_, err_path_;
 };
+
+/// The first of `n` consecutive free loopback ports (bounded search; fails the test if none).
+uint16_t free_ports(int n);
+
+/// An HTTP/1.1 GET of `path` from 127.0.0.1:port; the status code (0 when unreachable) and body.
+int http_get(uint16_t port, const std::string& path, std::string& body);
 
 /// Runs `p2p-agent args...` to completion (bounded by `timeout_s`).
 run_result run_agent(const std::vector<std::string>& args, const std::string& dir, int timeout_s = 300);

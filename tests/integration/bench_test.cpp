@@ -1,0 +1,131 @@
+// p2p-agent bench end to end: a small scenario on an embedded node and on a 2-node loopback
+// cluster it starts itself; malformed scenarios refused naming the key.
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+
+#include <simdjson.h>
+
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+
+using namespace p2p::test;
+
+namespace {
+
+/// Steps of a small scenario and the count each asks for.
+const std::vector<std::pair<std::string, uint64_t>> small_steps = {
+  {"text_processing", 200}, {"embedding", 150}, {"vector_store", 1000},
+  {"vector_search", 100},   {"messaging", 120}, {"ingest", 80}};
+
+std::string small_scenario(const std::string& topology) {
+  std::string steps;
+  for (auto& [type, count] : small_steps)
+    steps += std::string(steps.empty() ? "" : ", ") + "{\"type\": \"" + type + "\", \"count\": " + std::to_string(count)
+             + (type == "vector_search" ? ", \"k\": 10, \"ef\": 128" : "") + "}";
+  return "{\"name\": \"small\", " + topology + "\"steps\": [" + steps + "]}";
+}
+
+/// Checks the result document: every field, the counts asked for, recall reported.
+void check_results(const std::string& path, uint32_t nodes) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.load(path).get(doc) == simdjson::SUCCESS);
+  CHECK(std::string_view(doc["scenario"]) == "small");
+  CHECK(int64_t(doc["nodes"]) == nodes);
+  simdjson::dom::array results = doc["results"];
+  REQUIRE(results.size() == small_steps.size());
+  size_t i = 0;
+  for (simdjson::dom::element r : results) {
+    auto& [type, count] = small_steps[i++];
+    CAPTURE(type);
+    CHECK(std::string_view(r["step"]) == type);
+    CHECK(int64_t(r["nodes"]) == nodes);
+    CHECK(uint64_t(int64_t(r["count"])) == count);
+    CHECK(uint64_t(int64_t(r["done"])) == count);
+    CHECK(int64_t(r["errors"]) == 0);
+    CHECK(double(r["seconds"]) > 0);
+    CHECK(double(r["rate_per_s"]) > 0);
+    CHECK(double(r["p50_us"]) > 0);
+    CHECK(double(r["p99_us"]) >= double(r["p50_us"]));
+    CHECK(double(r["baseline"]["rate_per_s"]) > 0);
+    CHECK(!std::string_view(r["baseline"]["name"]).empty());
+    CHECK(r["guide"]["unit"].is_string());
+    if (type == "vector_search") {
+      CHECK(int64_t(r["k"]) == 10);
+      double recall = r["recall_at_k"];
+      CHECK(recall >= 0.9);
+      CHECK(recall <= 1.0);
+      CHECK(double(r["baseline"]["recall_at_k"]) >= 0.9);
+    } else {
+      CHECK(r["recall_at_k"].error() == simdjson::NO_SUCH_FIELD);
+    }
+  }
+}
+
+std::string write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+} // namespace
+
+TEST_CASE("bench runs a small scenario end to end on an embedded node") {
+  auto dir = fresh_dir("bench-embedded");
+  auto scenario = write_file(dir + "/small.json", small_scenario(""));
+  auto r = run_agent({"bench", "--scenario", scenario, "--out", dir + "/out.json", "--work-dir", dir + "/work"}, dir, 600);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  check_results(dir + "/out.json", 1);
+  CHECK(r.out.find("scenario small: embedded node") != std::string::npos);
+  for (auto& [type, count] : small_steps)
+    CHECK(r.out.find("| " + type + " ") != std::string::npos);
+  CHECK(r.out.find("\r") == std::string::npos); // no progress line when stdout is not a terminal
+  CHECK(r.err.find("\r") == std::string::npos);
+}
+
+TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on it and stops it") {
+  auto dir = fresh_dir("bench-cluster");
+  auto scenario = write_file(dir + "/small.json", small_scenario(R"("topology": {"nodes": 2, "shape": "star"}, )"));
+  auto port = free_ports(2);
+  setenv("P2P_AGENT", P2P_AGENT_BIN, 1);
+  auto r = run_agent({"bench", "--scenario", scenario, "--out", dir + "/out.json", "--work-dir", dir + "/work",
+                      "--base-port", std::to_string(port), "--cluster-script", P2P_SOURCE_DIR "/scripts/cluster.sh"},
+                     dir, 600);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  check_results(dir + "/out.json", 2);
+  CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1)") != std::string::npos);
+  // Both nodes were stopped cleanly after the run.
+  CHECK(r.err.find("cluster up: 2 nodes") != std::string::npos);
+  CHECK(r.err.find("cluster down: stopped 2 nodes") != std::string::npos);
+  for (auto node : {"node-1", "node-2"}) {
+    CAPTURE(node);
+    std::ifstream log(dir + "/work/cluster-2/" + node + "/node.log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    CHECK(text.find("stopped cleanly") != std::string::npos);
+  }
+}
+
+TEST_CASE("malformed scenarios are refused with exit 2, naming the key") {
+  auto dir = fresh_dir("bench-malformed");
+  std::map<std::string, std::string> cases = {
+    {R"({"steps": [{"type": "warp", "count": 10}]})", "steps[0].type: unknown step 'warp'"},
+    {R"({"steps": [{"type": "embedding", "count": -3}]})", "steps[0].count: expected an integer from 1"},
+    {R"({"steps": [{"type": "ingest", "count": 3, "input": "missing.jsonl"}]})", "steps[0].input: no such file"},
+    {R"({"steps": [{"type": "embedding", "count": 3, "colour": "red"}]})", "unknown key 'steps[0].colour'"},
+  };
+  int n = 0;
+  for (auto& [json, expected] : cases) {
+    auto path = write_file(dir + "/bad" + std::to_string(n++) + ".json", json);
+    auto r = run_agent({"bench", "--scenario", path}, dir, 60);
+    CAPTURE(json);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(expected) != std::string::npos);
+    CHECK(r.err.find(path) != std::string::npos);
+  }
+  auto r = run_agent({"bench", "--scenario", dir + "/nowhere.json"}, dir, 60);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("cannot read") != std::string::npos);
+}

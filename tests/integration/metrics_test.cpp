@@ -1,0 +1,115 @@
+// /metrics of a real node process: answers while the node works, counters move by exactly the
+// work done, the text passes promtool where it is installed.
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/cli_output.hpp"
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+#include "vectors/vector_io.hpp"
+
+using namespace p2p;
+using namespace p2p::test;
+
+namespace {
+
+/// The value of the sample `series` (name with its labels, as printed) or -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos)
+    return -1;
+  return std::stod(text.substr(pos + series.size() + 2));
+}
+
+std::string scrape(uint16_t port) {
+  std::string body;
+  REQUIRE(http_get(port, "/metrics", body) == 200);
+  return body;
+}
+
+} // namespace
+
+TEST_CASE("/metrics answers while a node works and its counters move by exactly the work done") {
+  auto dir = fresh_dir("metrics");
+  auto port = free_ports(1);
+  node_process node(dir, R"({"metrics": {"port": )" + std::to_string(port) + "}}");
+  auto before = scrape(port);
+  CHECK(sample(before, "p2p_messages_received_total") == 0);
+  CHECK(sample(before, "p2p_search_latency_seconds_count") == 0);
+  CHECK(sample(before, "p2p_peers") == 0);
+  CHECK(sample(before, "p2p_resident_memory_bytes") > 0);
+
+  // A long put: /metrics keeps answering while it runs.
+  auto base = embedding_like_vectors(30000, 512, 5);
+  REQUIRE(write_fvecs(dir + "/base.fvecs", base.data(), 30000, 512));
+  child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/base.fvecs"}, dir, "put");
+  int answered_while_working = 0;
+  for (int i = 0; i < 200 && put.running(); ++i) {
+    std::string body;
+    answered_while_working += http_get(port, "/metrics", body) == 200 && body.find("p2p_vectors") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(put.wait(300) == 0);
+  CHECK(answered_while_working > 0);
+  CHECK(sample(scrape(port), R"(p2p_vectors{collection="default"})") == 30000);
+
+  std::ofstream docs(dir + "/docs.jsonl");
+  for (int i = 0; i < 20; ++i)
+    docs << "{\"id\": \"d" << i << "\", \"text\": \"document number " << i << " about metrics and counters\"}\n";
+  docs.close();
+  auto processed = run_agent({"process", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--json"}, dir);
+  REQUIRE_MESSAGE(processed.exit_code == 0, processed.err);
+  for (int i = 0; i < 7; ++i)
+    REQUIRE(run_agent({"send", "--peer", node.address(), "--to", "node-1/worker", "--message", "hi"}, dir).exit_code == 0);
+  auto queries = embedding_like_vectors(13, 512, 6);
+  REQUIRE(write_fvecs(dir + "/queries.fvecs", queries.data(), 13, 512));
+  REQUIRE(run_agent({"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--json"}, dir).exit_code == 0);
+
+  auto after = scrape(port);
+  CHECK(sample(after, R"(p2p_tasks{type="text_processing",state="completed"})") == 20);
+  CHECK(sample(after, R"(p2p_tasks{type="text_processing",state="queued"})") == 0);
+  CHECK(sample(after, "p2p_task_latency_seconds_count") == 20);
+  CHECK(sample(after, R"(p2p_task_latency_seconds_bucket{le="+Inf"})") == 20);
+  CHECK(sample(after, "p2p_messages_received_total") == 7);
+  CHECK(sample(after, "p2p_messages_sent_total") == 0); // all to this node's own agent
+  CHECK(sample(after, "p2p_search_latency_seconds_count") == 1); // one request of 13 queries
+  CHECK(sample(after, R"(p2p_vectors{collection="default"})") == 30000);
+  CHECK(sample(after, R"(p2p_mailbox_messages{actor="task_manager"})") >= 0);
+
+  // status shows the same figures.
+  auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+  REQUIRE(status.exit_code == 0);
+  CHECK(status.out.find(R"("messages": {"received": 7, "sent": 0})") != std::string::npos);
+  CHECK(status.out.find(R"("text_processing": {"queued": 0, "running": 0, "completed": 20,)") != std::string::npos);
+
+  std::string body;
+  CHECK(http_get(port, "/elsewhere", body) == 404);
+
+  if (std::system("command -v promtool > /dev/null 2>&1") == 0) {
+    std::ofstream(dir + "/metrics.txt") << after;
+    auto cmd = "promtool check metrics < '" + dir + "/metrics.txt' > '" + dir + "/promtool.out' 2>&1";
+    auto why = "promtool check metrics failed: see " + dir + "/promtool.out";
+    int rc = std::system(cmd.c_str());
+    CHECK_MESSAGE(rc == 0, why);
+  } else {
+    MESSAGE("promtool is not installed: the Prometheus text format check was skipped");
+  }
+}
+
+TEST_CASE("a node without metrics.port serves no /metrics, and a taken metrics port stops the node with a clear error") {
+  auto dir = fresh_dir("metrics-off");
+  auto port = free_ports(1);
+  {
+    node_process node(dir, "{}");
+    std::string body;
+    CHECK(http_get(port, "/metrics", body) == 0);
+  }
+  node_process first(fresh_dir("metrics-off-a"), R"({"metrics": {"port": )" + std::to_string(port) + "}}");
+  auto r = run_agent({"node", "--port", "0", "--data-dir", dir + "/second", "--metrics-port", std::to_string(port)}, dir, 60);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("metrics: cannot listen on 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+}
