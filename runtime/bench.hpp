@@ -48,6 +48,7 @@ guide_range guide_for(step_kind k);
 
 struct step_result {
   std::string step;
+  std::string label; // the step, told apart from others of its type ("messaging_one_way")
   uint32_t nodes = 1;
   uint64_t count = 0;  // items asked for
   uint64_t done = 0;   // items the node acknowledged as done

@@ -74,7 +74,7 @@ std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_co
   for (size_t i = 0; i < results.size(); ++i) {
     auto& r = results[i];
     auto g = guide_for(*parse_step_kind(r.step));
-    out << (i ? ",\n  " : "\n  ") << "{\"step\": \"" << r.step << "\", \"nodes\": " << r.nodes << ", \"count\": " << r.count
+    out << (i ? ",\n  " : "\n  ") << "{\"step\": \"" << r.step << "\", \"label\": \"" << r.label << "\", \"nodes\": " << r.nodes << ", \"count\": " << r.count
         << ", \"done\": " << r.done << ", \"errors\": " << r.errors << ", \"seconds\": " << num(r.seconds, "%.6f")
         << ", \"rate_per_s\": " << num(r.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.p50_us, "%.1f")
         << ", \"p99_us\": " << num(r.p99_us, "%.1f") << ", \"batch\": " << r.batch << ", \"window\": " << r.window;
@@ -112,7 +112,7 @@ std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_c
                                               "guide/s", "x guide", "raw baseline", "raw/s", "vs raw"}};
   for (auto& r : results) {
     auto g = guide_for(*parse_step_kind(r.step));
-    rows.push_back({r.step, std::to_string(r.nodes), std::to_string(r.done) + (r.errors ? " (" + std::to_string(r.errors) + " failed)" : ""),
+    rows.push_back({r.label, std::to_string(r.nodes), std::to_string(r.done) + (r.errors ? " (" + std::to_string(r.errors) + " failed)" : ""),
                     rate(r.rate_per_s), rate(r.p50_us), rate(r.p99_us),
                     r.recall >= 0 ? num(r.recall, "%.3f") + (r.raw.recall >= 0 ? " (raw " + num(r.raw.recall, "%.3f") + ")" : "") : "-",
                     guide_text(*parse_step_kind(r.step)), g.high > 0 ? num(r.rate_per_s / g.high, r.rate_per_s < 10 * g.high ? "%.1fx" : "%.0fx") : "-",
@@ -130,9 +130,9 @@ std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_c
     std::map<std::string, std::map<uint32_t, double>> by_step;
     std::vector<std::string> order;
     for (auto& r : results) {
-      if (!by_step.count(r.step))
-        order.push_back(r.step);
-      by_step[r.step][r.nodes] = r.rate_per_s;
+      if (!by_step.count(r.label))
+        order.push_back(r.label);
+      by_step[r.label][r.nodes] = r.rate_per_s;
     }
     for (auto& step : order) {
       std::vector<std::string> line{step};
@@ -147,7 +147,7 @@ std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_c
   }
   for (auto& r : results)
     if (!r.error.empty())
-      out << "\n" << r.step << " (" << r.nodes << " nodes): " << r.error;
+      out << "\n" << r.label << " (" << r.nodes << " nodes): " << r.error;
   return out.str();
 }
 

@@ -257,6 +257,7 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     auto& st = sc.steps[i];
     step_result r;
     r.step = std::string(to_string(st.kind));
+    r.label = r.step + (st.kind == step_kind::messaging && st.one_way ? "_one_way" : "");
     r.nodes = nodes;
     r.batch = st.batch;
     r.window = st.window;
