@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts, stops and shows a cluster of p2p-agent nodes on one host (loopback by default).
-#   scripts/cluster.sh up --topology star|chain|mesh --nodes N [--base-port P] [--dir D] [--host H]
+#   scripts/cluster.sh up --topology star|chain|mesh --nodes N [--base-port P] [--dir D] [--host H] [--metrics-base-port M]
 #   scripts/cluster.sh down [--dir D]
 #   scripts/cluster.sh status [--dir D]
 # Node i (1..N) is node-i on port P+i-1, with config.json, node.log and node.pid in D/node-i/.
@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
-topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60
+topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60 metrics_base=0
 
 usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "cluster.sh: $*" >&2; exit 2; }
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
     --host) host="${2:?--host needs a value}"; shift 2 ;;
     --wait) wait_s="${2:?--wait needs a value}"; shift 2 ;;
+    --metrics-base-port) metrics_base="${2:?--metrics-base-port needs a value}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -46,6 +47,8 @@ up() {
   [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die "--nodes: expected a positive integer, got '$nodes'"
   [[ "$base_port" =~ ^[0-9]+$ ]] && [ "$base_port" -gt 0 ] && [ $((base_port + nodes - 1)) -le 65535 ] \
     || die "--base-port: expected 1..65535 for every node, got '$base_port'"
+  [[ "$metrics_base" =~ ^[0-9]+$ ]] && [ $((metrics_base + nodes - 1)) -le 65535 ] \
+    || die "--metrics-base-port: expected 1..65535 for every node (0: no metrics), got '$metrics_base'"
   [ -x "$agent" ] || die "no $agent: run scripts/setup.sh first"
   local template="$root/config/topologies/$topology.json" i d
   mkdir -p "$dir"
@@ -58,7 +61,9 @@ up() {
     fi
     sed -e "s|{{I}}|$i|g" -e "s|{{HOST}}|$host|g" -e "s|{{PORT}}|$((base_port + i - 1))|g" \
         -e "s|{{DIR}}|$dir|g" -e "s|{{BOOTSTRAP}}|$(bootstrap_for "$i")|g" "$template" > "$d/config.json"
-    "$agent" node --config "$d/config.json" > "$d/node.log" 2>&1 &
+    metrics=()
+    [ "$metrics_base" -gt 0 ] && metrics=(--metrics-port $((metrics_base + i - 1)))
+    "$agent" node --config "$d/config.json" "${metrics[@]}" > "$d/node.log" 2>&1 &
     echo $! > "$d/node.pid"
   done
   # Wait (bounded) until every node sees all N members.
