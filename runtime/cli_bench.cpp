@@ -2,7 +2,10 @@
 // or on loopback clusters it starts with scripts/cluster.sh, one per node count; prints a table
 // beside the guide and raw-library baselines measured in the same run, and writes --out JSON.
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdlib>
 #include <filesystem>
@@ -26,13 +29,6 @@ struct bench_options {
   uint16_t base_port = 7471;
 };
 
-std::string shell_quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s)
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string own_binary() {
   std::error_code ec;
   auto p = fs::read_symlink("/proc/self/exe", ec);
@@ -51,6 +47,45 @@ std::string find_cluster_script(const std::string& given) {
   throw cli_exit{exit_code::usage, "cannot find scripts/cluster.sh: give --cluster-script"};
 }
 
+/// `cluster.sh down --dir D` of the cluster running now, prepared for the signal handler: a bench
+/// stopped with Ctrl-C (or SIGTERM) stops its nodes before it exits.
+std::vector<std::string> down_args;
+std::vector<char*> down_argv; // points into down_args
+volatile sig_atomic_t cluster_running = 0;
+
+extern "C" void stop_cluster_and_exit(int sig) {
+  if (cluster_running) {
+    pid_t pid = fork(); // fork, dup2, execv, waitpid and _exit are async-signal-safe
+    if (pid == 0) {
+      dup2(STDERR_FILENO, STDOUT_FILENO);
+      execv(down_argv[0], down_argv.data());
+      _exit(127);
+    }
+    if (pid > 0)
+      waitpid(pid, nullptr, 0);
+  }
+  _exit(128 + sig);
+}
+
+/// Runs a command with its stdout on our stderr (stdout is the table or the JSON); its exit code.
+/// Not std::system: that ignores SIGINT while the command runs.
+int run_command(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid)
+    return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /// A loopback cluster of `n` nodes started by cluster.sh, stopped when this goes away.
 class cluster_run {
 public:
@@ -58,26 +93,36 @@ public:
               const std::string& dir)
       : script_(script), dir_(dir) {
     fs::remove_all(dir);
-    auto cmd = "P2P_AGENT=" + shell_quoted(own_binary()) + " " + shell_quoted(script) + " up --topology " + topology + " --nodes "
-               + std::to_string(n) + " --base-port " + std::to_string(base_port) + " --dir " + shell_quoted(dir)
-               + " --wait 60 1>&2";
-    up_ = true;
-    if (std::system(cmd.c_str()) != 0)
+    down_args = {"/bin/bash", script, "down", "--dir", dir};
+    down_argv.clear();
+    for (auto& a : down_args)
+      down_argv.push_back(a.data());
+    down_argv.push_back(nullptr);
+    cluster_running = 1;
+    std::signal(SIGINT, stop_cluster_and_exit);
+    std::signal(SIGTERM, stop_cluster_and_exit);
+    setenv("P2P_AGENT", own_binary().c_str(), 1);
+    if (run_command({"/bin/bash", script, "up", "--topology", topology, "--nodes", std::to_string(n), "--base-port",
+                     std::to_string(base_port), "--dir", dir, "--wait", "60"})
+        != 0) {
+      stop();
       throw cli_exit{exit_code::failure, "cluster.sh could not start " + std::to_string(n) + " nodes (logs in " + dir + ")"};
-  }
-  ~cluster_run() {
-    if (up_) {
-      auto cmd = shell_quoted(script_) + " down --dir " + shell_quoted(dir_) + " 1>&2";
-      if (std::system(cmd.c_str()) != 0)
-        std::cerr << "p2p-agent bench: cluster.sh down failed for " << dir_ << "\n";
     }
   }
+  ~cluster_run() { stop(); }
   cluster_run(const cluster_run&) = delete;
   cluster_run& operator=(const cluster_run&) = delete;
 
 private:
+  void stop() {
+    if (!cluster_running)
+      return;
+    cluster_running = 0;
+    if (run_command({"/bin/bash", script_, "down", "--dir", dir_}) != 0)
+      std::cerr << "p2p-agent bench: cluster.sh down failed for " << dir_ << "\n";
+  }
+
   std::string script_, dir_;
-  bool up_ = false;
 };
 
 std::vector<uint32_t> parse_node_counts(const std::string& s) {
