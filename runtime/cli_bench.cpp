@@ -52,8 +52,11 @@ std::string find_cluster_script(const std::string& given) {
 std::vector<std::string> down_args;
 std::vector<char*> down_argv; // points into down_args
 volatile sig_atomic_t cluster_running = 0;
+volatile pid_t command_pid = 0; // the cluster.sh running now, if any
 
 extern "C" void stop_cluster_and_exit(int sig) {
+  if (command_pid > 0)
+    kill(command_pid, SIGTERM); // a cluster.sh up still waiting for its nodes
   if (cluster_running) {
     pid_t pid = fork(); // fork, dup2, execv, waitpid and _exit are async-signal-safe
     if (pid == 0) {
@@ -80,8 +83,11 @@ int run_command(std::vector<std::string> args) {
     execv(argv[0], argv.data());
     _exit(127);
   }
+  command_pid = pid;
   int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid)
+  bool waited = pid > 0 && waitpid(pid, &status, 0) == pid;
+  command_pid = 0;
+  if (!waited)
     return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
