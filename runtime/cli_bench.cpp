@@ -180,6 +180,7 @@ int run_bench(int argc, char** argv) {
   bench_options b;
   po::options_description desc("bench options");
   desc.add_options()
+    ("help,h", "show this help")
     ("scenario", po::value(&b.scenario_path)->required(), "scenario file (JSON), e.g. perf/scenarios/seed-guide.json")
     ("peer", po::value(&o.peer), "run against this running node (H:P) instead of starting nodes")
     ("out", po::value(&b.out_path), "write the results as JSON to this file")

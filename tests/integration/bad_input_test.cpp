@@ -133,6 +133,13 @@ TEST_CASE("command-line and config mistakes exit 2 with one line naming the prob
   auto help = run_agent({"put", "--help"}, dir);
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--collection") != std::string::npos);
+  for (auto cmd : {"node", "status", "peers", "put", "search", "get", "delete", "leave", "send", "process", "ingest",
+                   "bench"}) {
+    CAPTURE(cmd);
+    auto h = run_agent({cmd, "--help"}, dir);
+    CHECK(h.exit_code == 0);
+    CHECK(h.out.find(std::string("usage: p2p-agent ") + cmd) != std::string::npos);
+  }
   auto top = run_agent({"bogus"}, dir);
   CHECK(top.exit_code == 2);
   CHECK(top.err.find("unknown command 'bogus'") != std::string::npos);
