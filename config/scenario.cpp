@@ -69,6 +69,8 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
     throw error_found{path + ".type: required (one of: " + all_step_names() + ")"};
   if (!has_count)
     throw error_found{path + ".count: required"};
+  if (s.kind == step_kind::messaging && s.batch > 1)
+    throw error_found{path + ".batch: a message is one request; expected 1, got " + std::to_string(s.batch)};
   apply_step_defaults(s);
   return s;
 }

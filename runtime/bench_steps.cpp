@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "runtime/bench.hpp"
@@ -51,131 +52,111 @@ cli::client_options client(const run_options& o) {
   return c;
 }
 
+/// Sends `total` items in requests of `st.batch`, `st.window` in flight; `make(first, last)` gives
+/// a request's message elements as a tuple, `on_reply(first, reply, clock)` counts its items.
+/// Times each request from its send to its reply and draws the progress line.
+template <class Reply, class Make, class OnReply>
+void run_pipelined(node_session& s, const scenario_step& st, size_t total, const run_options& o, step_result& r,
+                   Make make, OnReply on_reply) {
+  auto c = client(o);
+  cli::request_pipeline<Reply> pipeline(s, c, st.window);
+  cli::progress_line progress(r.label, total, o.progress);
+  step_clock clock;
+  for (size_t first = 0; first < total && !pipeline.error(); first += st.batch) {
+    auto sent = clock_type::now();
+    std::apply(
+      [&](auto&&... xs) {
+        pipeline.send(
+          [&, sent, first](Reply& reply) {
+            clock.us.push_back(micros_since(sent));
+            on_reply(first, reply, clock);
+            progress.update(clock.done + clock.errors);
+          },
+          std::forward<decltype(xs)>(xs)...);
+      },
+      make(first, std::min(total, first + st.batch)));
+  }
+  pipeline.drain();
+  progress.finish();
+  clock.finish(r, pipeline.error());
+}
+
 /// text_processing or embedding: documents as persisted tasks, `batch` per submission, waited for.
 void run_tasks(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
-  auto c = client(o);
-  cli::request_pipeline<task_outcomes> pipeline(s, c, st.window);
-  cli::progress_line progress(std::string(to_string(st.kind)), w.texts.size(), o.progress);
-  step_clock clock;
   bool text = st.kind == step_kind::text_processing;
-  for (size_t first = 0; first < w.texts.size() && !pipeline.error(); first += st.batch) {
+  auto make = [&](size_t first, size_t last) {
     task_submission sub;
     sub.type = text ? "text_processing" : "embedding";
     sub.params = text ? "200 20 10" : "512";
-    for (size_t i = first; i < std::min(w.texts.size(), first + st.batch); ++i)
-      sub.payloads.push_back(w.texts[i]);
-    auto sent = clock_type::now();
-    pipeline.send(
-      [&, sent](task_outcomes& out) {
-        clock.us.push_back(micros_since(sent));
-        for (size_t i = 0; i < out.states.size(); ++i) {
-          if (task_state(out.states[i]) == task_state::completed)
-            ++clock.done;
-          else
-            clock.fail(out.errors[i]);
-        }
-        progress.update(clock.done + clock.errors);
-      },
-      task_wait_atom::value, std::move(sub));
-  }
-  pipeline.drain();
-  progress.finish();
-  clock.finish(r, pipeline.error());
+    sub.payloads.assign(w.texts.begin() + first, w.texts.begin() + last);
+    return std::make_tuple(task_wait_atom::value, std::move(sub));
+  };
+  run_pipelined<task_outcomes>(s, st, w.texts.size(), o, r, make, [](size_t, task_outcomes& out, step_clock& clock) {
+    for (size_t i = 0; i < out.states.size(); ++i) {
+      if (task_state(out.states[i]) == task_state::completed)
+        ++clock.done;
+      else
+        clock.fail(out.errors[i]);
+    }
+  });
 }
 
 void run_ingest(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
-  auto c = client(o);
-  cli::request_pipeline<ingest_result> pipeline(s, c, st.window);
-  cli::progress_line progress("ingest", w.texts.size(), o.progress);
-  step_clock clock;
-  for (size_t first = 0; first < w.texts.size() && !pipeline.error(); first += st.batch) {
+  auto make = [&](size_t first, size_t last) {
     document_batch b;
     b.collection = st.collection;
-    for (size_t i = first; i < std::min(w.texts.size(), first + st.batch); ++i) {
-      b.ids.push_back(w.ids[i]);
-      b.texts.push_back(w.texts[i]);
-    }
-    auto sent = clock_type::now();
-    pipeline.send(
-      [&, sent](ingest_result& out) {
-        clock.us.push_back(micros_since(sent));
-        clock.done += out.documents;
-        for (auto& e : out.errors)
-          clock.fail(e);
-        progress.update(clock.done + clock.errors);
-      },
-      ingest_atom::value, std::move(b));
-  }
-  pipeline.drain();
-  progress.finish();
-  clock.finish(r, pipeline.error());
+    b.ids.assign(w.ids.begin() + first, w.ids.begin() + last);
+    b.texts.assign(w.texts.begin() + first, w.texts.begin() + last);
+    return std::make_tuple(ingest_atom::value, std::move(b));
+  };
+  run_pipelined<ingest_result>(s, st, w.texts.size(), o, r, make, [](size_t, ingest_result& out, step_clock& clock) {
+    clock.done += out.documents;
+    for (auto& e : out.errors)
+      clock.fail(e);
+  });
 }
 
 void run_store(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
-  auto c = client(o);
-  cli::request_pipeline<uint64_t> pipeline(s, c, st.window);
-  cli::progress_line progress("vector_store", w.rows, o.progress);
-  step_clock clock;
-  for (size_t first = 0; first < w.rows && !pipeline.error(); first += st.batch) {
-    size_t last = std::min(w.rows, first + st.batch);
+  auto make = [&](size_t first, size_t last) {
     vector_batch b{st.collection, w.dim, {w.ids.begin() + first, w.ids.begin() + last}, {}, {}};
     b.values.assign(w.vectors.begin() + first * w.dim, w.vectors.begin() + last * w.dim);
-    auto sent = clock_type::now();
-    pipeline.send(
-      [&, sent](uint64_t stored) {
-        clock.us.push_back(micros_since(sent));
-        clock.done += stored;
-        progress.update(clock.done);
-      },
-      put_atom::value, std::move(b));
-  }
-  pipeline.drain();
-  progress.finish();
-  clock.finish(r, pipeline.error());
+    return std::make_tuple(put_atom::value, std::move(b));
+  };
+  run_pipelined<uint64_t>(s, st, w.rows, o, r, make,
+                          [](size_t, uint64_t stored, step_clock& clock) { clock.done += stored; });
 }
 
+/// Searches every query; recall@k (ties count as hits) is judged after the clock stops.
 void run_search(node_session& s, const scenario_step& st, const workload& q, const workload& base,
                 metric_kind metric, const run_options& o, step_result& r) {
-  std::unordered_map<std::string, size_t> row_of;
-  for (size_t i = 0; i < base.rows; ++i)
-    row_of.emplace(base.ids[i], i);
-  auto c = client(o);
-  cli::request_pipeline<search_result> pipeline(s, c, st.window);
-  cli::progress_line progress("vector_search", q.rows, o.progress);
-  step_clock clock;
-  size_t hits = 0, expected = 0;
   uint32_t dim = q.dim;
-  for (size_t first = 0; first < q.rows && !pipeline.error(); first += st.batch) {
-    size_t last = std::min(q.rows, first + st.batch);
+  std::vector<std::vector<std::string>> found(q.rows);
+  auto make = [&](size_t first, size_t last) {
     search_request req;
     req.collection = st.collection;
     req.dim = dim;
     req.queries.assign(q.vectors.begin() + first * dim, q.vectors.begin() + last * dim);
     req.k = st.k;
     req.ef = st.ef;
-    auto sent = clock_type::now();
-    pipeline.send(
-      [&, sent, first](search_result& out) {
-        clock.us.push_back(micros_since(sent));
-        size_t hit = 0;
-        for (size_t i = 0; i < out.counts.size(); ++i) {
-          size_t qi = first + i;
-          for (uint32_t j = 0; j < out.counts[i]; ++j, ++hit) {
-            auto it = row_of.find(out.ids[hit]);
-            if (it != row_of.end())
-              hits += test::naive_similarity(metric, &q.vectors[qi * dim], &base.vectors[it->second * dim], dim)
-                      >= q.kth[qi] - 1e-6;
-          }
-          expected += std::min<size_t>(st.k, base.rows);
-          ++clock.done;
-        }
-        progress.update(clock.done);
-      },
-      search_atom::value, std::move(req));
+    return std::make_tuple(search_atom::value, std::move(req));
+  };
+  run_pipelined<search_result>(s, st, q.rows, o, r, make, [&](size_t first, search_result& out, step_clock& clock) {
+    size_t hit = 0;
+    for (size_t i = 0; i < out.counts.size(); ++i, ++clock.done)
+      for (uint32_t j = 0; j < out.counts[i]; ++j)
+        found[first + i].push_back(std::move(out.ids[hit++]));
+  });
+  std::unordered_map<std::string, size_t> row_of;
+  for (size_t i = 0; i < base.rows; ++i)
+    row_of.emplace(base.ids[i], i);
+  size_t hits = 0, expected = 0;
+  for (size_t qi = 0; qi < q.rows; ++qi) {
+    for (auto& id : found[qi])
+      if (auto it = row_of.find(id); it != row_of.end())
+        hits += test::naive_similarity(metric, &q.vectors[qi * dim], &base.vectors[it->second * dim], dim)
+                >= q.kth[qi] - 1e-6;
+    expected += std::min<size_t>(st.k, base.rows);
   }
-  pipeline.drain();
-  progress.finish();
-  clock.finish(r, pipeline.error());
   r.k = st.k;
   r.recall = expected ? double(hits) / double(expected) : 0;
 }
@@ -229,23 +210,10 @@ std::string message_target(node_session& s, const scenario_step& st, const run_o
 void run_messaging(node_session& s, const scenario_step& st, const workload& w, const run_options& o,
                    step_result& r) {
   auto to = message_target(s, st, o);
-  auto c = client(o);
-  cli::request_pipeline<std::string> pipeline(s, c, st.window);
-  cli::progress_line progress("messaging", st.count, o.progress);
-  step_clock clock;
-  for (uint64_t i = 0; i < st.count && !pipeline.error(); ++i) {
-    auto sent = clock_type::now();
-    pipeline.send(
-      [&, sent](std::string&) {
-        clock.us.push_back(micros_since(sent));
-        ++clock.done;
-        progress.update(clock.done);
-      },
-      send_atom::value, to, std::string("bench"), w.texts.front(), st.one_way);
-  }
-  pipeline.drain();
-  progress.finish();
-  clock.finish(r, pipeline.error());
+  auto make = [&](size_t, size_t) {
+    return std::make_tuple(send_atom::value, to, std::string("bench"), w.texts.front(), st.one_way);
+  };
+  run_pipelined<std::string>(s, st, st.count, o, r, make, [](size_t, std::string&, step_clock& clock) { ++clock.done; });
 }
 
 } // namespace

@@ -93,5 +93,7 @@ TEST_CASE("unknown keys, bad shapes and a search before any store are refused") 
         != std::string::npos);
   CHECK(parse_error(R"({"steps": [{"type": "messaging", "count": 1, "to": "nobody"}]})").find("steps[0].to")
         != std::string::npos);
+  CHECK(parse_error(R"({"steps": [{"type": "messaging", "count": 4, "batch": 2}]})").find("steps[0].batch")
+        != std::string::npos);
   CHECK(parse_error("{not json").find("not valid JSON") != std::string::npos);
 }
