@@ -44,20 +44,24 @@ struct executor {
   }
 };
 
-/// Tasks by state, in total and by type; finished tasks' latency.
+/// Tasks by type and state; finished tasks' latency.
 struct task_tally {
-  std::array<uint64_t, task_state_count> counts{};
   std::map<std::string, std::array<uint64_t, task_state_count>> by_type;
   latency_histogram latency;
 
-  void add(const std::string& type, task_state s, uint64_t n = 1) {
-    counts[size_t(s)] += n;
-    by_type[type][size_t(s)] += n;
-  }
+  void add(const std::string& type, task_state s, uint64_t n = 1) { by_type[type][size_t(s)] += n; }
   void move(const std::string& type, task_state from, task_state to) {
+    auto& counts = by_type[type];
     --counts[size_t(from)];
-    --by_type[type][size_t(from)];
-    add(type, to);
+    ++counts[size_t(to)];
+  }
+  /// Tasks in each state, every type together.
+  std::vector<uint64_t> totals() const {
+    std::vector<uint64_t> out(task_state_count, 0);
+    for (auto& [_, counts] : by_type)
+      for (size_t s = 0; s < task_state_count; ++s)
+        out[s] += counts[s];
+    return out;
   }
 };
 
@@ -460,10 +464,7 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
     [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
       peers_changed(self, infos, nodes);
     },
-    [=](task_counts_atom) {
-      auto& c = self->state.tally.counts;
-      return std::vector<uint64_t>(c.begin(), c.end());
-    },
+    [=](task_counts_atom) { return self->state.tally.totals(); },
     [=](metrics_atom) {
       auto& tally = self->state.tally;
       task_metrics m;

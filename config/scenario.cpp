@@ -32,6 +32,24 @@ std::string resolve(const std::string& base_dir, const std::string& key, const s
   return p.string();
 }
 
+/// Defaults of a step kind (size, batch, window, collection) for fields left unset.
+void apply_step_defaults(scenario_step& s) {
+  auto def = [](uint32_t& field, uint32_t value) {
+    if (field == 0)
+      field = value;
+  };
+  if (s.collection.empty())
+    s.collection = s.kind == step_kind::ingest ? "bench-docs" : "bench";
+  switch (s.kind) {
+    case step_kind::text_processing: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
+    case step_kind::embedding: def(s.size, 128); def(s.batch, 256); def(s.window, 4); break;
+    case step_kind::vector_store: def(s.size, 512); def(s.batch, 1000); def(s.window, 4); break;
+    case step_kind::vector_search: def(s.batch, 1); def(s.window, 4); break;
+    case step_kind::messaging: def(s.size, 64); def(s.batch, 1); def(s.window, s.one_way ? 64 : 1); break;
+    case step_kind::ingest: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
+  }
+}
+
 scenario_step read_step(const std::string& path, element v, const std::string& base_dir) {
   scenario_step s;
   bool has_type = false, has_count = false;
@@ -104,22 +122,6 @@ std::optional<step_kind> parse_step_kind(std::string_view s) {
   return std::nullopt;
 }
 
-void apply_step_defaults(scenario_step& s) {
-  auto def = [](uint32_t& field, uint32_t value) {
-    if (field == 0)
-      field = value;
-  };
-  if (s.collection.empty())
-    s.collection = s.kind == step_kind::ingest ? "bench-docs" : "bench";
-  switch (s.kind) {
-    case step_kind::text_processing: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
-    case step_kind::embedding: def(s.size, 128); def(s.batch, 256); def(s.window, 4); break;
-    case step_kind::vector_store: def(s.size, 512); def(s.batch, 1000); def(s.window, 4); break;
-    case step_kind::vector_search: def(s.batch, 1); def(s.window, 4); break;
-    case step_kind::messaging: def(s.size, 64); def(s.batch, 1); def(s.window, s.one_way ? 64 : 1); break;
-    case step_kind::ingest: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
-  }
-}
 
 std::string parse_scenario(std::string_view json, const std::string& base_dir, scenario& out) {
   simdjson::dom::parser parser;
@@ -166,8 +168,6 @@ std::string parse_scenario(std::string_view json, const std::string& base_dir, s
   } catch (const error_found& e) {
     return "scenario: " + e.message;
   }
-  if (sc.name.empty())
-    sc.name = "scenario";
   out = std::move(sc);
   return {};
 }
@@ -182,7 +182,7 @@ std::string load_scenario_file(const std::string& path, scenario& out) {
   auto err = parse_scenario(ss.str(), base, out);
   if (!err.empty())
     return err + " (in " + path + ")";
-  if (out.name == "scenario")
+  if (out.name.empty())
     out.name = std::filesystem::path(path).stem().string();
   return {};
 }

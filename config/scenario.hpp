@@ -30,7 +30,7 @@ struct scenario_step {
 };
 
 struct scenario {
-  std::string name;
+  std::string name; // default: the file's stem
   std::string description;
   std::vector<uint32_t> nodes; // node counts, one run each; empty: one embedded node
   std::string topology = "star";
@@ -44,8 +44,5 @@ struct scenario {
 
 /// Reads a scenario file; a missing file or bad JSON is named in the error.
 [[nodiscard]] std::string load_scenario_file(const std::string& path, scenario& out);
-
-/// Defaults of a step kind (batch, window, size) applied to fields left at 0.
-void apply_step_defaults(scenario_step& s);
 
 } // namespace p2p
