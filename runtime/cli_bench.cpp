@@ -123,9 +123,10 @@ private:
   void stop() {
     if (!cluster_running)
       return;
-    cluster_running = 0;
+    // Still marked running: a signal now ends this down and runs its own.
     if (run_command({"/bin/bash", script_, "down", "--dir", dir_}) != 0)
       std::cerr << "p2p-agent bench: cluster.sh down failed for " << dir_ << "\n";
+    cluster_running = 0;
   }
 
   std::string script_, dir_;
