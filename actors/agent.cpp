@@ -1,6 +1,6 @@
 #include "actors/agent.hpp"
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "text/document_reader.hpp"
 
 namespace p2p {

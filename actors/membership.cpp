@@ -7,8 +7,8 @@
 
 #include <caf/io/all.hpp>
 
-#include "actors/protocol.hpp"
-#include "runtime/log.hpp"
+#include "protocol/messages.hpp"
+#include "core/log.hpp"
 
 namespace p2p {
 
@@ -139,16 +139,16 @@ void merge(membership_actor* self, const std::vector<member_info>& members) {
 caf::result<std::vector<member_info>> on_join(membership_actor* self, const member_info& who, const caf::actor& node) {
   auto& st = self->state;
   if (st.leaving)
-    return make_user_error("node " + st.self_info.id + " is leaving the cluster");
+    return make_error(errc::refused, "node " + st.self_info.id + " is leaving the cluster");
   if (who.protocol != protocol_version)
-    return make_user_error("protocol version " + std::to_string(who.protocol) + " is not this node's "
+    return make_error(errc::protocol_mismatch, "protocol version " + std::to_string(who.protocol) + " is not this node's "
                            + std::to_string(protocol_version));
   if (who.id == st.self_info.id && who.address != st.self_info.address)
-    return make_user_error("peer id '" + who.id + "' is already used by " + st.self_info.address);
+    return make_error(errc::conflict, "peer id '" + who.id + "' is already used by " + st.self_info.address);
   if (auto it = st.peers.find(who.id); it != st.peers.end() && it->second.node && it->second.info.address != who.address)
-    return make_user_error("peer id '" + who.id + "' is already used by " + it->second.info.address);
+    return make_error(errc::conflict, "peer id '" + who.id + "' is already used by " + it->second.info.address);
   if (!node)
-    return make_user_error("join without a node actor");
+    return make_error(errc::invalid_input, "join without a node actor");
   st.left.erase(who.id); // it came back
   admit(self, who, node);
   return st.members();
@@ -240,7 +240,7 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
       for (auto& [other, p] : st.peers)
         if (p.node)
           known += ", " + other;
-      return make_user_error("no peer '" + id + "' in the cluster (members: " + known + ")");
+      return make_error(errc::not_found, "no peer '" + id + "' in the cluster (members: " + known + ")");
     },
   };
 }

@@ -3,14 +3,14 @@
 #include <chrono>
 #include <map>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "actors/agent.hpp"
 #include "actors/membership.hpp"
 #include "actors/task_manager.hpp"
 #include "actors/text_worker.hpp"
 #include "actors/vector_router.hpp"
-#include "runtime/log.hpp"
-#include "runtime/process_stats.hpp"
+#include "core/log.hpp"
+#include "core/process_stats.hpp"
 #include "storage/database.hpp"
 
 namespace p2p {
@@ -61,10 +61,10 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
                                       std::string text, bool one_way) {
   auto slash = to.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == to.size())
-    return make_user_error("--to: expected PEER_ID/AGENT, got '" + to + "'");
+    return make_error(errc::usage, "--to: expected PEER_ID/AGENT, got '" + to + "'");
   auto peer = to.substr(0, slash), agent = to.substr(slash + 1);
   if (text.size() > max_message_bytes)
-    return make_user_error("message of " + std::to_string(text.size()) + " bytes refused: over the limit of "
+    return make_error(errc::invalid_input, "message of " + std::to_string(text.size()) + " bytes refused: over the limit of "
                            + std::to_string(max_message_bytes) + " bytes");
   if (peer == self->state.cfg.id)
     return forward(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
@@ -242,7 +242,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       auto& agents = self->state.agents;
       auto it = agents.find(agent);
       if (it == agents.end())
-        return make_user_error("peer '" + self->state.cfg.id + "' has no agent '" + agent + "' (agents: "
+        return make_error(errc::not_found, "peer '" + self->state.cfg.id + "' has no agent '" + agent + "' (agents: "
                                + agent_names(self->state) + ")");
       ++self->state.messages_in;
       if (one_way) { // anonymous: the agent's answer has nowhere to go

@@ -5,8 +5,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "actors/protocol.hpp"
-#include "runtime/log.hpp"
+#include "protocol/messages.hpp"
+#include "core/log.hpp"
 #include "storage/database.hpp"
 #include "tasks/task.hpp"
 #include "tasks/task_kernels.hpp"
@@ -310,13 +310,13 @@ bool offered(const manager_state& st, const std::string& type) {
 caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission& s) {
   auto& st = self->state;
   if (!offered(st, s.type))
-    return make_user_error("task refused: no agent offers '" + s.type + "'");
+    return make_error(errc::refused, "task refused: no agent offers '" + s.type + "'");
   if (!has_task_kernel(s.type))
-    return make_user_error("task refused: no task kernel runs '" + s.type + "' (kernels: text_processing, embedding)");
+    return make_error(errc::refused, "task refused: no task kernel runs '" + s.type + "' (kernels: text_processing, embedding)");
   if (s.priority > uint8_t(task_priority::critical))
-    return make_user_error("task refused: priority " + std::to_string(s.priority) + " out of range 0..3");
+    return make_error(errc::invalid_input, "task refused: priority " + std::to_string(s.priority) + " out of range 0..3");
   if (st.live.size() + s.payloads.size() > st.cfg.queue_limit)
-    return make_user_error("task refused: the queue is full (" + std::to_string(st.live.size()) + " of "
+    return make_error(errc::refused, "task refused: the queue is full (" + std::to_string(st.live.size()) + " of "
                            + std::to_string(st.cfg.queue_limit) + " tasks); try again later");
   rocksdb::WriteBatch wb;
   std::vector<uint64_t> ids;
@@ -338,7 +338,7 @@ caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission
     records.push_back(std::move(t));
   }
   if (auto w = st.db->write(wb); !w.ok())
-    return make_user_error("task refused: storage write failed: " + w.ToString());
+    return make_error(errc::storage_failure, "task refused: storage write failed: " + w.ToString());
   for (auto& t : records) {
     st.enqueue(t);
     st.live.emplace(t.id, std::move(t));
@@ -364,7 +364,7 @@ caf::result<task_outcomes> wait_for(manager_actor* self, const std::vector<uint6
     std::string bytes;
     task_record t;
     if (!st.db->get(column::tasks, task_key(ids[i]), &bytes).ok() || !decode(bytes, t))
-      return make_user_error("no task " + std::to_string(ids[i]));
+      return make_error(errc::not_found, "no task " + std::to_string(ids[i]));
     fill_outcome(w->out, i, t);
   }
   if (w->remaining == 0)

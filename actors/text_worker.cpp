@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "tasks/task_kernels.hpp"
 #include "text/document_reader.hpp"
 #include "text/embedder.hpp"
@@ -60,7 +60,7 @@ caf::result<search_result> search_text(worker_actor* self, const text_search_req
   req.queries.resize(r.texts.size() * e.dim());
   for (size_t i = 0; i < r.texts.size(); ++i) {
     if (auto bad = find_invalid_utf8(r.texts[i]); bad != SIZE_MAX)
-      return make_user_error("search refused: query " + std::to_string(i) + " has invalid UTF-8 at byte "
+      return make_error(errc::invalid_input, "search refused: query " + std::to_string(i) + " has invalid UTF-8 at byte "
                              + std::to_string(bad));
     e.embed(r.texts[i], req.queries.data() + i * e.dim());
   }
@@ -81,7 +81,7 @@ caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t di
         const std::string& payload) -> caf::result<std::string> {
       std::string result;
       if (auto error = run_task_kernel(type, params, payload, result); !error.empty())
-        return make_user_error(error);
+        return make_error(errc::invalid_input, error);
       return result;
     },
   };

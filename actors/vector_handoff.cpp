@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "actors/vector_router_state.hpp"
-#include "runtime/log.hpp"
+#include "core/log.hpp"
 
 namespace p2p {
 

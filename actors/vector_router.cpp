@@ -7,10 +7,10 @@
 
 #include <simdjson.h>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "actors/vector_router_state.hpp"
 #include "actors/vector_shard.hpp"
-#include "runtime/log.hpp"
+#include "core/log.hpp"
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "vectors/distance.hpp"
@@ -87,18 +87,18 @@ std::string check_batch(const vector_batch& b) {
 caf::expected<collection_spec> collection_for_put(router_state& st, const vector_batch& b) {
   if (auto it = st.collections.find(b.collection); it != st.collections.end()) {
     if (it->second.dim != b.dim)
-      return make_user_error("collection '" + b.collection + "' has dimension " + std::to_string(it->second.dim)
+      return make_error(errc::invalid_input, "collection '" + b.collection + "' has dimension " + std::to_string(it->second.dim)
                              + ", got vectors of dimension " + std::to_string(b.dim));
     return it->second;
   }
   if (b.dim != st.cfg.dim)
-    return make_user_error("new collection '" + b.collection + "' takes vectors.dim = " + std::to_string(st.cfg.dim)
+    return make_error(errc::invalid_input, "new collection '" + b.collection + "' takes vectors.dim = " + std::to_string(st.cfg.dim)
                            + ", got vectors of dimension " + std::to_string(b.dim));
   collection_spec spec{b.collection, b.dim, uint8_t(st.cfg.metric)};
   rocksdb::WriteBatch wb;
   wb.Put(st.db->cf(column::collections), spec.name, encode_spec(spec));
   if (auto s = st.db->write(wb); !s.ok())
-    return make_user_error("storage write failed: " + s.ToString());
+    return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
   st.collections.emplace(spec.name, spec);
   log(log_level::info, "created collection '" + spec.name + "' (dim " + std::to_string(spec.dim) + ", "
                          + std::string(to_string(st.cfg.metric)) + ")");
@@ -174,7 +174,7 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
 caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto& st = self->state;
   if (auto problem = check_batch(b); !problem.empty())
-    return make_user_error("put refused: " + problem);
+    return make_error(errc::invalid_input, "put refused: " + problem);
   auto spec = collection_for_put(st, b);
   if (!spec)
     return spec.error();
@@ -185,16 +185,16 @@ caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
 caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spec, vector_batch& b, bool if_absent) {
   auto& st = self->state;
   if (auto problem = check_batch(b); !problem.empty())
-    return make_user_error("put refused: " + problem);
+    return make_error(errc::invalid_input, "put refused: " + problem);
   auto it = st.collections.find(spec.name);
   if (it == st.collections.end()) {
     rocksdb::WriteBatch wb;
     wb.Put(st.db->cf(column::collections), spec.name, encode_spec(spec));
     if (auto w = st.db->write(wb); !w.ok())
-      return make_user_error("storage write failed: " + w.ToString());
+      return make_error(errc::storage_failure, "storage write failed: " + w.ToString());
     it = st.collections.emplace(spec.name, spec).first;
   } else if (it->second.dim != spec.dim || it->second.metric != spec.metric) {
-    return make_user_error("collection '" + spec.name + "' differs between peers (dimension "
+    return make_error(errc::conflict, "collection '" + spec.name + "' differs between peers (dimension "
                            + std::to_string(it->second.dim) + " here, " + std::to_string(spec.dim) + " there)");
   }
   return store(self, it->second, std::move(b), true, if_absent);
@@ -277,17 +277,17 @@ caf::result<search_result> search(router_actor* self, search_request& req) {
   auto& st = self->state;
   auto it = st.collections.find(req.collection);
   if (it == st.collections.end())
-    return make_user_error("search refused: no collection '" + req.collection + "'");
+    return make_error(errc::not_found, "search refused: no collection '" + req.collection + "'");
   auto spec = it->second;
   if (req.dim != spec.dim)
-    return make_user_error("search refused: collection '" + req.collection + "' has dimension "
+    return make_error(errc::invalid_input, "search refused: collection '" + req.collection + "' has dimension "
                            + std::to_string(spec.dim) + ", got queries of dimension " + std::to_string(req.dim));
   if (req.queries.empty() || req.queries.size() % req.dim != 0)
-    return make_user_error("search refused: the query values are not a whole number of vectors");
+    return make_error(errc::invalid_input, "search refused: the query values are not a whole number of vectors");
   if (req.k == 0 || req.k > 10000)
-    return make_user_error("search refused: k must be from 1 to 10000, got " + std::to_string(req.k));
+    return make_error(errc::invalid_input, "search refused: k must be from 1 to 10000, got " + std::to_string(req.k));
   if (auto bad = first_non_finite(req.queries.data(), req.queries.size()); bad != SIZE_MAX)
-    return make_user_error("search refused: query " + std::to_string(bad / req.dim) + ", value "
+    return make_error(errc::invalid_input, "search refused: query " + std::to_string(bad / req.dim) + ", value "
                            + std::to_string(bad % req.dim) + " is not finite");
   return search_spec(self, spec, req, false);
 }
@@ -344,7 +344,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   auto lookup = [self](const std::string& collection) -> caf::expected<collection_spec> {
     auto it = self->state.collections.find(collection);
     if (it == self->state.collections.end())
-      return make_user_error("not found: no collection '" + collection + "'");
+      return make_error(errc::not_found, "not found: no collection '" + collection + "'");
     return it->second;
   };
   return {

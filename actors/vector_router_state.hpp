@@ -11,7 +11,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "config/node_config.hpp"
 #include "vectors/placement.hpp"
 

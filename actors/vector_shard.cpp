@@ -6,7 +6,7 @@
 #include <malloc.h>
 #include <unordered_map>
 
-#include "runtime/log.hpp"
+#include "core/log.hpp"
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "vectors/distance.hpp"
@@ -128,7 +128,7 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
     wb.Put(st.setup.db->cf(column::vectors), key, value);
   }
   if (auto s = st.setup.db->write(wb); !s.ok())
-    return make_user_error("storage write failed: " + s.ToString());
+    return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
   auto& idx = st.index_for(p.spec);
   for (uint32_t i : *rows)
     idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
@@ -210,9 +210,9 @@ caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
       std::string value;
       auto s = self->state.setup.db->get(column::vectors, vector_key(self->state.setup.shard, spec.name, id), &value);
       if (s.IsNotFound())
-        return make_user_error("not found: no id '" + id + "' in collection '" + spec.name + "'");
+        return make_error(errc::not_found, "not found: no id '" + id + "' in collection '" + spec.name + "'");
       if (!s.ok())
-        return make_user_error("storage read failed: " + s.ToString());
+        return make_error(errc::storage_failure, "storage read failed: " + s.ToString());
       vector_record rec;
       rec.id = id;
       rec.values.resize(spec.dim);
@@ -228,7 +228,7 @@ caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
       rocksdb::WriteBatch wb;
       wb.Delete(st.setup.db->cf(column::vectors), vector_key(st.setup.shard, spec.name, id));
       if (auto s = st.setup.db->write(wb); !s.ok())
-        return make_user_error("storage write failed: " + s.ToString());
+        return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
       idx->erase(id);
       return true;
     },
@@ -240,7 +240,7 @@ caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
       for (auto& id : ids)
         wb.Delete(st.setup.db->cf(column::vectors), vector_key(st.setup.shard, collection, id));
       if (auto s = st.setup.db->write(wb); !s.ok())
-        return make_user_error("storage write failed: " + s.ToString());
+        return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
       uint64_t dropped = 0;
       for (auto& id : ids)
         dropped += idx && idx->erase(id) ? 1 : 0;

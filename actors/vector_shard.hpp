@@ -8,7 +8,7 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "config/node_config.hpp"
 
 namespace p2p {

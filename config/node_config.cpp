@@ -127,25 +127,6 @@ void read_root(element root, node_config& c) {
 
 } // namespace
 
-std::string_view to_string(metric_kind m) {
-  switch (m) {
-    case metric_kind::cosine: return "cosine";
-    case metric_kind::ip: return "ip";
-    case metric_kind::l2: return "l2";
-  }
-  return "?";
-}
-
-std::optional<metric_kind> parse_metric(std::string_view s) {
-  if (s == "cosine")
-    return metric_kind::cosine;
-  if (s == "ip")
-    return metric_kind::ip;
-  if (s == "l2")
-    return metric_kind::l2;
-  return std::nullopt;
-}
-
 bool parse_address(std::string_view addr, std::string& host, uint16_t& port) {
   auto colon = addr.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == addr.size())

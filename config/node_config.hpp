@@ -7,24 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/durability.hpp"
+#include "vectors/metric.hpp"
+
 namespace p2p {
-
-enum class metric_kind : uint8_t { cosine, ip, l2 };
-
-[[nodiscard]] std::string_view to_string(metric_kind m);
-[[nodiscard]] std::optional<metric_kind> parse_metric(std::string_view s);
-
-enum class durability_mode : uint8_t { wal, fsync };
 
 struct agent_config {
   std::string name;
   std::vector<std::string> capabilities;
-};
-
-struct hnsw_config {
-  uint32_t m = 16;
-  uint32_t ef_construction = 200;
-  uint32_t ef_search = 64;
 };
 
 struct node_config {

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <string>
 
-#include "tests/support/data.hpp"
+#include "perf/harness/datasets.hpp"
 #include "vectors/vector_io.hpp"
 
 int main(int argc, char** argv) {
@@ -11,6 +11,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   size_t rows = std::stoul(argv[2]);
-  auto v = p2p::test::embedding_like_vectors(rows, 512, std::stoull(argv[3]));
+  auto v = p2p::datasets::embedding_like_vectors(rows, 512, std::stoull(argv[3]));
   return p2p::write_fvecs(argv[1], v.data(), rows, 512) ? 0 : 1;
 }

@@ -9,7 +9,7 @@
 #include <boost/program_options.hpp>
 #include <hnswlib/hnswlib.h>
 
-#include "tests/support/data.hpp"
+#include "perf/harness/datasets.hpp"
 #include "vectors/distance.hpp"
 
 namespace po = boost::program_options;
@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
   bool gaussian = data == "gaussian";
-  auto base = gaussian ? p2p::test::random_vectors(n, dim, 1) : p2p::test::embedding_like_vectors(n, dim, 1);
-  auto queries = gaussian ? p2p::test::random_vectors(nq, dim, 2) : p2p::test::embedding_like_vectors(nq, dim, 2);
+  auto base = gaussian ? p2p::datasets::random_vectors(n, dim, 1) : p2p::datasets::embedding_like_vectors(n, dim, 1);
+  auto queries = gaussian ? p2p::datasets::random_vectors(nq, dim, 2) : p2p::datasets::embedding_like_vectors(nq, dim, 2);
   for (size_t i = 0; i < n; ++i)
     p2p::normalize(&base[i * dim], dim);
   for (size_t i = 0; i < nq; ++i)
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   double recall = 0;
   for (size_t candidate : {16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024}) {
     search(candidate);
-    recall = p2p::test::cosine_recall(base, rows, queries, dim, k, results);
+    recall = p2p::datasets::cosine_recall(base, rows, queries, dim, k, results);
     std::printf("  raw hnswlib ef=%zu: recall@10 %.4f\n", candidate, recall);
     ef = candidate;
     if (recall >= 0.99)

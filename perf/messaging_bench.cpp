@@ -15,10 +15,9 @@
 #include <boost/program_options.hpp>
 #include <unistd.h>
 
-#include "actors/node_actor.hpp"
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
-#include "storage/database.hpp"
+#include "runtime/node_host.hpp"
 
 namespace po = boost::program_options;
 using namespace p2p;
@@ -127,13 +126,13 @@ int main(int argc, char** argv) {
   cfg.port = 0;
   cfg.data_dir = dir + "/messaging/near";
   cfg.bootstrap = {far_address};
-  runtime_config rcfg(cfg);
-  caf::actor_system sys{rcfg};
-  std::string error;
-  std::shared_ptr<database> db = database::open(cfg.data_dir, cfg.durability, error);
-  auto node = spawn_node(sys, cfg, db);
-  auto port = sys.middleman().publish(node, 0, "127.0.0.1");
-  caf::anon_send(node, bound_atom::value, *port);
+  auto host = p2p::node_host::start(cfg);
+  if (!host || !(*host)->publish("127.0.0.1", 0)) {
+    std::cerr << "messaging_bench: the near node did not start\n";
+    return 1;
+  }
+  auto& sys = (*host)->system();
+  auto node = (*host)->node();
   caf::scoped_actor self{sys};
   for (int i = 0; i < 500; ++i) { // until the far node is a member
     std::vector<member_info> members;
@@ -177,7 +176,6 @@ int main(int argc, char** argv) {
   row("request/response p99 (us)", agents.p99_us, raw.p99_us, "");
   std::printf("\nguide's expectations: 1,000-10,000 msgs/s at 1-10 ms\n");
 
-  caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   kill(pong_pid, SIGTERM);
   kill(node_pid, SIGTERM);
   pclose(pong_proc);

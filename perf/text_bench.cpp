@@ -11,7 +11,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "perf/bench_node.hpp"
+#include "perf/harness/bench_node.hpp"
 #include "text/document_reader.hpp"
 #include "text/embedder.hpp"
 #include "text/text_kernels.hpp"

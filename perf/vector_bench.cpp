@@ -12,10 +12,10 @@
 
 #include <boost/program_options.hpp>
 
-#include "perf/bench_node.hpp"
+#include "perf/harness/bench_node.hpp"
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
-#include "tests/support/data.hpp"
+#include "perf/harness/datasets.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/placement.hpp"
 #include "vectors/vector_io.hpp"
@@ -95,7 +95,7 @@ double recall_of(const options& o, const std::vector<float>& base, const std::ve
   std::vector<size_t> rows(o.n);
   for (size_t i = 0; i < o.n; ++i)
     rows[i] = i;
-  return test::cosine_recall(base, rows, queries, o.dim, o.k, results);
+  return datasets::cosine_recall(base, rows, queries, o.dim, o.k, results);
 }
 
 std::string run_capture(const std::string& cmd) {
@@ -228,8 +228,8 @@ int main(int argc, char** argv) {
             << " queries, k=" << o.k << ", " << o.repeats << " repeats, " << std::thread::hardware_concurrency()
             << " cores" << std::endl;
   bool gaussian = o.data == "gaussian";
-  auto base = gaussian ? test::random_vectors(o.n, o.dim, 1) : test::embedding_like_vectors(o.n, o.dim, 1);
-  auto queries = gaussian ? test::random_vectors(o.queries, o.dim, 2) : test::embedding_like_vectors(o.queries, o.dim, 2);
+  auto base = gaussian ? datasets::random_vectors(o.n, o.dim, 1) : datasets::embedding_like_vectors(o.n, o.dim, 1);
+  auto queries = gaussian ? datasets::random_vectors(o.queries, o.dim, 2) : datasets::embedding_like_vectors(o.queries, o.dim, 2);
 
   auto wanted = [&](const char* part) { return o.only.empty() || o.only == part; };
   // vector_store: durable, acknowledged writes, 4 shards on 2 scheduler threads.

@@ -2,15 +2,15 @@
 
 #include <mutex>
 
-#include "actors/node_actor.hpp"
-#include "actors/protocol.hpp"
-#include "storage/database.hpp"
+#include "protocol/messages.hpp"
+#include "runtime/node_host.hpp"
 
 namespace p2p {
 
 runtime_config::runtime_config(const node_config& cfg) {
   load<caf::io::middleman>();
   register_message_types(*this);
+  register_error_category(*this);
   set("scheduler.max-threads", size_t(cfg.scheduler_threads));
   set("scheduler.policy", cfg.scheduler_policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
   // Run BASP in the multiplexer thread: measured 3x lower cross-process latency (field notes).
@@ -31,7 +31,7 @@ struct node_session::watch_state {
 
   void fail(const caf::strong_actor_ptr& who, caf::message_id mid) {
     who->enqueue(caf::make_mailbox_element(nullptr, mid, {},
-                                           make_user_error("the node at " + address + " went down")),
+                                           make_error(errc::unavailable, "the node at " + address + " went down")),
                  nullptr);
   }
 };
@@ -50,41 +50,36 @@ void node_session::watch(caf::blocking_actor* requester, caf::message_id mid) {
 node_session::~node_session() {
   if (watcher_)
     caf::anon_send_exit(watcher_, caf::exit_reason::user_shutdown);
-  if (node_ && db_)
-    caf::anon_send_exit(node_, caf::exit_reason::user_shutdown);
   node_ = nullptr;
-  system_.reset(); // waits for every actor, so the shards have released the database
-  db_.reset();     // closes RocksDB after syncing its WAL
+  watcher_ = nullptr;
+  host_.reset(); // stops the embedded node: every actor, then the database
+  remote_system_.reset();
 }
 
-std::unique_ptr<node_session> node_session::embedded(const node_config& cfg, std::string& error) {
+caf::expected<std::unique_ptr<node_session>> node_session::embedded(const node_config& cfg) {
+  auto host = node_host::start(cfg);
+  if (!host)
+    return host.error();
   std::unique_ptr<node_session> s(new node_session);
-  std::shared_ptr<database> db = database::open(cfg.data_dir, cfg.durability, error);
-  if (!db)
-    return nullptr;
-  s->db_ = db;
-  s->config_ = std::make_unique<runtime_config>(cfg);
-  s->system_ = std::make_unique<caf::actor_system>(*s->config_);
-  s->node_ = spawn_node(*s->system_, cfg, std::move(db));
+  s->host_ = std::move(*host);
+  s->system_ = &s->host_->system();
+  s->node_ = s->host_->node();
   return s;
 }
 
-std::unique_ptr<node_session> node_session::remote(const node_config& cfg, const std::string& address,
-                                                   std::string& error) {
+caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_config& cfg,
+                                                                  const std::string& address) {
   std::string host;
   uint16_t port = 0;
-  if (!parse_address(address, host, port)) {
-    error = "--peer: expected HOST:PORT, got '" + address + "'";
-    return nullptr;
-  }
+  if (!parse_address(address, host, port))
+    return make_error(errc::usage, "--peer: expected HOST:PORT, got '" + address + "'");
   std::unique_ptr<node_session> s(new node_session);
   s->config_ = std::make_unique<runtime_config>(cfg);
-  s->system_ = std::make_unique<caf::actor_system>(*s->config_);
+  s->remote_system_ = std::make_unique<caf::actor_system>(*s->config_);
+  s->system_ = s->remote_system_.get();
   auto node = s->system_->middleman().remote_actor(host, port);
-  if (!node) {
-    error = "cannot reach node at " + address + ": " + error_text(node.error());
-    return nullptr;
-  }
+  if (!node)
+    return make_error(errc::unavailable, "cannot reach node at " + address + ": " + error_text(node.error()));
   s->node_ = *node;
   s->watch_ = std::make_shared<watch_state>();
   s->watch_->address = address;

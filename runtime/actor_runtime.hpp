@@ -12,7 +12,7 @@
 
 namespace p2p {
 
-class database;
+class node_host;
 
 /// CAF settings from the node config: scheduler threads and policy, middleman loaded.
 class runtime_config : public caf::actor_system_config {
@@ -25,15 +25,17 @@ class node_session {
 public:
   ~node_session();
 
-  /// Spawns an embedded node on cfg.data_dir; null with `error` set on failure.
-  static std::unique_ptr<node_session> embedded(const node_config& cfg, std::string& error);
+  /// Starts an embedded node on cfg.data_dir (runtime/node_host.hpp).
+  [[nodiscard]] static caf::expected<std::unique_ptr<node_session>> embedded(const node_config& cfg);
 
-  /// Connects to the node published at `address` (H:P); null with `error` set on failure.
-  static std::unique_ptr<node_session> remote(const node_config& cfg, const std::string& address, std::string& error);
+  /// Connects to the node published at `address` (H:P): a malformed address is a usage error,
+  /// a node that does not answer is unavailable.
+  [[nodiscard]] static caf::expected<std::unique_ptr<node_session>> remote(const node_config& cfg,
+                                                                           const std::string& address);
 
   [[nodiscard]] caf::actor_system& system() { return *system_; }
   [[nodiscard]] const caf::actor& node() const { return node_; }
-  [[nodiscard]] bool is_embedded() const { return db_ != nullptr; }
+  [[nodiscard]] bool is_embedded() const { return host_ != nullptr; }
 
   /// Makes the request whose response id is `mid` (response_handle::id()) of `requester` fail at once if the remote node goes down: CAF 0.17
   /// leaves requests to a dead peer pending until their timeout.
@@ -41,9 +43,10 @@ public:
 
 private:
   node_session() = default;
-  std::unique_ptr<runtime_config> config_;
-  std::unique_ptr<caf::actor_system> system_;
-  std::shared_ptr<database> db_;
+  std::unique_ptr<node_host> host_; // embedded
+  std::unique_ptr<runtime_config> config_; // remote
+  std::unique_ptr<caf::actor_system> remote_system_;
+  caf::actor_system* system_ = nullptr;
   caf::actor node_;
   struct watch_state;
   std::shared_ptr<watch_state> watch_;

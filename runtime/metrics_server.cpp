@@ -6,8 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "actors/protocol.hpp"
-#include "runtime/log.hpp"
+#include "protocol/messages.hpp"
+#include "core/log.hpp"
 #include "runtime/metrics_text.hpp"
 
 namespace p2p {

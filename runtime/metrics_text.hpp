@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 
 namespace p2p {
 

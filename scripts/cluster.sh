@@ -6,7 +6,15 @@
 # Node i (1..N) is node-i on port P+i-1, with config.json, node.log and node.pid in D/node-i/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-agent="${P2P_AGENT:-$root/build/p2p-agent}"
+# The binary: $P2P_AGENT, else the build in this source tree, else an install's bin/ (this script
+# then lives in PREFIX/share/p2p-agent/scripts), else p2p-agent on the PATH.
+agent="${P2P_AGENT:-}"
+if [ -z "$agent" ]; then
+  for candidate in "$root/build/p2p-agent" "$root/../../bin/p2p-agent"; do
+    [ -x "$candidate" ] && { agent="$candidate"; break; }
+  done
+  agent="${agent:-p2p-agent}"
+fi
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60 metrics_base=0

@@ -10,7 +10,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "config/node_config.hpp"
+#include "storage/durability.hpp"
 
 namespace p2p {
 

@@ -7,7 +7,7 @@
 
 #include "text/text_kernels.hpp"
 #include "vectors/distance.hpp"
-#include "vectors/hashing.hpp"
+#include "core/hashing.hpp"
 
 namespace p2p {
 

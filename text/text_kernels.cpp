@@ -1,6 +1,6 @@
 #include "text/text_kernels.hpp"
 
-#include "vectors/hashing.hpp"
+#include "core/hashing.hpp"
 
 #include <algorithm>
 #include <array>

@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-#include "config/node_config.hpp"
+#include "vectors/metric.hpp"
 
 namespace p2p {
 

@@ -1,6 +1,6 @@
 #include "vectors/placement.hpp"
 
-#include "vectors/hashing.hpp"
+#include "core/hashing.hpp"
 
 namespace p2p {
 

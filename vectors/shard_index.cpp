@@ -8,8 +8,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include "vectors/distance.hpp"
-#include "vectors/raw_hnsw.hpp"
-#include "vectors/hashing.hpp"
+#include "core/hashing.hpp"
 
 namespace p2p {
 
@@ -246,36 +245,6 @@ void shard_index::search(const float* query, size_t k, size_t ef, bool exact,
   }
   scan_pending(q, k, heap);
   std::sort_heap(heap.begin(), heap.end(), by_distance);
-}
-
-// -- raw_hnsw: the library alone (see raw_hnsw.hpp for why it lives here) ---------------------
-
-struct raw_hnsw::impl {
-  std::unique_ptr<hnswlib::SpaceInterface<float>> space;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
-};
-
-raw_hnsw::raw_hnsw(uint32_t dim, metric_kind metric, size_t capacity, uint32_t m, uint32_t ef_construction)
-    : impl_(std::make_unique<impl>()) {
-  if (metric == metric_kind::l2)
-    impl_->space = std::make_unique<hnswlib::L2Space>(dim);
-  else
-    impl_->space = std::make_unique<hnswlib::InnerProductSpace>(dim);
-  impl_->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl_->space.get(), capacity, m, ef_construction);
-}
-
-raw_hnsw::~raw_hnsw() = default;
-
-void raw_hnsw::add(const float* v, size_t label) { impl_->graph->addPoint(v, label); }
-
-void raw_hnsw::set_ef(size_t ef) { impl_->graph->setEf(ef); }
-
-std::vector<size_t> raw_hnsw::search(const float* q, size_t k) const {
-  auto top = impl_->graph->searchKnn(q, k);
-  std::vector<size_t> out(top.size());
-  for (size_t i = top.size(); i-- > 0; top.pop())
-    out[i] = top.top().second;
-  return out;
 }
 
 } // namespace p2p

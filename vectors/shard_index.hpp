@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/node_config.hpp"
+#include "vectors/metric.hpp"
 
 namespace hnswlib {
 template <class T> class HierarchicalNSW;

@@ -13,7 +13,7 @@
 
 #include <unistd.h>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "storage/database.hpp"
 #include "tasks/task.hpp"

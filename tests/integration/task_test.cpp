@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "actors/node_actor.hpp"
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "storage/database.hpp"
 #include "tasks/task.hpp"

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "config/scenario.hpp"
+#include "perf/harness/scenario.hpp"
 #include "tests/support/data.hpp"
 
 using namespace p2p;

@@ -6,11 +6,10 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "runtime/bench.hpp"
-#include "runtime/cli_common.hpp"
-#include "runtime/request_pipeline.hpp"
+#include "perf/harness/bench.hpp"
+#include "runtime/client.hpp"
 #include "tasks/task.hpp"
-#include "tests/support/data.hpp"
+#include "perf/harness/datasets.hpp"
 
 namespace p2p::bench {
 
@@ -46,10 +45,18 @@ double micros_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
 }
 
-cli::client_options client(const run_options& o) {
-  cli::client_options c;
+client::client_options client_of(const run_options& o) {
+  client::client_options c;
   c.timeout_s = o.timeout_s;
   return c;
+}
+
+/// The node's status; a failure ends the bench run.
+node_status status_of(node_session& s, const run_options& o) {
+  auto status = client::try_ask<node_status>(s, client_of(o), status_atom::value);
+  if (!status)
+    throw std::runtime_error("status: " + error_text(status.error()));
+  return std::move(*status);
 }
 
 /// Sends `total` items in requests of `st.batch`, `st.window` in flight; `make(first, last)` gives
@@ -58,9 +65,9 @@ cli::client_options client(const run_options& o) {
 template <class Reply, class Make, class OnReply>
 void run_pipelined(node_session& s, const scenario_step& st, size_t total, const run_options& o, step_result& r,
                    Make make, OnReply on_reply) {
-  auto c = client(o);
-  cli::request_pipeline<Reply> pipeline(s, c, st.window);
-  cli::progress_line progress(r.label, total, o.progress);
+  auto c = client_of(o);
+  client::request_pipeline<Reply> pipeline(s, c, st.window);
+  client::progress_line progress(r.label, total, o.progress);
   step_clock clock;
   for (size_t first = 0; first < total && !pipeline.error(); first += st.batch) {
     auto sent = clock_type::now();
@@ -153,7 +160,7 @@ void run_search(node_session& s, const scenario_step& st, const workload& q, con
   for (size_t qi = 0; qi < q.rows; ++qi) {
     for (auto& id : found[qi])
       if (auto it = row_of.find(id); it != row_of.end())
-        hits += test::naive_similarity(metric, &q.vectors[qi * dim], &base.vectors[it->second * dim], dim)
+        hits += datasets::naive_similarity(metric, &q.vectors[qi * dim], &base.vectors[it->second * dim], dim)
                 >= q.kth[qi] - 1e-6;
     expected += std::min<size_t>(st.k, base.rows);
   }
@@ -166,7 +173,7 @@ void run_search(node_session& s, const scenario_step& st, const workload& q, con
 /// Returns the seconds waited.
 double wait_indexed(node_session& s, const std::string& collection, const run_options& o) {
   auto t0 = clock_type::now();
-  auto status = cli::ask<node_status>(s, client(o), status_atom::value);
+  auto status = status_of(s, o);
   std::vector<caf::actor> nodes{s.node()};
   for (auto& m : status.members) {
     std::string host;
@@ -202,7 +209,7 @@ double wait_indexed(node_session& s, const std::string& collection, const run_op
 std::string message_target(node_session& s, const scenario_step& st, const run_options& o) {
   if (!st.to.empty())
     return st.to;
-  auto status = cli::ask<node_status>(s, client(o), status_atom::value);
+  auto status = status_of(s, o);
   auto& members = status.members;
   return (members.empty() ? status.id : members.back().id) + "/worker";
 }

@@ -5,7 +5,7 @@
 #include <map>
 #include <sstream>
 
-#include "runtime/bench.hpp"
+#include "perf/harness/bench.hpp"
 #include "text/document_reader.hpp"
 
 namespace p2p::bench {

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "runtime/bench.hpp"
-#include "tests/support/data.hpp"
+#include "perf/harness/bench.hpp"
+#include "perf/harness/datasets.hpp"
 #include "text/document_reader.hpp"
 #include "vectors/distance.hpp"
-#include "vectors/hashing.hpp"
+#include "core/hashing.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace p2p::bench {
@@ -136,7 +136,7 @@ std::vector<workload> make_workloads(const scenario& sc, metric_kind metric) {
         }
         w.dim = s.size;
         w.rows = s.count;
-        w.vectors = test::embedding_like_vectors(s.count, s.size, sc.seed + i, sc.seed);
+        w.vectors = datasets::embedding_like_vectors(s.count, s.size, sc.seed + i, sc.seed);
         for (size_t r = 0; r < w.rows; ++r)
           w.ids.push_back(std::to_string(r));
         break;
@@ -154,9 +154,9 @@ std::vector<workload> make_workloads(const scenario& sc, metric_kind metric) {
           w.rows = q.rows;
         } else {
           w.rows = s.count;
-          w.vectors = test::embedding_like_vectors(s.count, base.dim, sc.seed + 1000 + i, sc.seed);
+          w.vectors = datasets::embedding_like_vectors(s.count, base.dim, sc.seed + 1000 + i, sc.seed);
         }
-        w.kth = test::kth_best_similarity(metric, base.vectors, w.vectors, w.dim, std::min<size_t>(s.k, base.rows));
+        w.kth = datasets::kth_best_similarity(metric, base.vectors, w.vectors, w.dim, std::min<size_t>(s.k, base.rows));
         break;
       }
     }

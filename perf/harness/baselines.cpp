@@ -12,15 +12,15 @@
 #include <caf/io/all.hpp>
 
 #include "runtime/actor_runtime.hpp"
-#include "runtime/bench.hpp"
+#include "perf/harness/bench.hpp"
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "text/embedder.hpp"
 #include "text/text_kernels.hpp"
-#include "tests/support/data.hpp"
+#include "perf/harness/datasets.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/placement.hpp"
-#include "vectors/raw_hnsw.hpp"
+#include "perf/harness/raw_hnsw.hpp"
 
 namespace p2p::bench {
 
@@ -132,7 +132,7 @@ baseline hnswlib_search(const scenario_step& s, const workload& q, const workloa
   size_t hits = 0, total = 0;
   for (size_t i = 0; i < q.rows; ++i) {
     for (auto r : results[i])
-      hits += test::naive_similarity(metric, &q.vectors[i * dim], &base.vectors[r * dim], dim) >= q.kth[i] - 1e-6;
+      hits += datasets::naive_similarity(metric, &q.vectors[i * dim], &base.vectors[r * dim], dim) >= q.kth[i] - 1e-6;
     total += std::min<size_t>(s.k, base.rows);
   }
   baseline b{"hnswlib, 1 thread, ef " + std::to_string(ef), double(q.rows) / secs, percentile(us, 0.5),

@@ -3,9 +3,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "runtime/cli_commands.hpp"
-#include "runtime/cli_common.hpp"
-#include "runtime/request_pipeline.hpp"
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "tasks/task.hpp"
 
 namespace p2p::cli {

@@ -7,13 +7,12 @@
 #include <unistd.h>
 #include <iostream>
 
-#include "actors/node_actor.hpp"
-#include "runtime/cli_commands.hpp"
-#include "runtime/cli_common.hpp"
-#include "runtime/log.hpp"
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/log.hpp"
 #include "runtime/metrics_server.hpp"
 #include "runtime/metrics_text.hpp"
-#include "storage/database.hpp"
+#include "runtime/node_host.hpp"
 #include "tasks/task.hpp"
 
 namespace p2p::cli {
@@ -130,47 +129,32 @@ int run_node(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::string error;
-  std::shared_ptr<database> db = database::open(cfg.data_dir, cfg.durability, error);
-  if (!db)
-    throw cli_exit{exit_code::failure, error};
-  runtime_config rcfg(cfg);
+  auto started = node_host::start(cfg, stop_with);
+  if (!started)
+    throw exit_for(started.error());
+  auto& node = **started;
+  auto bound = node.publish(cfg.host, cfg.port);
+  if (!bound)
+    throw exit_for(bound.error()); // the host stops the node on the way out
+  std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (data " << cfg.data_dir
+            << ", " << cfg.shards << " shards)" << std::endl;
+  std::unique_ptr<metrics_server> metrics;
+  if (cfg.metrics_port != 0) {
+    try {
+      metrics = std::make_unique<metrics_server>(node.system(), node.node(), cfg.host, cfg.metrics_port);
+    } catch (const std::exception& e) {
+      throw cli_exit{exit_code::failure, e.what()};
+    }
+    std::cout << "metrics on http://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
+  }
   int signal_number = 0;
-  {
-    caf::actor_system sys{rcfg};
-    auto node = spawn_node(sys, cfg, db, stop_with);
-    auto bound = sys.middleman().publish(node, cfg.port, cfg.host.c_str(), true);
-    if (!bound) {
-      caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-      throw cli_exit{exit_code::failure, "cannot listen on " + cfg.host + ":" + std::to_string(cfg.port) + ": "
-                                           + error_text(bound.error())};
-    }
-    caf::anon_send(node, bound_atom::value, *bound);
-    std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (data " << cfg.data_dir
-              << ", " << cfg.shards << " shards)" << std::endl;
-    std::unique_ptr<metrics_server> metrics;
-    if (cfg.metrics_port != 0) {
-      try {
-        metrics = std::make_unique<metrics_server>(sys, node, cfg.host, cfg.metrics_port);
-      } catch (const std::exception& e) {
-        sys.middleman().unpublish(node, *bound);
-        caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-        throw cli_exit{exit_code::failure, e.what()};
-      }
-      std::cout << "metrics on http://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
-    }
-    sigwait(&signals, &signal_number);
-    metrics.reset();
-    if (fatal_reason.empty())
-      log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-                             + ", shutting down");
-    sys.middleman().unpublish(node, *bound);
-    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-  } // the actor system waits here for every actor
-  auto st = db->flush();
-  db.reset();
-  if (!st.ok())
-    throw cli_exit{exit_code::failure, "flushing storage on shutdown: " + st.ToString()};
+  sigwait(&signals, &signal_number);
+  metrics.reset();
+  if (fatal_reason.empty())
+    log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+                           + ", shutting down");
+  if (auto err = node.stop()) // waits for every actor, then flushes the database
+    throw exit_for(err);
   {
     std::lock_guard<std::mutex> guard(fatal_mutex);
     if (!fatal_reason.empty())

@@ -44,7 +44,8 @@
 //                                                membership, workers)
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
 //   (bound_atom, uint16_t port)               runtime to node: the port it was published on
-// Failures come back as caf::error with sec::runtime_error and one string naming the problem.
+// Failures come back as caf::error values of category "p2p" (protocol/errors.hpp): a p2p::errc
+// code and one line naming the problem.
 
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,8 @@
 #include <vector>
 
 #include <caf/all.hpp>
+
+#include "protocol/errors.hpp"
 
 namespace p2p {
 
@@ -396,11 +399,5 @@ void register_message_types(caf::actor_system_config& cfg);
 /// instead of CAF's defaults (an unexpected error message makes an actor quit, and with it every
 /// actor linked to it): bad input from a peer must not stop the node.
 void keep_serving(caf::scheduled_actor* self, const char* name);
-
-/// An error carrying one line for the user.
-[[nodiscard]] caf::error make_user_error(std::string message);
-
-/// The line a user reads for `err`.
-[[nodiscard]] std::string error_text(const caf::error& err);
 
 } // namespace p2p

@@ -1,16 +1,15 @@
 #pragma once
-// Shared pieces of the p2p-agent subcommands: option sets, config loading, exit codes,
-// JSON output helpers and the progress line.
+// Shared pieces of the p2p-agent subcommands: option sets, config loading, exit codes, and
+// requests that end the command with the error's exit status.
 
-#include <chrono>
 #include <memory>
 #include <string>
 
 #include <boost/program_options.hpp>
 
-#include "actors/protocol.hpp"
 #include "config/node_config.hpp"
 #include "runtime/actor_runtime.hpp"
+#include "runtime/client.hpp"
 #include "text/document_reader.hpp"
 
 namespace p2p::cli {
@@ -25,15 +24,14 @@ struct cli_exit {
   std::string message;
 };
 
-/// Options every client command takes.
-struct client_options {
-  std::string peer;
-  std::string config_path;
-  std::string data_dir;
-  std::string collection = "default";
-  bool json = false;
-  unsigned timeout_s = 120;
-};
+using client::client_options;
+using client::format_float;
+using client::progress_line;
+using client::request_pipeline;
+using client::seconds_since;
+
+/// The exit status and message for an error from a node or the runtime.
+[[nodiscard]] cli_exit exit_for(const caf::error& err);
 
 void add_client_options(po::options_description& desc, client_options& o, bool with_collection = true);
 
@@ -58,37 +56,15 @@ std::unique_ptr<Reader> open_input_file(const std::string& path) {
 std::unique_ptr<node_session> open_session(const client_options& o);
 
 using p2p::json_escape;
-[[nodiscard]] std::string format_float(double v);
 
-/// A one-line progress display on stderr; silent unless stderr is a terminal and enabled.
-class progress_line {
-public:
-  progress_line(std::string what, size_t total, bool enabled);
-  ~progress_line();
-  void update(size_t done);
-  void finish();
-
-private:
-  std::string what_;
-  size_t total_;
-  bool enabled_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_{};
-};
-
-/// Sends (xs...) to the session's node and waits for the reply of type R.
+/// Sends (xs...) to the session's node and waits for the reply of type R; an error ends the
+/// command with the exit status of its code.
 template <class R, class... Ts>
 R ask(node_session& s, const client_options& o, Ts&&... xs) {
-  caf::scoped_actor self{s.system()};
-  R out{};
-  caf::error err;
-  auto h = self->request(s.node(), std::chrono::seconds(o.timeout_s), std::forward<Ts>(xs)...);
-  s.watch(self.ptr(), h.id());
-  h.receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { err = std::move(e); });
-  if (err)
-    throw cli_exit{exit_code::failure, error_text(err)};
-  return out;
+  auto r = client::try_ask<R>(s, o, std::forward<Ts>(xs)...);
+  if (!r)
+    throw exit_for(r.error());
+  return std::move(*r);
 }
 
 } // namespace p2p::cli

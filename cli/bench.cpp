@@ -13,9 +13,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "runtime/bench.hpp"
-#include "runtime/cli_commands.hpp"
-#include "runtime/cli_common.hpp"
+#include "perf/harness/bench.hpp"
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
 
 namespace p2p::cli {
 
@@ -35,13 +35,13 @@ std::string own_binary() {
   return ec ? std::string("p2p-agent") : p.string();
 }
 
-/// scripts/cluster.sh: --cluster-script, else next to the build directory of this binary, else
-/// in the source tree it was built from.
+/// scripts/cluster.sh: --cluster-script, else where an install puts it beside this binary
+/// (BIN/../share/p2p-agent/scripts), else in the source tree whose build/ holds this binary.
 std::string find_cluster_script(const std::string& given) {
   if (!given.empty())
     return given;
-  for (auto candidate : {fs::path(own_binary()).parent_path().parent_path() / "scripts/cluster.sh",
-                         fs::path(P2P_SOURCE_DIR) / "scripts/cluster.sh"})
+  auto prefix = fs::path(own_binary()).parent_path().parent_path();
+  for (auto candidate : {prefix / "share/p2p-agent/scripts/cluster.sh", prefix / "scripts/cluster.sh"})
     if (fs::exists(candidate))
       return candidate.string();
   throw cli_exit{exit_code::usage, "cannot find scripts/cluster.sh: give --cluster-script"};

@@ -3,8 +3,9 @@
 #include <cstring>
 #include <iostream>
 
-#include "runtime/cli_commands.hpp"
-#include "runtime/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/version.hpp"
 
 namespace {
 
@@ -30,7 +31,8 @@ const subcommand subcommands[] = {
 };
 
 void print_usage(std::ostream& out) {
-  out << "usage: p2p-agent COMMAND [OPTIONS]   (p2p-agent COMMAND --help for its options)\n\ncommands:\n";
+  out << "usage: p2p-agent COMMAND [OPTIONS]   (p2p-agent COMMAND --help for its options)\n"
+         "       p2p-agent --version\n\ncommands:\n";
   for (auto& c : subcommands)
     out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
   out << "\nWithout --peer H:P a command runs on an embedded node with its data in --data-dir (./p2p-data).\n";
@@ -46,6 +48,10 @@ int main(int argc, char** argv) {
   std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     print_usage(std::cout);
+    return p2p::cli::exit_code::ok;
+  }
+  if (name == "--version" || name == "version") {
+    std::cout << "p2p-agent " << p2p::version << "\n";
     return p2p::cli::exit_code::ok;
   }
   for (auto& c : subcommands) {

@@ -1,4 +1,4 @@
-#include "runtime/process_stats.hpp"
+#include "core/process_stats.hpp"
 
 #include <fstream>
 

@@ -1,14 +1,13 @@
 #pragma once
 // hnswlib on its own, with nothing of the project around it: the baseline that benchmarks put
-// the node's search beside. Implemented in shard_index.cpp: hnswlib.h defines non-inline
-// functions, so one translation unit per binary may include it.
+// the node's search beside.
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "config/node_config.hpp"
+#include "vectors/metric.hpp"
 
 namespace p2p {
 

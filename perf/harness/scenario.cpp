@@ -1,4 +1,4 @@
-#include "config/scenario.hpp"
+#include "perf/harness/scenario.hpp"
 
 #include <filesystem>
 #include <fstream>

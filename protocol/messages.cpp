@@ -1,6 +1,6 @@
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 
-#include "runtime/log.hpp"
+#include "core/log.hpp"
 
 namespace p2p {
 
@@ -37,21 +37,6 @@ void keep_serving(caf::scheduled_actor* self, const char* name) {
   self->set_error_handler([name](caf::scheduled_actor*, caf::error& err) {
     log(log_level::warn, std::string(name) + ": ignored an error message: " + caf::to_string(err));
   });
-}
-
-caf::error make_user_error(std::string message) {
-  return caf::make_error(caf::sec::runtime_error, std::move(message));
-}
-
-std::string error_text(const caf::error& err) {
-  const auto& ctx = err.context();
-  if (err.category() == caf::atom("system") && ctx.match_elements<std::string>())
-    return ctx.get_as<std::string>(0);
-  if (err == caf::sec::request_timeout)
-    return "request timed out";
-  if (err == caf::sec::request_receiver_down)
-    return "the node went down before answering";
-  return caf::to_string(err);
 }
 
 } // namespace p2p

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/protocol.hpp"
+#include "protocol/messages.hpp"
 #include "config/node_config.hpp"
 
 namespace p2p::bench {

@@ -1,4 +1,4 @@
-#include "runtime/cli_common.hpp"
+#include "cli/options.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include <unistd.h>
 
-#include "runtime/log.hpp"
+#include "core/log.hpp"
 
 namespace p2p::cli {
 
@@ -52,48 +52,14 @@ std::unique_ptr<node_session> open_session(const client_options& o) {
   if (current_log_level() < log_level::warn)
     current_log_level() = log_level::warn; // an embedded node's start-up chatter is not the command's output
   auto cfg = load_node_config(o.config_path, o.data_dir);
-  std::string error;
-  auto s = o.peer.empty() ? node_session::embedded(cfg, error) : node_session::remote(cfg, o.peer, error);
+  auto s = o.peer.empty() ? node_session::embedded(cfg) : node_session::remote(cfg, o.peer);
   if (!s)
-    throw cli_exit{o.peer.empty() || error.rfind("--peer", 0) != 0 ? exit_code::failure : exit_code::usage, error};
-  return s;
+    throw exit_for(s.error());
+  return std::move(*s);
 }
 
-std::string format_float(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v); // 9 digits: a float reads back exactly
-  return buf;
-}
-
-progress_line::progress_line(std::string what, size_t total, bool enabled)
-  : what_(std::move(what)), total_(total), enabled_(enabled && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO)) {}
-
-progress_line::~progress_line() { finish(); }
-
-void progress_line::update(size_t done) {
-  if (!enabled_)
-    return;
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_ < std::chrono::milliseconds(200))
-    return;
-  last_ = now;
-  double secs = std::chrono::duration<double>(now - start_).count();
-  double rate = secs > 0 ? double(done) / secs : 0;
-  char line[160];
-  if (total_ > 0 && rate > 0)
-    std::snprintf(line, sizeof line, "\r%s: %zu/%zu (%.0f/s, ETA %.0f s)   ", what_.c_str(), done, total_, rate,
-                  double(total_ - std::min(done, total_)) / rate);
-  else
-    std::snprintf(line, sizeof line, "\r%s: %zu (%.0f/s)   ", what_.c_str(), done, rate);
-  std::fputs(line, stderr);
-  std::fflush(stderr);
-  drawn_ = true;
-}
-
-void progress_line::finish() {
-  if (drawn_)
-    std::fputs("\r\033[K", stderr);
-  drawn_ = false;
+cli_exit exit_for(const caf::error& err) {
+  return cli_exit{exit_status(code_of(err)), error_text(err)};
 }
 
 } // namespace p2p::cli

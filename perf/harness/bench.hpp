@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "config/node_config.hpp"
-#include "config/scenario.hpp"
+#include "perf/harness/scenario.hpp"
 
 namespace p2p {
 class node_session;

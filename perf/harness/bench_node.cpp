@@ -1,13 +1,12 @@
-#include "perf/bench_node.hpp"
+#include "perf/harness/bench_node.hpp"
 
 #include <chrono>
 #include <deque>
 #include <stdexcept>
 #include <thread>
 
-#include "actors/node_actor.hpp"
-#include "runtime/actor_runtime.hpp"
-#include "storage/database.hpp"
+#include "protocol/messages.hpp"
+#include "runtime/node_host.hpp"
 
 namespace p2p::bench {
 
@@ -22,26 +21,23 @@ double since(std::chrono::steady_clock::time_point t0) {
 } // namespace
 
 struct bench_node::impl {
-  runtime_config rcfg;
-  caf::actor_system sys;
-  std::shared_ptr<database> db;
+  std::unique_ptr<node_host> host;
+  caf::actor_system& sys;
   caf::actor node;
 
-  explicit impl(const node_config& cfg) : rcfg(cfg), sys(rcfg) {
-    std::string error;
-    db = database::open(cfg.data_dir, cfg.durability, error);
-    if (!db)
-      throw std::runtime_error(error);
-    node = spawn_node(sys, cfg, db);
+  explicit impl(std::unique_ptr<node_host> h) : host(std::move(h)), sys(host->system()), node(host->node()) {}
+
+  static std::unique_ptr<impl> start(const node_config& cfg) {
+    auto h = node_host::start(cfg);
+    if (!h)
+      throw std::runtime_error(error_text(h.error()));
+    return std::make_unique<impl>(std::move(*h));
   }
 
-  ~impl() {
-    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-    node = nullptr;
-  }
+  ~impl() { node = nullptr; }
 };
 
-bench_node::bench_node(const node_config& cfg) : impl_(std::make_unique<impl>(cfg)) {}
+bench_node::bench_node(const node_config& cfg) : impl_(impl::start(cfg)) {}
 
 bench_node::~bench_node() = default;
 

@@ -4,9 +4,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "runtime/cli_commands.hpp"
-#include "runtime/cli_common.hpp"
-#include "runtime/request_pipeline.hpp"
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace p2p::cli {

@@ -1,0 +1,117 @@
+#pragma once
+// What every client of a node uses, the CLI and the bench alike: request options, one request
+// and its answer as a value, a pipeline of requests in flight, and the progress line.
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "protocol/messages.hpp"
+#include "runtime/actor_runtime.hpp"
+
+namespace p2p::client {
+
+/// Where requests go and how they are shown.
+struct client_options {
+  std::string peer;
+  std::string config_path;
+  std::string data_dir;
+  std::string collection = "default";
+  bool json = false;
+  unsigned timeout_s = 120;
+};
+
+/// A float printed with enough digits to read back exactly.
+[[nodiscard]] std::string format_float(double v);
+
+[[nodiscard]] inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// A one-line progress display on stderr; silent unless stderr is a terminal and enabled.
+class progress_line {
+public:
+  progress_line(std::string what, size_t total, bool enabled);
+  ~progress_line();
+  void update(size_t done);
+  void finish();
+
+private:
+  std::string what_;
+  size_t total_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
+/// Sends (xs...) to the session's node and waits for the reply of type R, or its error.
+template <class R, class... Ts>
+[[nodiscard]] caf::expected<R> try_ask(node_session& s, const client_options& o, Ts&&... xs) {
+  caf::scoped_actor self{s.system()};
+  caf::expected<R> out{caf::error{}};
+  auto h = self->request(s.node(), std::chrono::seconds(o.timeout_s), std::forward<Ts>(xs)...);
+  s.watch(self.ptr(), h.id());
+  h.receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+/// Requests in flight by default: overlaps reading the input, the transfer and the node's work.
+constexpr size_t default_window = 4;
+
+/// Keeps up to `window` requests in flight and hands each reply, in order, to a callback; the
+/// first error stops the callbacks and is kept.
+template <class Reply>
+class request_pipeline {
+public:
+  request_pipeline(node_session& s, const client_options& o, size_t in_flight = default_window)
+      : session_(s), self_(s.system()), node_(s.node()), o_(o), in_flight_(in_flight) {}
+
+  template <class OnReply, class... Ts>
+  void send(OnReply on_reply, Ts&&... xs) {
+    if (pending_.size() >= in_flight_)
+      receive_one();
+    if (error_)
+      return;
+    auto h = self_->request(node_, std::chrono::seconds(o_.timeout_s), std::forward<Ts>(xs)...);
+    session_.watch(self_.ptr(), h.id());
+    pending_.push_back({std::move(h), std::function<void(Reply&)>(on_reply)});
+  }
+
+  void drain() {
+    while (!pending_.empty())
+      receive_one();
+  }
+
+  [[nodiscard]] const caf::error& error() const { return error_; }
+
+private:
+  using handle = decltype(std::declval<caf::scoped_actor&>()->request(caf::actor{}, std::chrono::seconds(1), 0));
+
+  void receive_one() {
+    auto [h, on_reply] = std::move(pending_.front());
+    pending_.pop_front();
+    h.receive(
+      [&, cb = on_reply](Reply& r) {
+        if (!error_)
+          cb(r);
+      },
+      [&](caf::error& e) {
+        if (!error_)
+          error_ = std::move(e);
+      });
+  }
+
+  node_session& session_;
+  caf::scoped_actor self_;
+  caf::actor node_;
+  const client_options& o_;
+  size_t in_flight_;
+  std::deque<std::pair<handle, std::function<void(Reply&)>>> pending_;
+  caf::error error_;
+};
+
+} // namespace p2p::client

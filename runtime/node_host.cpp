@@ -1,0 +1,52 @@
+#include "runtime/node_host.hpp"
+
+#include <rocksdb/status.h>
+
+#include "actors/node_actor.hpp"
+#include "protocol/messages.hpp"
+#include "runtime/actor_runtime.hpp"
+#include "storage/database.hpp"
+
+namespace p2p {
+
+caf::expected<std::unique_ptr<node_host>> node_host::start(const node_config& cfg, fatal_handler fatal) {
+  std::string error;
+  std::shared_ptr<database> db = database::open(cfg.data_dir, cfg.durability, error);
+  if (!db)
+    return make_error(errc::storage_failure, error);
+  std::unique_ptr<node_host> h(new node_host);
+  h->db_ = db;
+  h->config_ = std::make_unique<runtime_config>(cfg);
+  h->system_ = std::make_unique<caf::actor_system>(*h->config_);
+  h->node_ = spawn_node(*h->system_, cfg, std::move(db), std::move(fatal));
+  return h;
+}
+
+caf::expected<uint16_t> node_host::publish(const std::string& host, uint16_t port) {
+  auto bound = system_->middleman().publish(node_, port, host.c_str(), true);
+  if (!bound)
+    return make_error(errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": "
+                                           + error_text(bound.error()));
+  published_ = *bound;
+  caf::anon_send(node_, bound_atom::value, *bound);
+  return *bound;
+}
+
+caf::error node_host::stop(bool flush) {
+  if (!system_)
+    return {};
+  if (published_)
+    system_->middleman().unpublish(node_, *published_);
+  caf::anon_send_exit(node_, caf::exit_reason::user_shutdown);
+  node_ = nullptr;
+  system_.reset(); // waits for every actor, so the shards have released the database
+  auto st = flush ? db_->flush() : rocksdb::Status::OK();
+  db_.reset(); // closes RocksDB after syncing its WAL
+  if (!st.ok())
+    return make_error(errc::storage_failure, "flushing storage on shutdown: " + st.ToString());
+  return {};
+}
+
+node_host::~node_host() { (void)stop(false); }
+
+} // namespace p2p
