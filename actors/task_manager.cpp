@@ -8,6 +8,7 @@
 #include "protocol/messages.hpp"
 #include "core/log.hpp"
 #include "storage/database.hpp"
+#include "tasks/scheduling.hpp"
 #include "tasks/task.hpp"
 #include "tasks/task_kernels.hpp"
 
@@ -34,14 +35,8 @@ struct waiter {
 };
 
 /// Where tasks run: a local worker, or a peer's node (which hands them to its workers).
-struct executor {
+struct executor : executor_slot {
   caf::actor handle;
-  size_t load = 0;     // tasks sent and not answered
-  size_t capacity = 0; // most tasks in flight at once
-  std::vector<std::string> capabilities;
-  bool can_run(const std::string& type) const {
-    return std::find(capabilities.begin(), capabilities.end(), type) != capabilities.end();
-  }
 };
 
 /// Tasks by type and state; finished tasks' latency.
@@ -184,22 +179,6 @@ void on_reply(manager_actor* self, uint64_t id, const std::string& where, uint32
   }
 }
 
-/// The least loaded executor that runs `type` and has room, or null.
-const std::string* pick_executor(manager_state& st, const std::string& type) {
-  const std::string* best = nullptr;
-  double best_fill = 1.0;
-  for (auto& [key, e] : st.executors) {
-    if (e.load >= e.capacity || !e.can_run(type))
-      continue;
-    double fill = double(e.load) / double(e.capacity);
-    if (!best || fill < best_fill) {
-      best = &key;
-      best_fill = fill;
-    }
-  }
-  return best;
-}
-
 void dispatch(manager_actor* self) {
   auto& st = self->state;
   // Pick what to start, write all the running transitions in one batch, then send.
@@ -209,7 +188,7 @@ void dispatch(manager_actor* self) {
   while (!st.queue.empty()) {
     auto id = st.queue.begin()->second;
     auto& t = st.live.at(id);
-    auto* where = pick_executor(st, t.type);
+    auto* where = least_loaded(st.executors, t.type);
     if (!where)
       break;
     st.queue.erase(st.queue.begin());
@@ -426,7 +405,7 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
       if (has_task_kernel(c))
         local_capabilities.push_back(c);
   for (size_t w = 0; w < workers.size(); ++w)
-    st.executors["local/" + std::to_string(w)] = executor{workers[w], 0, per_worker_in_flight, local_capabilities};
+    st.executors["local/" + std::to_string(w)] = executor{{0, per_worker_in_flight, local_capabilities}, workers[w]};
   recover(st);
   dispatch(self);
   return {

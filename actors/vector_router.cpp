@@ -15,6 +15,7 @@
 #include "storage/vector_keys.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/placement.hpp"
+#include "vectors/top_k.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace p2p {
@@ -200,30 +201,29 @@ caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spe
   return store(self, it->second, std::move(b), true, if_absent);
 }
 
-/// Merges per-shard top-k lists into one top-k list per query.
+/// Merges per-shard top-k lists into one top-k list per query, each id once.
 search_result merge(const std::vector<search_result>& parts, size_t queries, size_t k, metric_kind metric) {
   search_result out;
   out.counts.assign(queries, 0);
   out.took_us.assign(queries, 0);
   std::vector<size_t> offsets(parts.size(), 0);
-  std::vector<std::pair<float, const std::string*>> pool;
+  std::vector<scored_id> pool;
   for (size_t q = 0; q < queries; ++q) {
     pool.clear();
     for (size_t s = 0; s < parts.size(); ++s) {
       auto& p = parts[s];
       for (uint32_t i = 0; i < p.counts[q]; ++i)
-        pool.emplace_back(p.scores[offsets[s] + i], &p.ids[offsets[s] + i]);
+        pool.push_back({p.scores[offsets[s] + i], p.ids[offsets[s] + i]});
       offsets[s] += p.counts[q];
       out.took_us[q] = std::max(out.took_us[q], p.took_us[q]);
     }
-    size_t n = std::min(k, pool.size());
-    std::partial_sort(pool.begin(), pool.begin() + n, pool.end(),
-                      [metric](auto& a, auto& b) { return better_score(metric, a.first, b.first); });
-    for (size_t i = 0; i < n; ++i) {
-      out.ids.push_back(*pool[i].second);
-      out.scores.push_back(pool[i].first);
+    auto best = top_k_unique(std::move(pool), k, metric);
+    pool = {};
+    for (auto& hit : best) {
+      out.ids.emplace_back(hit.id);
+      out.scores.push_back(hit.score);
     }
-    out.counts[q] = uint32_t(n);
+    out.counts[q] = uint32_t(best.size());
   }
   return out;
 }

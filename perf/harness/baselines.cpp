@@ -131,8 +131,7 @@ baseline hnswlib_search(const scenario_step& s, const workload& q, const workloa
   double secs = since(t0);
   size_t hits = 0, total = 0;
   for (size_t i = 0; i < q.rows; ++i) {
-    for (auto r : results[i])
-      hits += datasets::naive_similarity(metric, &q.vectors[i * dim], &base.vectors[r * dim], dim) >= q.kth[i] - 1e-6;
+    hits += datasets::recall_hits(metric, &q.vectors[i * dim], base.vectors, dim, results[i], q.kth[i]);
     total += std::min<size_t>(s.k, base.rows);
   }
   baseline b{"hnswlib, 1 thread, ef " + std::to_string(ef), double(q.rows) / secs, percentile(us, 0.5),

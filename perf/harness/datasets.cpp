@@ -72,6 +72,17 @@ std::vector<double> kth_best_similarity(metric_kind m, const std::vector<float>&
 
 namespace p2p::datasets {
 
+size_t recall_hits(metric_kind m, const float* query, const std::vector<float>& base, uint32_t dim,
+                   const std::vector<size_t>& rows, double kth) {
+  std::vector<size_t> unique(rows);
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  size_t hits = 0;
+  for (size_t row : unique)
+    hits += naive_similarity(m, query, &base[row * dim], dim) >= kth - 1e-6;
+  return hits;
+}
+
 double cosine_recall(const std::vector<float>& base, const std::vector<size_t>& rows, const std::vector<float>& queries,
                      uint32_t dim, size_t k, const std::vector<std::vector<size_t>>& results) {
   std::vector<float> unit_base(base), unit_q(queries);
@@ -87,7 +98,10 @@ double cosine_recall(const std::vector<float>& base, const std::vector<size_t>& 
       sims[i] = dot(qv, &unit_base[rows[i] * dim], dim);
     std::nth_element(sims.begin(), sims.begin() + (k - 1), sims.end(), std::greater<>());
     float kth = sims[k - 1];
-    for (size_t row : results[q])
+    std::vector<size_t> unique(results[q]);
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    for (size_t row : unique)
       if (dot(qv, &unit_base[row * dim], dim) >= kth - 1e-5f)
         ++hits;
   }

@@ -31,6 +31,12 @@ std::vector<double> kth_best_similarity(metric_kind m, const std::vector<float>&
 
 namespace p2p::datasets {
 
+/// Hits among one query's result `rows` (row numbers of `base`): rows whose exact similarity
+/// reaches `kth` (ties count as hits). A row returned twice counts once: a list that repeats the
+/// best vector k times scores 1 hit, not k.
+[[nodiscard]] size_t recall_hits(metric_kind m, const float* query, const std::vector<float>& base, uint32_t dim,
+                                 const std::vector<size_t>& rows, double kth);
+
 /// Cosine recall@k of `results` (ids per query, as row numbers) with ties counted as hits:
 /// a result is a hit when its exact similarity reaches the k-th best among `rows` of `base`.
 double cosine_recall(const std::vector<float>& base, const std::vector<size_t>& rows, const std::vector<float>& queries,

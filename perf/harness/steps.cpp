@@ -157,11 +157,13 @@ void run_search(node_session& s, const scenario_step& st, const workload& q, con
   for (size_t i = 0; i < base.rows; ++i)
     row_of.emplace(base.ids[i], i);
   size_t hits = 0, expected = 0;
+  std::vector<size_t> rows;
   for (size_t qi = 0; qi < q.rows; ++qi) {
+    rows.clear();
     for (auto& id : found[qi])
       if (auto it = row_of.find(id); it != row_of.end())
-        hits += datasets::naive_similarity(metric, &q.vectors[qi * dim], &base.vectors[it->second * dim], dim)
-                >= q.kth[qi] - 1e-6;
+        rows.push_back(it->second);
+    hits += datasets::recall_hits(metric, &q.vectors[qi * dim], base.vectors, dim, rows, q.kth[qi]);
     expected += std::min<size_t>(st.k, base.rows);
   }
   r.k = st.k;
