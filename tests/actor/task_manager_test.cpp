@@ -1,0 +1,250 @@
+// The task manager on CAF's test coordinator: scheduling by priority and load, retries,
+// timeouts and peer loss, step by step, with workers that answer when the test says so.
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "actors/task_manager.hpp"
+#include "storage/database.hpp"
+#include "tasks/task.hpp"
+#include "tests/actor/actor_fixture.hpp"
+#include "tests/support/data.hpp"
+
+using namespace p2p;
+
+namespace {
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+/// What a fake worker saw, and the replies it holds back.
+struct worker_log {
+  std::vector<std::string> payloads;      // in the order they arrived
+  std::deque<caf::response_promise> held; // silent workers: answered on release_atom
+  int failures_left = 0;                  // answering workers: fail this many first
+};
+
+/// A worker that answers "done:PAYLOAD" at once, after failing `failures_left` times.
+caf::behavior answering_worker(caf::event_based_actor*, std::shared_ptr<worker_log> log) {
+  return {[=](run_task_atom, const std::string&, const std::string&, const std::string& payload)
+            -> caf::result<std::string> {
+    log->payloads.push_back(payload);
+    if (log->failures_left > 0) {
+      --log->failures_left;
+      return make_error(errc::internal, "boom");
+    }
+    return "done:" + payload;
+  }};
+}
+
+/// A worker that holds every task until it is sent release_atom (or never); the oldest held task
+/// is then answered "released".
+caf::behavior silent_worker(caf::event_based_actor* self, std::shared_ptr<worker_log> log) {
+  return {
+    [=](run_task_atom, const std::string&, const std::string&, const std::string& payload) {
+      log->payloads.push_back(payload);
+      log->held.push_back(self->make_response_promise());
+    },
+    [=](release_atom) {
+      if (log->held.empty())
+        return;
+      auto p = std::move(log->held.front());
+      log->held.pop_front();
+      p.deliver(std::string("released"));
+    },
+  };
+}
+
+struct manager_fixture : test::actor_fixture {
+  std::shared_ptr<database> db;
+  caf::actor manager;
+  node_config cfg;
+
+  explicit manager_fixture(const std::string& name) {
+    std::string error;
+    db = database::open(test::fresh_dir("actor-" + name), durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+  }
+
+  ~manager_fixture() { manager = nullptr; }
+
+  /// Starts the task manager with these local workers (spawned in this fixture's system).
+  void start(std::vector<caf::actor> workers) {
+    auto handle = std::make_shared<caf::actor>();
+    spawn([=, cfg = cfg, db = db](caf::event_based_actor* self) -> caf::behavior {
+      *handle = spawn_task_manager(self, cfg, db, workers);
+      return {[](caf::unit_t) {}};
+    });
+    run();
+    manager = *handle;
+    REQUIRE(manager);
+  }
+
+  /// Makes a silent worker answer its oldest held task, and runs what follows.
+  void release(const caf::actor& worker) {
+    caf::anon_send(worker, release_atom::value);
+    run();
+  }
+
+  caf::actor worker(caf::behavior (*kind)(caf::event_based_actor*, std::shared_ptr<worker_log>),
+                    std::shared_ptr<worker_log> log) {
+    return spawn(kind, std::move(log));
+  }
+
+  auto submit(std::vector<std::string> payloads, uint8_t priority = 1, uint32_t timeout_ms = 0) {
+    task_submission s{"text_processing", "{}", std::move(payloads), priority, timeout_ms, -1};
+    return request<task_outcomes>(manager, task_wait_atom::value, s);
+  }
+
+  /// Tells the manager the cluster's peers now are `peers` (id and node actor each).
+  void peers(const std::vector<std::pair<std::string, caf::actor>>& peers) {
+    std::vector<member_info> infos;
+    std::vector<caf::actor> nodes;
+    for (auto& [id, node] : peers) {
+      member_info m;
+      m.id = id;
+      m.address = "127.0.0.1:1";
+      m.capabilities = {"text_processing"};
+      infos.push_back(m);
+      nodes.push_back(node);
+    }
+    caf::anon_send(manager, members_atom::value, infos, nodes);
+    run();
+  }
+};
+
+std::vector<std::string> numbered(const std::string& prefix, size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+task_state state_of(const task_outcomes& o, size_t i) { return static_cast<task_state>(o.states[i]); }
+
+} // namespace
+
+TEST_CASE("tasks spread over the local workers and each result comes back once, in submission order") {
+  manager_fixture f("spread");
+  auto a = std::make_shared<worker_log>(), b = std::make_shared<worker_log>();
+  f.start({f.worker(answering_worker, a), f.worker(answering_worker, b)});
+  auto payloads = numbered("doc-", 40);
+  auto r = f.submit(payloads);
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  auto& o = *r->value;
+  REQUIRE(o.ids.size() == 40);
+  CHECK(std::set<uint64_t>(o.ids.begin(), o.ids.end()).size() == 40);
+  for (size_t i = 0; i < 40; ++i) {
+    CHECK(state_of(o, i) == task_state::completed);
+    CHECK(o.results[i] == "done:" + payloads[i]);
+    CHECK(o.attempts[i] == 1);
+  }
+  CHECK(a->payloads.size() + b->payloads.size() == 40);
+  CHECK(!a->payloads.empty());
+  CHECK(!b->payloads.empty());
+}
+
+TEST_CASE("a worker holds at most 16 tasks; the rest wait in the queue until it answers") {
+  manager_fixture f("window");
+  auto a = std::make_shared<worker_log>();
+  auto wa = f.worker(silent_worker, a);
+  f.start({wa});
+  auto r = f.submit(numbered("doc-", 20));
+  CHECK(!r->done);
+  CHECK(a->payloads.size() == 16);
+  for (int i = 0; i < 4; ++i)
+    f.release(wa);
+  CHECK(a->payloads.size() == 20);
+  while (!a->held.empty())
+    f.release(wa);
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  for (size_t i = 0; i < 20; ++i)
+    CHECK(state_of(*r->value, i) == task_state::completed);
+}
+
+TEST_CASE("a critical task submitted behind queued low-priority ones is the next to run") {
+  manager_fixture f("priority");
+  auto a = std::make_shared<worker_log>();
+  auto wa = f.worker(silent_worker, a);
+  f.start({wa});
+  auto low = f.submit(numbered("low-", 20), uint8_t(task_priority::low));
+  auto critical = f.submit({"urgent"}, uint8_t(task_priority::critical));
+  REQUIRE(a->payloads.size() == 16); // 4 low tasks and the critical one wait
+  f.release(wa);
+  REQUIRE(a->payloads.size() == 17);
+  CHECK(a->payloads.back() == "urgent");
+  while (!a->held.empty())
+    f.release(wa);
+  CHECK(low->done);
+  CHECK(critical->done);
+}
+
+TEST_CASE("a failing task is retried up to max_retries, then failed with the worker's error") {
+  manager_fixture f("retries");
+  f.cfg.max_retries = 2;
+  auto flaky = std::make_shared<worker_log>(), broken = std::make_shared<worker_log>();
+  SUBCASE("one failure, then success") {
+    flaky->failures_left = 1;
+    f.start({f.worker(answering_worker, flaky)});
+    auto r = f.submit({"x"});
+    REQUIRE(r->done);
+    REQUIRE(r->value);
+    CHECK(state_of(*r->value, 0) == task_state::completed);
+    CHECK(r->value->attempts[0] == 2);
+    CHECK(r->value->results[0] == "done:x");
+  }
+  SUBCASE("always failing") {
+    broken->failures_left = 1000;
+    f.start({f.worker(answering_worker, broken)});
+    auto r = f.submit({"x"});
+    REQUIRE(r->done);
+    REQUIRE(r->value);
+    CHECK(state_of(*r->value, 0) == task_state::failed);
+    CHECK(r->value->attempts[0] == 3); // the first run and two retries
+    CHECK(r->value->errors[0] == "boom");
+    CHECK(broken->payloads.size() == 3);
+  }
+}
+
+TEST_CASE("a task past its timeout is timed out, not before") {
+  manager_fixture f("timeout");
+  auto a = std::make_shared<worker_log>();
+  f.start({f.worker(silent_worker, a)});
+  auto r = f.submit({"slow"}, 1, 500);
+  f.advance(std::chrono::milliseconds(499));
+  CHECK(!r->done);
+  f.advance(std::chrono::milliseconds(2));
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  CHECK(state_of(*r->value, 0) == task_state::timed_out);
+  CHECK(r->value->errors[0] == "timed out after 500 ms");
+}
+
+TEST_CASE("tasks running on a peer that leaves run again on another peer, the attempt counted") {
+  manager_fixture f("peer-loss");
+  f.start({}); // no local workers: every task runs on a peer
+  auto lost = std::make_shared<worker_log>(), other = std::make_shared<worker_log>();
+  auto lost_node = f.worker(silent_worker, lost);
+  f.peers({{"node-2", lost_node}});
+  auto r = f.submit(numbered("doc-", 3));
+  CHECK(lost->payloads.size() == 3);
+  CHECK(!r->done);
+  f.peers({{"node-3", f.worker(answering_worker, other)}}); // node-2 is gone
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  CHECK(other->payloads.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(state_of(*r->value, i) == task_state::completed);
+    CHECK(r->value->attempts[i] == 2);
+    CHECK(r->value->results[i] == "done:doc-" + std::to_string(i));
+  }
+  // node-2's late answers change nothing.
+  while (!lost->held.empty())
+    f.release(lost_node);
+  CHECK(r->value->results[0] == "done:doc-0");
+}
