@@ -20,5 +20,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 build_type="${BUILD_TYPE:-Release}"
-cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+# P2P_WERROR=ON (scripts/test.sh, CI): compiler warnings fail the build.
+cmake -S . -B build -DCMAKE_BUILD_TYPE="$build_type" -DP2P_WERROR="${P2P_WERROR:-OFF}" >/dev/null
 cmake --build build -j2

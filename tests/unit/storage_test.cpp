@@ -59,3 +59,42 @@ TEST_CASE("a second open of the same data dir is refused with a hint") {
   CHECK_FALSE(second);
   CHECK(error.find("is a node already running on it?") != std::string::npos);
 }
+
+#include "storage/task_store.hpp"
+
+TEST_CASE("the task store reads back every task in id order, unfinished ones with their payload") {
+  auto dir = test::fresh_dir("storage-tasks");
+  std::string error;
+  {
+    std::shared_ptr<database> db = database::open(dir, durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    task_store store(db);
+    std::vector<task_record> tasks(3);
+    for (uint64_t i = 0; i < 3; ++i) {
+      tasks[i].id = i + 1;
+      tasks[i].type = "text_processing";
+      tasks[i].payload = "document " + std::to_string(i + 1);
+    }
+    CHECK(store.add(tasks).ok());
+    REQUIRE(transition(tasks[1], task_state::running, 10));
+    REQUIRE(transition(tasks[1], task_state::completed, 20));
+    tasks[1].result = "{\"words\": 2}";
+    CHECK(store.update(tasks[1]).ok());
+    auto done = store.get(2);
+    REQUIRE(done);
+    CHECK(done->state == task_state::completed);
+    CHECK(done->result == "{\"words\": 2}");
+    CHECK(done->payload.empty()); // get reads the record only
+    CHECK_FALSE(store.get(9));
+  }
+  std::shared_ptr<database> db = database::open(dir, durability_mode::wal, error);
+  REQUIRE_MESSAGE(db, error);
+  std::vector<task_record> seen;
+  CHECK(task_store(db).scan([&](task_record&& t) { seen.push_back(std::move(t)); }) == 0);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].id == 1);
+  CHECK(seen[0].payload == "document 1");
+  CHECK(seen[1].state == task_state::completed);
+  CHECK(seen[2].id == 3);
+  CHECK(seen[2].payload == "document 3");
+}

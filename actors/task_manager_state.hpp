@@ -1,0 +1,109 @@
+#pragma once
+// The task manager's state and the parts of it split over files: running tasks (dispatch,
+// replies, group commit, peers) in task_manager.cpp, requests (submit, wait, cancel) and
+// recovery in task_requests.cpp. Internal to actors/: include task_manager.hpp elsewhere.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "config/node_config.hpp"
+#include "core/log.hpp"
+#include "protocol/messages.hpp"
+#include "storage/task_store.hpp"
+#include "tasks/scheduling.hpp"
+#include "tasks/task.hpp"
+
+namespace p2p::task_manager_detail {
+
+/// Tasks sent to one worker and not yet answered: enough to keep it busy between replies.
+constexpr size_t per_worker_in_flight = 16;
+
+/// Manager to itself: write the transitions gathered since the last flush.
+using flush_atom = caf::atom_constant<caf::atom("k_flush")>;
+
+inline uint64_t now_ms() {
+  return uint64_t(
+    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+/// Someone waiting for a set of tasks to end.
+struct waiter {
+  caf::typed_response_promise<task_outcomes> promise;
+  task_outcomes out;
+  size_t remaining = 0;
+};
+
+/// Where tasks run: a local worker, or a peer's node (which hands them to its workers).
+struct executor : executor_slot {
+  caf::actor handle;
+};
+
+/// Tasks by type and state; finished tasks' latency.
+struct task_tally {
+  std::map<std::string, std::array<uint64_t, task_state_count>> by_type;
+  latency_histogram latency;
+
+  void add(const std::string& type, task_state s, uint64_t n = 1) { by_type[type][size_t(s)] += n; }
+  void move(const std::string& type, task_state from, task_state to) {
+    auto& counts = by_type[type];
+    --counts[size_t(from)];
+    ++counts[size_t(to)];
+  }
+  /// Tasks in each state, every type together.
+  std::vector<uint64_t> totals() const {
+    std::vector<uint64_t> out(task_state_count, 0);
+    for (auto& [_, counts] : by_type)
+      for (size_t s = 0; s < task_state_count; ++s)
+        out[s] += counts[s];
+    return out;
+  }
+};
+
+struct manager_state {
+  node_config cfg;
+  std::unique_ptr<task_store> store;
+  std::map<std::string, executor> executors; // "local/N" or "peer/ID"
+  std::unordered_map<uint64_t, std::string> running_on; // task -> executor
+  std::map<uint64_t, task_record> live; // queued and running
+  std::set<std::pair<int, uint64_t>> queue; // (-priority, id): highest priority, then oldest, first
+  task_tally tally;
+  uint64_t next_id = 1;
+  std::unordered_map<uint64_t, std::vector<std::pair<std::shared_ptr<waiter>, size_t>>> waiting;
+  std::vector<uint64_t> unflushed; // tasks whose last transition is not yet written
+  bool flush_scheduled = false;
+  static inline const char* name = "task_manager";
+
+  /// Writes `t` as it is now; false (logged) when storage fails.
+  bool persist(const task_record& t) {
+    auto written = store->update(t);
+    if (!written.ok())
+      log(log_level::error, "task " + std::to_string(t.id) + ": " + written.message());
+    return written.ok();
+  }
+
+  void enqueue(const task_record& t) { queue.emplace(-int(t.priority), t.id); }
+};
+
+using manager_actor = caf::stateful_actor<manager_state>;
+
+/// Copies the final state of `t` into outcome `i`.
+void fill_outcome(task_outcomes& out, size_t i, const task_record& t);
+
+/// A task reached a final state: count it, tell its waiters, forget it.
+void finish(manager_state& st, task_record& t, task_state from);
+
+/// Writes the transitions gathered since the last flush (group commit), then acts on them.
+void flush(manager_actor* self);
+
+/// Starts queued tasks on executors with room, highest priority first.
+void dispatch(manager_actor* self);
+
+/// The cluster's peers changed: update the executors, re-queue what ran on peers now gone.
+void peers_changed(manager_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes);
+
+} // namespace p2p::task_manager_detail
