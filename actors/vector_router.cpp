@@ -2,17 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <map>
 
-#include <simdjson.h>
 
 #include "protocol/messages.hpp"
 #include "actors/vector_router_state.hpp"
 #include "actors/vector_shard.hpp"
 #include "core/log.hpp"
-#include "storage/database.hpp"
+#include "storage/collection_catalog.hpp"
 #include "storage/vector_keys.hpp"
+#include "vectors/batch_rules.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/placement.hpp"
 #include "vectors/top_k.hpp"
@@ -35,53 +34,24 @@ vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
 
 namespace {
 
-std::string encode_spec(const collection_spec& spec) {
-  std::string v(5, '\0');
-  std::memcpy(v.data(), &spec.dim, 4);
-  v[4] = char(spec.metric);
-  return v;
+void load_collections(router_state& st) {
+  auto unreadable = collection_catalog(st.db).load([&](collection_record&& c) {
+    st.collections.emplace(c.name, collection_spec{c.name, c.dim, uint8_t(c.metric)});
+  });
+  if (unreadable)
+    log(log_level::warn, "skipped " + std::to_string(unreadable) + " unreadable collection records");
 }
 
-void load_collections(router_state& st) {
-  st.db->scan(column::collections, "", [&](std::string_view key, std::string_view value) {
-    if (value.size() != 5 || uint8_t(value[4]) > uint8_t(metric_kind::l2)) {
-      log(log_level::warn, "skipping unreadable collection record '" + std::string(key) + "'");
-      return;
-    }
-    collection_spec spec{std::string(key), 0, uint8_t(value[4])};
-    std::memcpy(&spec.dim, value.data(), 4);
-    st.collections.emplace(spec.name, spec);
-  });
+/// Records a collection on disk, then in the router's map.
+caf::expected<collection_spec> add_collection(router_state& st, const collection_spec& spec) {
+  if (auto s = collection_catalog(st.db).put({spec.name, spec.dim, metric_kind(spec.metric)}); !s.ok())
+    return make_error(s.code(), s.message());
+  return st.collections.emplace(spec.name, spec).first->second;
 }
 
 /// Checks a batch as a whole, so that it is applied entirely or not at all.
 std::string check_batch(const vector_batch& b) {
-  if (b.collection.empty() || b.collection.find('\0') != std::string::npos)
-    return "invalid collection name";
-  if (b.dim == 0)
-    return "dimension 0";
-  if (b.ids.empty())
-    return "empty batch";
-  if (b.values.size() != b.ids.size() * b.dim)
-    return "batch has " + std::to_string(b.values.size()) + " values for " + std::to_string(b.ids.size())
-           + " ids of dimension " + std::to_string(b.dim);
-  if (!b.metadata.empty() && b.metadata.size() != b.ids.size())
-    return "batch has " + std::to_string(b.metadata.size()) + " metadata entries for " + std::to_string(b.ids.size())
-           + " ids";
-  for (size_t i = 0; i < b.ids.size(); ++i)
-    if (b.ids[i].empty())
-      return "row " + std::to_string(i) + " of the batch: empty id";
-  if (auto bad = first_non_finite(b.values.data(), b.values.size()); bad != SIZE_MAX)
-    return "id '" + b.ids[bad / b.dim] + "': value " + std::to_string(bad % b.dim) + " is not finite";
-  simdjson::dom::parser parser;
-  for (size_t i = 0; i < b.metadata.size(); ++i) {
-    if (b.metadata[i].empty())
-      continue;
-    simdjson::dom::element doc;
-    if (parser.parse(b.metadata[i]).get(doc) || !doc.is_object())
-      return "id '" + b.ids[i] + "': metadata is not a JSON object";
-  }
-  return {};
+  return check_vector_batch(b.collection, b.dim, b.ids, b.values, b.metadata);
 }
 
 /// The collection for a put, created with the node's dim and metric on first use.
@@ -95,13 +65,10 @@ caf::expected<collection_spec> collection_for_put(router_state& st, const vector
   if (b.dim != st.cfg.dim)
     return make_error(errc::invalid_input, "new collection '" + b.collection + "' takes vectors.dim = " + std::to_string(st.cfg.dim)
                            + ", got vectors of dimension " + std::to_string(b.dim));
-  collection_spec spec{b.collection, b.dim, uint8_t(st.cfg.metric)};
-  rocksdb::WriteBatch wb;
-  wb.Put(st.db->cf(column::collections), spec.name, encode_spec(spec));
-  if (auto s = st.db->write(wb); !s.ok())
-    return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
-  st.collections.emplace(spec.name, spec);
-  log(log_level::info, "created collection '" + spec.name + "' (dim " + std::to_string(spec.dim) + ", "
+  auto spec = add_collection(st, collection_spec{b.collection, b.dim, uint8_t(st.cfg.metric)});
+  if (!spec)
+    return spec.error();
+  log(log_level::info, "created collection '" + spec->name + "' (dim " + std::to_string(spec->dim) + ", "
                          + std::string(to_string(st.cfg.metric)) + ")");
   return spec;
 }
@@ -189,15 +156,14 @@ caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spe
     return make_error(errc::invalid_input, "put refused: " + problem);
   auto it = st.collections.find(spec.name);
   if (it == st.collections.end()) {
-    rocksdb::WriteBatch wb;
-    wb.Put(st.db->cf(column::collections), spec.name, encode_spec(spec));
-    if (auto w = st.db->write(wb); !w.ok())
-      return make_error(errc::storage_failure, "storage write failed: " + w.ToString());
-    it = st.collections.emplace(spec.name, spec).first;
-  } else if (it->second.dim != spec.dim || it->second.metric != spec.metric) {
+    auto added = add_collection(st, spec);
+    if (!added)
+      return added.error();
+    return store(self, *added, std::move(b), true, if_absent);
+  }
+  if (it->second.dim != spec.dim || it->second.metric != spec.metric)
     return make_error(errc::conflict, "collection '" + spec.name + "' differs between peers (dimension "
                            + std::to_string(it->second.dim) + " here, " + std::to_string(spec.dim) + " there)");
-  }
   return store(self, it->second, std::move(b), true, if_absent);
 }
 

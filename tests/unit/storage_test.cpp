@@ -98,3 +98,27 @@ TEST_CASE("the task store reads back every task in id order, unfinished ones wit
   CHECK(seen[2].id == 3);
   CHECK(seen[2].payload == "document 3");
 }
+
+#include "storage/collection_catalog.hpp"
+
+TEST_CASE("the collection catalog keeps each collection's dimension and metric across a reopen") {
+  auto dir = test::fresh_dir("storage-collections");
+  std::string error;
+  {
+    std::shared_ptr<database> db = database::open(dir, durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    collection_catalog catalog(db);
+    CHECK(catalog.put({"docs", 384, metric_kind::ip}).ok());
+    CHECK(catalog.put({"images", 512, metric_kind::l2}).ok());
+  }
+  std::shared_ptr<database> db = database::open(dir, durability_mode::wal, error);
+  REQUIRE_MESSAGE(db, error);
+  std::vector<collection_record> seen;
+  CHECK(collection_catalog(db).load([&](collection_record&& c) { seen.push_back(std::move(c)); }) == 0);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].name == "docs");
+  CHECK(seen[0].dim == 384);
+  CHECK(seen[0].metric == metric_kind::ip);
+  CHECK(seen[1].name == "images");
+  CHECK(seen[1].metric == metric_kind::l2);
+}
