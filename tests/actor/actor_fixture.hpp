@@ -69,11 +69,15 @@ public:
   template <class R, class... Ts>
   std::shared_ptr<reply<R>> request(const caf::actor& to, Ts... xs) {
     auto out = std::make_shared<reply<R>>();
-    sys_->spawn([=](caf::event_based_actor* self) {
-      self->request(to, std::chrono::seconds(3600), xs...)
-        .then([=](R& r) { out->value = std::move(r), out->done = true; },
-              [=](caf::error& e) { out->value = std::move(e), out->done = true; });
-    });
+    // `out` goes in as a spawn argument: CAF 0.17 binds a null std::tuple<> for a spawn
+    // without arguments, which UBSan reports as a reference bound to null.
+    sys_->spawn(
+      [=](caf::event_based_actor* self, std::shared_ptr<reply<R>> into) {
+        self->request(to, std::chrono::seconds(3600), xs...)
+          .then([=](R& r) { into->value = std::move(r), into->done = true; },
+                [=](caf::error& e) { into->value = std::move(e), into->done = true; });
+      },
+      out);
     run();
     return out;
   }

@@ -74,10 +74,13 @@ struct manager_fixture : test::actor_fixture {
   /// Starts the task manager with these local workers (spawned in this fixture's system).
   void start(std::vector<caf::actor> workers) {
     auto handle = std::make_shared<caf::actor>();
-    spawn([=, cfg = cfg, db = db](caf::event_based_actor* self) -> caf::behavior {
-      *handle = spawn_task_manager(self, cfg, db, workers);
-      return {[](caf::unit_t) {}};
-    });
+    // The handle is a spawn argument (see actor_fixture::request for why).
+    spawn(
+      [=, cfg = cfg, db = db](caf::event_based_actor* self, std::shared_ptr<caf::actor> into) -> caf::behavior {
+        *into = spawn_task_manager(self, cfg, db, workers);
+        return {[](caf::unit_t) {}};
+      },
+      handle);
     run();
     manager = *handle;
     REQUIRE(manager);
@@ -148,7 +151,7 @@ TEST_CASE("tasks spread over the local workers and each result comes back once, 
   CHECK(!b->payloads.empty());
 }
 
-TEST_CASE("a worker holds at most 16 tasks; the rest wait in the queue until it answers") {
+TEST_CASE("a worker holds at most 16 tasks and the rest wait in the queue until it answers") {
   manager_fixture f("window");
   auto a = std::make_shared<worker_log>();
   auto wa = f.worker(silent_worker, a);
