@@ -108,6 +108,29 @@ TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on i
   }
 }
 
+TEST_CASE("an installed p2p-agent tells its version and runs a cluster scenario from another directory") {
+  auto dir = fresh_dir("install");
+  auto prefix = dir + "/prefix";
+  auto cmake = run_program({"/usr/bin/cmake", "--install", P2P_BINARY_DIR, "--prefix", prefix}, dir, 120);
+  REQUIRE_MESSAGE(cmake.exit_code == 0, cmake.err);
+  auto agent = prefix + "/bin/p2p-agent";
+  auto version = run_program({agent, "--version"}, "/", 30);
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("p2p-agent ") == 0);
+  // bench finds PREFIX/share/p2p-agent/scripts/cluster.sh beside the installed binary, and the
+  // script starts that binary's nodes.
+  auto scenario = write_file(dir + "/small.json", small_scenario(R"("topology": {"nodes": 2, "shape": "star"}, )"));
+  auto port = free_ports(2);
+  unsetenv("P2P_AGENT");
+  auto r = run_program({agent, "bench", "--scenario", scenario, "--work-dir", dir + "/work", "--base-port",
+                        std::to_string(port)},
+                       dir, 600);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1)") != std::string::npos);
+  CHECK(r.err.find("cluster down: stopped 2 nodes") != std::string::npos);
+  CHECK(std::ifstream(prefix + "/share/p2p-agent/config/examples/single-node.json").good());
+}
+
 TEST_CASE("malformed scenarios are refused with exit 2, naming the key") {
   auto dir = fresh_dir("bench-malformed");
   std::map<std::string, std::string> cases = {

@@ -105,10 +105,14 @@ std::string child::out() const { return slurp(out_path_); }
 std::string child::err() const { return slurp(err_path_); }
 
 run_result run_agent(const std::vector<std::string>& args, const std::string& dir, int timeout_s) {
-  static int counter = 0;
   std::vector<std::string> full{P2P_AGENT_BIN};
   full.insert(full.end(), args.begin(), args.end());
-  child c(full, dir, "cmd" + std::to_string(counter++));
+  return run_program(full, dir, timeout_s);
+}
+
+run_result run_program(const std::vector<std::string>& args, const std::string& dir, int timeout_s) {
+  static int counter = 0;
+  child c(args, dir, "cmd" + std::to_string(counter++));
   run_result r;
   r.exit_code = c.wait(timeout_s);
   r.out = c.out();

@@ -49,6 +49,9 @@ int http_get(uint16_t port, const std::string& path, std::string& body);
 /// Runs `p2p-agent args...` to completion (bounded by `timeout_s`).
 run_result run_agent(const std::vector<std::string>& args, const std::string& dir, int timeout_s = 300);
 
+/// Runs any program (args[0], an absolute path) in `dir` to completion.
+run_result run_program(const std::vector<std::string>& args, const std::string& dir, int timeout_s = 300);
+
 /// A `p2p-agent node` on 127.0.0.1 with a port chosen by the OS.
 class node_process {
 public:
