@@ -5,6 +5,7 @@
 
 #include "protocol/messages.hpp"
 #include "actors/agent.hpp"
+#include "actors/pass_on.hpp"
 #include "actors/membership.hpp"
 #include "actors/task_manager.hpp"
 #include "actors/text_worker.hpp"
@@ -24,28 +25,21 @@ constexpr size_t max_message_bytes = 1 << 20;
 struct node_state {
   node_config cfg;
   caf::actor router;
-  std::vector<caf::actor> workers;
+  std::vector<text_worker_actor> workers;
   size_t next_worker = 0;
-  caf::actor tasks;
+  task_manager_actor tasks;
   caf::actor membership;
   std::function<void(const std::string&)> stop; // "" stops cleanly, else a failure
   std::map<std::string, caf::actor> agents; // by name
   uint64_t messages_in = 0;  // agent messages delivered to an agent here
   uint64_t messages_out = 0; // agent messages sent on to a peer
 
-  const caf::actor& worker() { return workers[next_worker++ % workers.size()]; }
+  const text_worker_actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   static inline const char* name = "node";
 };
 
 using node_actor = caf::stateful_actor<node_state>;
-
-template <class... Ts>
-caf::response_promise forward(node_actor* self, const caf::actor& dest, Ts&&... xs) {
-  auto rp = self->make_response_promise();
-  rp.delegate(dest, std::forward<Ts>(xs)...);
-  return rp;
-}
 
 std::string agent_names(const node_state& st) {
   std::string out;
@@ -67,7 +61,7 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
     return make_error(errc::invalid_input, "message of " + std::to_string(text.size()) + " bytes refused: over the limit of "
                            + std::to_string(max_message_bytes) + " bytes");
   if (peer == self->state.cfg.id)
-    return forward(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
+    return pass_on<std::string>(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
   auto rp = self->make_response_promise<std::string>();
   self->request(self->state.membership, internal_timeout, lookup_atom::value, peer)
     .then(
@@ -125,9 +119,9 @@ caf::result<node_metrics> metrics(node_actor* self) {
   m->mailbox_names.push_back("node");
   m->mailbox_sizes.push_back(self->mailbox().size());
   std::vector<std::pair<std::string, caf::actor>> children{
-    {"vector_router", st.router}, {"task_manager", st.tasks}, {"membership", st.membership}};
+    {"vector_router", st.router}, {"task_manager", caf::actor_cast<caf::actor>(st.tasks)}, {"membership", st.membership}};
   for (size_t i = 0; i < st.workers.size(); ++i)
-    children.emplace_back("text_worker-" + std::to_string(i), st.workers[i]);
+    children.emplace_back("text_worker-" + std::to_string(i), caf::actor_cast<caf::actor>(st.workers[i]));
   auto remaining = std::make_shared<size_t>(3 + children.size());
   auto failure = std::make_shared<caf::error>();
   auto done = [rp, m, remaining, failure]() mutable {
@@ -166,7 +160,11 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
   self->state.router = spawn_vector_router(self, cfg, db);
   for (uint32_t i = 0; i < cfg.workers; ++i)
     self->state.workers.push_back(spawn_text_worker(self, self->state.router, cfg.dim));
-  self->state.tasks = spawn_task_manager(self, cfg, db, self->state.workers);
+  // The task manager's executors are local workers and peers' nodes alike: dynamic handles.
+  std::vector<caf::actor> executors;
+  for (auto& w : self->state.workers)
+    executors.push_back(caf::actor_cast<caf::actor>(w));
+  self->state.tasks = spawn_task_manager(self, cfg, db, std::move(executors));
   for (auto& a : cfg.agents)
     self->state.agents.emplace(a.name, spawn_agent(self, a, cfg.id));
   if (!fatal)
@@ -177,38 +175,38 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
   self->state.stop = fatal;
   self->state.membership = spawn_membership(self, {cfg, caf::actor_cast<caf::actor>(self), std::move(fatal)});
   return {
-    [=](put_atom a, vector_batch& b) { return forward(self, self->state.router, a, std::move(b)); },
-    [=](search_atom a, search_request& r) { return forward(self, self->state.router, a, std::move(r)); },
-    [=](get_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
-    [=](delete_atom a, std::string& c, std::string& id) { return forward(self, self->state.router, a, c, id); },
-    [=](search_atom a, text_search_request& r) { return forward(self, self->state.worker(), a, std::move(r)); },
-    [=](ingest_atom a, document_batch& b) { return forward(self, self->state.worker(), a, std::move(b)); },
-    [=](task_atom a, task_submission& s) { return forward(self, self->state.tasks, a, std::move(s)); },
-    [=](task_wait_atom a, task_submission& s) { return forward(self, self->state.tasks, a, std::move(s)); },
-    [=](task_wait_atom a, std::vector<uint64_t>& ids) { return forward(self, self->state.tasks, a, std::move(ids)); },
-    [=](task_cancel_atom a, uint64_t id) { return forward(self, self->state.tasks, a, id); },
+    [=](put_atom a, vector_batch& b) { return self->delegate(self->state.router, a, std::move(b)); },
+    [=](search_atom a, search_request& r) { return self->delegate(self->state.router, a, std::move(r)); },
+    [=](get_atom a, std::string& c, std::string& id) { return self->delegate(self->state.router, a, c, id); },
+    [=](delete_atom a, std::string& c, std::string& id) { return self->delegate(self->state.router, a, c, id); },
+    [=](search_atom a, text_search_request& r) { return self->delegate(self->state.worker(), a, std::move(r)); },
+    [=](ingest_atom a, document_batch& b) { return self->delegate(self->state.worker(), a, std::move(b)); },
+    [=](task_atom a, task_submission& s) { return self->delegate(self->state.tasks, a, std::move(s)); },
+    [=](task_wait_atom a, task_submission& s) { return self->delegate(self->state.tasks, a, std::move(s)); },
+    [=](task_wait_atom a, std::vector<uint64_t>& ids) { return self->delegate(self->state.tasks, a, std::move(ids)); },
+    [=](task_cancel_atom a, uint64_t id) { return self->delegate(self->state.tasks, a, id); },
     [=](status_atom) { return status(self); },
     [=](metrics_atom) { return metrics(self); },
     [=](bound_atom a, uint16_t port) {
       self->state.cfg.port = port;
       self->send(self->state.membership, a, port);
     },
-    [=](peers_atom a) { return forward(self, self->state.membership, a); },
+    [=](peers_atom a) { return self->delegate(self->state.membership, a); },
     [=](members_atom a, std::vector<member_info>& infos, std::vector<caf::actor>& nodes) {
       self->send(self->state.router, a, infos, nodes);
       self->send(self->state.tasks, a, std::move(infos), std::move(nodes));
     },
     [=](cluster_put_atom a, collection_spec& spec, vector_batch& b, bool if_absent) {
-      return forward(self, self->state.router, a, std::move(spec), std::move(b), if_absent);
+      return self->delegate(self->state.router, a, std::move(spec), std::move(b), if_absent);
     },
     [=](cluster_search_atom a, collection_spec& spec, search_request& req) {
-      return forward(self, self->state.router, a, std::move(spec), std::move(req));
+      return self->delegate(self->state.router, a, std::move(spec), std::move(req));
     },
     [=](cluster_get_atom a, collection_spec& spec, std::string& id) {
-      return forward(self, self->state.router, a, std::move(spec), std::move(id));
+      return self->delegate(self->state.router, a, std::move(spec), std::move(id));
     },
     [=](cluster_delete_atom a, collection_spec& spec, std::string& id) {
-      return forward(self, self->state.router, a, std::move(spec), std::move(id));
+      return self->delegate(self->state.router, a, std::move(spec), std::move(id));
     },
     [=](leave_atom, bool) { self->state.stop(""); }, // the leave is answered: stop
     [=](leave_atom a, std::string& peer_id) { self->send(self->state.membership, a, std::move(peer_id)); },
@@ -232,7 +230,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       return rp;
     },
     [=](run_task_atom a, std::string& type, std::string& params, std::string& payload) {
-      return forward(self, self->state.worker(), a, std::move(type), std::move(params), std::move(payload));
+      return self->delegate(self->state.worker(), a, std::move(type), std::move(params), std::move(payload));
     },
     [=](send_atom, const std::string& to, const std::string& from, std::string& text, bool one_way) {
       return send_message(self, to, from, std::move(text), one_way);
@@ -249,10 +247,10 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
         caf::anon_send(it->second, a, agent, from, std::move(text), true);
         return std::string("{\"sent\": true}");
       }
-      return forward(self, it->second, a, agent, from, std::move(text), false);
+      return pass_on<std::string>(self, it->second, a, agent, from, std::move(text), false);
     },
     [=](join_atom a, member_info& who, caf::actor& node) {
-      return forward(self, self->state.membership, a, std::move(who), std::move(node));
+      return self->delegate(self->state.membership, a, std::move(who), std::move(node));
     },
     [=](gossip_atom a, std::vector<member_info>& members) { self->send(self->state.membership, a, std::move(members)); },
   };

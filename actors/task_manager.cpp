@@ -44,7 +44,7 @@ void flush(manager_actor* self) {
   if (auto w = st.store->update(changed); !w.ok()) {
     log(log_level::error, "tasks: " + w.message() + "; retrying in 1 s");
     st.flush_scheduled = true;
-    self->delayed_send(self, std::chrono::seconds(1), flush_atom::value);
+    self->delayed_send(self, std::chrono::seconds(1), task_flush_atom::value);
     return;
   }
   for (auto id : st.unflushed) {
@@ -92,7 +92,7 @@ void on_reply(manager_actor* self, uint64_t id, const std::string& where, uint32
   st.unflushed.push_back(id);
   if (!st.flush_scheduled) {
     st.flush_scheduled = true;
-    self->send(self, flush_atom::value); // after the replies already in the mailbox
+    self->send(self, task_flush_atom::value); // after the replies already in the mailbox
   }
 }
 
@@ -185,7 +185,7 @@ void peers_changed(manager_actor* self, const std::vector<member_info>& infos, c
     log(log_level::warn, "tasks: " + std::to_string(moved) + " tasks were running on a peer that went down; re-queued");
     if (!st.flush_scheduled) {
       st.flush_scheduled = true;
-      self->send(self, flush_atom::value);
+      self->send(self, task_flush_atom::value);
     }
   }
   dispatch(self);

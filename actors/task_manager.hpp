@@ -9,13 +9,15 @@
 
 #include <caf/fwd.hpp>
 
+#include "protocol/interfaces.hpp"
+
 #include "config/node_config.hpp"
 
 namespace p2p {
 
 class database;
 
-caf::actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
+task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
                               std::vector<caf::actor> workers);
 
 } // namespace p2p

@@ -13,7 +13,7 @@
 
 #include "config/node_config.hpp"
 #include "core/log.hpp"
-#include "protocol/messages.hpp"
+#include "protocol/interfaces.hpp"
 #include "storage/task_store.hpp"
 #include "tasks/scheduling.hpp"
 #include "tasks/task.hpp"
@@ -23,8 +23,6 @@ namespace p2p::task_manager_detail {
 /// Tasks sent to one worker and not yet answered: enough to keep it busy between replies.
 constexpr size_t per_worker_in_flight = 16;
 
-/// Manager to itself: write the transitions gathered since the last flush.
-using flush_atom = caf::atom_constant<caf::atom("k_flush")>;
 
 inline uint64_t now_ms() {
   return uint64_t(
@@ -89,7 +87,7 @@ struct manager_state {
   void enqueue(const task_record& t) { queue.emplace(-int(t.priority), t.id); }
 };
 
-using manager_actor = caf::stateful_actor<manager_state>;
+using manager_actor = task_manager_actor::stateful_base<manager_state>;
 
 /// Copies the final state of `t` into outcome `i`.
 void fill_outcome(task_outcomes& out, size_t i, const task_record& t);

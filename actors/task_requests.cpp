@@ -111,7 +111,7 @@ void recover(manager_state& st) {
                            + " were running)");
 }
 
-caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared_ptr<database> db,
+task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_config cfg, std::shared_ptr<database> db,
                                std::vector<caf::actor> workers) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -157,7 +157,7 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
       finish(st, t, from);
       return true;
     },
-    [=](flush_atom) { flush(self); },
+    [=](task_flush_atom) { flush(self); },
     [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
       peers_changed(self, infos, nodes);
     },
@@ -180,7 +180,7 @@ caf::behavior manager_behavior(manager_actor* self, node_config cfg, std::shared
 
 } // namespace task_manager_detail
 
-caf::actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
+task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
                               std::vector<caf::actor> workers) {
   return parent->spawn<caf::linked>(task_manager_detail::manager_behavior, cfg, std::move(db), std::move(workers));
 }

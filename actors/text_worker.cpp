@@ -20,7 +20,7 @@ struct worker_state {
   static inline const char* name = "text_worker";
 };
 
-using worker_actor = caf::stateful_actor<worker_state>;
+using worker_actor = text_worker_actor::stateful_base<worker_state>;
 
 caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
   auto& e = *self->state.embed;
@@ -69,7 +69,7 @@ caf::result<search_result> search_text(worker_actor* self, const text_search_req
   return rp;
 }
 
-caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t dim) {
+text_worker_actor::behavior_type worker_behavior(worker_actor* self, caf::actor router, uint32_t dim) {
   self->state.router = std::move(router);
   keep_serving(self, "text_worker");
   self->state.embed = make_default_embedder(dim);
@@ -89,7 +89,7 @@ caf::behavior worker_behavior(worker_actor* self, caf::actor router, uint32_t di
 
 } // namespace
 
-caf::actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim) {
+text_worker_actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim) {
   return parent->spawn<caf::linked>(worker_behavior, std::move(router), dim);
 }
 

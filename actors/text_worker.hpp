@@ -5,10 +5,12 @@
 
 #include <caf/fwd.hpp>
 
+#include "protocol/interfaces.hpp"
+
 namespace p2p {
 
 /// Spawns a worker linked to `parent` that stores chunks and searches through `router`;
 /// embeddings are `dim` wide.
-caf::actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim);
+text_worker_actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim);
 
 } // namespace p2p

@@ -6,6 +6,7 @@
 
 
 #include "protocol/messages.hpp"
+#include "actors/pass_on.hpp"
 #include "actors/vector_router_state.hpp"
 #include "actors/vector_shard.hpp"
 #include "core/log.hpp"
@@ -205,10 +206,10 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
     size_t remaining = 0;
     caf::error failure;
   };
-  std::vector<caf::actor> targets(st.shards.begin(), st.shards.end());
+  size_t shards = st.shards.size();
   size_t peers = local_only ? 0 : st.peers.size();
   auto acc = std::make_shared<fan_in>();
-  acc->parts.resize(targets.size() + peers);
+  acc->parts.resize(shards + peers);
   acc->remaining = acc->parts.size();
   auto rp = self->make_response_promise<search_result>();
   size_t queries = req.queries.size() / req.dim;
@@ -226,12 +227,12 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
     else
       rp.deliver(merge(acc->parts, queries, k, metric));
   };
-  for (size_t s = 0; s < targets.size(); ++s)
-    self->request(targets[s], shard_timeout, search_atom::value, spec, req)
+  for (size_t s = 0; s < shards; ++s)
+    self->request(st.shards[s], shard_timeout, search_atom::value, spec, req)
       .then([acc, s, finish](search_result& r) mutable { acc->parts[s] = std::move(r); finish(); },
             [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
   for (size_t p = 0; p < peers; ++p) {
-    size_t slot = targets.size() + p;
+    size_t slot = shards + p;
     self->request(st.peers[p].node, peer_timeout, cluster_search_atom::value, spec, req)
       .then([acc, slot, finish](search_result& r) mutable { acc->parts[slot] = std::move(r); finish(); },
             [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
@@ -289,13 +290,6 @@ caf::result<std::vector<collection_info>> stats(router_actor* self) {
 }
 
 /// Hands the current request to `dest`, which answers the original sender.
-template <class... Ts>
-caf::response_promise forward(router_actor* self, const caf::actor& dest, Ts&&... xs) {
-  auto rp = self->make_response_promise();
-  rp.delegate(dest, std::forward<Ts>(xs)...);
-  return rp;
-}
-
 caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_ptr<database> db) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -323,16 +317,16 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       if (!spec)
         return spec.error();
       if (auto* owner = self->state.owner(id))
-        return forward(self, owner->node, cluster_get_atom::value, *spec, id);
-      return forward(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
+        return pass_on<vector_record>(self, owner->node, cluster_get_atom::value, *spec, id);
+      return pass_on<vector_record>(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
     },
     [=](delete_atom, const std::string& collection, const std::string& id) -> caf::result<bool> {
       auto spec = lookup(collection);
       if (!spec)
         return false;
       if (auto* owner = self->state.owner(id))
-        return forward(self, owner->node, cluster_delete_atom::value, *spec, id);
-      return forward(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
+        return pass_on<bool>(self, owner->node, cluster_delete_atom::value, *spec, id);
+      return pass_on<bool>(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
     },
     [=](cluster_put_atom, const collection_spec& spec, vector_batch& b, bool if_absent) {
       return cluster_put(self, spec, b, if_absent);
@@ -348,10 +342,10 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       return search_spec(self, spec, req, true);
     },
     [=](cluster_get_atom, const collection_spec& spec, const std::string& id) {
-      return forward(self, self->state.shards[self->state.shard_of(id)], get_atom::value, spec, id);
+      return self->delegate(self->state.shards[self->state.shard_of(id)], get_atom::value, spec, id);
     },
     [=](cluster_delete_atom, const collection_spec& spec, const std::string& id) {
-      return forward(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, spec, id);
+      return self->delegate(self->state.shards[self->state.shard_of(id)], delete_atom::value, spec, id);
     },
     [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
       members_changed(self, infos, nodes);

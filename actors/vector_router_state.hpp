@@ -11,7 +11,7 @@
 
 #include <caf/all.hpp>
 
-#include "protocol/messages.hpp"
+#include "protocol/interfaces.hpp"
 #include "config/node_config.hpp"
 #include "vectors/placement.hpp"
 
@@ -31,7 +31,7 @@ struct peer_node {
 struct router_state {
   node_config cfg;
   std::shared_ptr<database> db;
-  std::vector<caf::actor> shards;
+  std::vector<vector_shard_actor> shards;
   std::map<std::string, collection_spec, std::less<>> collections;
   std::vector<peer_node> peers; // by id
   // Handoff: (collection, shard) pairs still to scan, one at a time.

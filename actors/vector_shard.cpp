@@ -52,7 +52,7 @@ struct shard_state {
   }
 };
 
-using shard_actor = caf::stateful_actor<shard_state>;
+using shard_actor = vector_shard_actor::stateful_base<shard_state>;
 
 void schedule_indexing(shard_actor* self) {
   if (self->state.index_scheduled || self->state.pending() == 0)
@@ -196,7 +196,7 @@ handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
   return out;
 }
 
-caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
+vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup setup) {
   self->state.setup = std::move(setup);
   keep_serving(self, "vector_shard");
   reload(self->state);
@@ -258,7 +258,7 @@ caf::behavior shard_behavior(shard_actor* self, shard_setup setup) {
 
 } // namespace
 
-caf::actor spawn_vector_shard(caf::event_based_actor* parent, shard_setup setup) {
+vector_shard_actor spawn_vector_shard(caf::event_based_actor* parent, shard_setup setup) {
   return parent->spawn<caf::linked>(shard_behavior, std::move(setup));
 }
 

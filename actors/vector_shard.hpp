@@ -8,7 +8,7 @@
 
 #include <caf/fwd.hpp>
 
-#include "protocol/messages.hpp"
+#include "protocol/interfaces.hpp"
 #include "config/node_config.hpp"
 
 namespace p2p {
@@ -23,6 +23,6 @@ struct shard_setup {
 };
 
 /// Spawns a shard linked to `parent`; it reloads its keys from the database first.
-caf::actor spawn_vector_shard(caf::event_based_actor* parent, shard_setup setup);
+vector_shard_actor spawn_vector_shard(caf::event_based_actor* parent, shard_setup setup);
 
 } // namespace p2p

@@ -1,5 +1,8 @@
 #pragma once
-// The message protocol of a node: atoms and message types. Read this first.
+// The message protocol of a node: atoms and message types. Read this first. The actors inside
+// a node that nobody reaches from outside (task manager, text workers, vector shards) have typed
+// interfaces in protocol/interfaces.hpp, which the compiler checks; the node, router, membership
+// and agents, reached across the network, keep dynamic handles and the map below.
 //
 // Client-facing (sent to the `node` actor, locally or through its published port):
 //   (put_atom, vector_batch)                  -> uint64_t stored

@@ -66,8 +66,8 @@ public:
 
   /// Sends (xs...) to `to` from a client actor and runs the system; the reply may still be
   /// pending when this returns (see reply::done).
-  template <class R, class... Ts>
-  std::shared_ptr<reply<R>> request(const caf::actor& to, Ts... xs) {
+  template <class R, class Handle, class... Ts>
+  std::shared_ptr<reply<R>> request(const Handle& to, Ts... xs) {
     auto out = std::make_shared<reply<R>>();
     // `out` goes in as a spawn argument: CAF 0.17 binds a null std::tuple<> for a spawn
     // without arguments, which UBSan reports as a reference bound to null.

@@ -60,7 +60,7 @@ caf::behavior silent_worker(caf::event_based_actor* self, std::shared_ptr<worker
 
 struct manager_fixture : test::actor_fixture {
   std::shared_ptr<database> db;
-  caf::actor manager;
+  task_manager_actor manager;
   node_config cfg;
 
   explicit manager_fixture(const std::string& name) {
@@ -73,10 +73,10 @@ struct manager_fixture : test::actor_fixture {
 
   /// Starts the task manager with these local workers (spawned in this fixture's system).
   void start(std::vector<caf::actor> workers) {
-    auto handle = std::make_shared<caf::actor>();
+    auto handle = std::make_shared<task_manager_actor>();
     // The handle is a spawn argument (see actor_fixture::request for why).
     spawn(
-      [=, cfg = cfg, db = db](caf::event_based_actor* self, std::shared_ptr<caf::actor> into) -> caf::behavior {
+      [=, cfg = cfg, db = db](caf::event_based_actor* self, std::shared_ptr<task_manager_actor> into) -> caf::behavior {
         *into = spawn_task_manager(self, cfg, db, workers);
         return {[](caf::unit_t) {}};
       },

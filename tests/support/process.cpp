@@ -177,7 +177,9 @@ bool port_free(uint16_t port) {
 uint16_t free_ports(int n) {
   std::mt19937 rng{uint32_t(getpid()) ^ uint32_t(std::chrono::steady_clock::now().time_since_epoch().count())};
   for (int attempt = 0; attempt < 200; ++attempt) {
-    auto base = uint16_t(std::uniform_int_distribution<int>(20000, 60000)(rng));
+    // Below Linux's ephemeral range (32768-60999): a port there can be taken by the local end of
+    // any outgoing connection (a client, a peer) between this check and a node's (re)bind.
+    auto base = uint16_t(std::uniform_int_distribution<int>(20000, 32000 - n)(rng));
     bool all = true;
     for (int i = 0; i < n && all; ++i)
       all = port_free(uint16_t(base + i));

@@ -1,0 +1,61 @@
+#pragma once
+// Typed interfaces of the actors: the compiler checks every message sent to a handle of one of
+// these types, and every handler of its behavior, against the list. The node and the actors
+// reached across the network keep dynamic handles for now (see messages.hpp for their map).
+
+#include <caf/all.hpp>
+
+#include "protocol/messages.hpp"
+
+namespace p2p {
+
+/// Task manager to itself: write the transitions gathered since the last flush.
+using task_flush_atom = caf::atom_constant<caf::atom("k_flush")>;
+
+/// The task manager (actors/task_manager.hpp): one per node.
+using task_manager_actor = caf::typed_actor<
+  // Persists one queued task per payload; the ids.
+  caf::replies_to<task_atom, task_submission>::with<std::vector<uint64_t>>,
+  // Submits, then answers once every task is final.
+  caf::replies_to<task_wait_atom, task_submission>::with<task_outcomes>,
+  // Answers once every task named is final (at once for those already final).
+  caf::replies_to<task_wait_atom, std::vector<uint64_t>>::with<task_outcomes>,
+  // Cancels a queued or running task; false when it is unknown or already final.
+  caf::replies_to<task_cancel_atom, uint64_t>::with<bool>,
+  // The connected peers (without this node) and their node actors: the remote executors.
+  caf::reacts_to<members_atom, std::vector<member_info>, std::vector<caf::actor>>,
+  // Tasks in each state, all types together.
+  caf::replies_to<task_counts_atom>::with<std::vector<uint64_t>>,
+  // Tasks by type and state, and the latency of finished ones.
+  caf::replies_to<metrics_atom>::with<task_metrics>,
+  // Messages waiting in its mailbox.
+  caf::replies_to<mailbox_atom>::with<uint64_t>,
+  // Internal: the group commit.
+  caf::reacts_to<task_flush_atom>>;
+
+/// A vector shard (actors/vector_shard.hpp): owns one slice of the node's keys; router only.
+using vector_shard_actor = caf::typed_actor<
+  // Stores the batch's rows that belong here; how many.
+  caf::replies_to<put_atom, shard_put>::with<uint64_t>,
+  // Top-k per query over this shard's vectors of the collection.
+  caf::replies_to<search_atom, collection_spec, search_request>::with<search_result>,
+  caf::replies_to<get_atom, collection_spec, std::string>::with<vector_record>,
+  // Whether the id existed.
+  caf::replies_to<delete_atom, collection_spec, std::string>::with<bool>,
+  // The next rows, from the request's cursor, that now belong to another node.
+  caf::replies_to<handoff_atom, handoff_request>::with<handoff_batch>,
+  // Deletes rows handed off; how many were here.
+  caf::replies_to<drop_atom, std::string, std::vector<std::string>>::with<uint64_t>,
+  caf::replies_to<stats_atom>::with<std::vector<collection_info>>,
+  // Internal: move pending vectors into the HNSW graph, a slice at a time.
+  caf::reacts_to<index_atom>>;
+
+/// A text worker (actors/text_worker.hpp): task kernels, ingest and text search.
+using text_worker_actor = caf::typed_actor<
+  caf::replies_to<ingest_atom, document_batch>::with<ingest_result>,
+  caf::replies_to<search_atom, text_search_request>::with<search_result>,
+  // Runs a task kernel on one payload; its result JSON.
+  caf::replies_to<run_task_atom, std::string, std::string, std::string>::with<std::string>,
+  caf::replies_to<mailbox_atom>::with<uint64_t>>;
+
+} // namespace p2p
