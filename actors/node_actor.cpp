@@ -12,7 +12,6 @@
 #include "actors/vector_router.hpp"
 #include "core/log.hpp"
 #include "core/process_stats.hpp"
-#include "storage/database.hpp"
 
 namespace p2p {
 

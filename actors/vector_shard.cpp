@@ -1,14 +1,13 @@
 #include "actors/vector_shard.hpp"
 
 #include <chrono>
-#include <cstring>
 
 #include <malloc.h>
+#include <map>
 #include <unordered_map>
 
 #include "core/log.hpp"
-#include "storage/database.hpp"
-#include "storage/vector_keys.hpp"
+#include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/placement.hpp"
 #include "vectors/shard_index.hpp"
@@ -29,7 +28,7 @@ struct shard_state {
   bool index_scheduled = false;
   std::chrono::steady_clock::time_point last_put{};
   std::vector<shard_hit> hits; // scratch
-  rocksdb::WriteBatch write_batch;
+  std::unique_ptr<vector_store> store;
   static inline const char* name = "vector_shard";
 
   shard_index& index_for(const collection_spec& spec) {
@@ -81,23 +80,22 @@ void index_step(shard_actor* self) {
 }
 
 void reload(shard_state& st) {
-  std::unordered_map<std::string, collection_spec> specs;
+  std::map<std::string, collection_spec, std::less<>> specs;
   for (auto& spec : st.setup.collections)
     specs.emplace(spec.name, spec);
   size_t loaded = 0, skipped = 0;
-  st.setup.db->scan(column::vectors, shard_prefix(st.setup.shard), [&](std::string_view key, std::string_view value) {
-    vector_key_parts parts;
-    auto spec = parse_vector_key(key, parts) ? specs.find(std::string(parts.collection)) : specs.end();
-    if (spec == specs.end() || value.size() < size_t(spec->second.dim) * 4) {
+  std::vector<float> row;
+  std::string_view metadata;
+  skipped += st.store->scan([&](std::string_view collection, std::string_view id, std::string_view bytes) {
+    auto spec = specs.find(collection);
+    row.resize(spec == specs.end() ? 0 : spec->second.dim);
+    if (spec == specs.end() || !vector_store::decode_row(bytes, spec->second.dim, row.data(), metadata)) {
       ++skipped;
-      return;
+      return true;
     }
-    // Values may be unaligned in RocksDB's blocks: copy before use.
-    thread_local std::vector<float> row;
-    row.resize(spec->second.dim);
-    std::memcpy(row.data(), value.data(), row.size() * 4);
-    st.index_for(spec->second).upsert(parts.id, row.data()); // copies
+    st.index_for(spec->second).upsert(id, row.data()); // copies
     ++loaded;
+    return true;
   });
   if (loaded + skipped > 0)
     log(log_level::info, "shard " + std::to_string(st.setup.shard) + ": reloaded " + std::to_string(loaded)
@@ -107,10 +105,6 @@ void reload(shard_state& st) {
 caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   auto& st = self->state;
   const vector_batch& b = *p.batch;
-  size_t row_bytes = size_t(b.dim) * 4;
-  auto& wb = st.write_batch; // reused: its buffer keeps its capacity across puts
-  wb.Clear();
-  std::string key, value;
   std::vector<uint32_t> kept;
   const std::vector<uint32_t>* rows = &p.rows;
   if (p.if_absent) { // a handoff: what this shard holds already is newer
@@ -120,15 +114,8 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
         kept.push_back(i);
     rows = &kept;
   }
-  for (uint32_t i : *rows) {
-    key = vector_key(st.setup.shard, p.spec.name, b.ids[i]);
-    value.assign(reinterpret_cast<const char*>(&b.values[size_t(i) * b.dim]), row_bytes);
-    if (!b.metadata.empty())
-      value += b.metadata[i];
-    wb.Put(st.setup.db->cf(column::vectors), key, value);
-  }
-  if (auto s = st.setup.db->write(wb); !s.ok())
-    return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
+  if (auto s = st.store->put(p.spec.name, b.dim, b.ids, b.values.data(), b.metadata, *rows); !s.ok())
+    return make_error(s.code(), s.message());
   auto& idx = st.index_for(p.spec);
   for (uint32_t i : *rows)
     idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
@@ -174,22 +161,24 @@ handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
     return out;
   }
   out.rows.dim = idx->dim();
-  auto prefix = vector_key(st.setup.shard, r.collection, "");
   size_t looked = 0;
   out.next_after = r.after;
-  out.done = st.setup.db->scan_after(column::vectors, prefix, r.after, [&](std::string_view key, std::string_view value) {
+  std::string_view metadata;
+  out.done = st.store->scan_from(r.collection, out.next_after, [&](std::string_view, std::string_view id,
+                                                                   std::string_view row) {
     if (out.rows.ids.size() >= r.max_rows || ++looked > 20000)
       return false;
-    out.next_after = std::string(key);
-    auto id = key.substr(prefix.size());
     size_t owner = owner_node(nodes, id);
-    if (nodes[owner].first == r.self_id || value.size() < size_t(out.rows.dim) * 4)
+    if (nodes[owner].first == r.self_id)
       return true;
-    out.rows.ids.emplace_back(id);
     size_t at = out.rows.values.size();
     out.rows.values.resize(at + out.rows.dim);
-    std::memcpy(out.rows.values.data() + at, value.data(), size_t(out.rows.dim) * 4);
-    out.rows.metadata.emplace_back(value.substr(size_t(out.rows.dim) * 4));
+    if (!vector_store::decode_row(row, out.rows.dim, out.rows.values.data() + at, metadata)) {
+      out.rows.values.resize(at);
+      return true;
+    }
+    out.rows.ids.emplace_back(id);
+    out.rows.metadata.emplace_back(metadata);
     out.owners.push_back(uint32_t(owner));
     return true;
   });
@@ -198,6 +187,7 @@ handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
 
 vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup setup) {
   self->state.setup = std::move(setup);
+  self->state.store = std::make_unique<vector_store>(self->state.setup.db, self->state.setup.shard);
   keep_serving(self, "vector_shard");
   reload(self->state);
   schedule_indexing(self);
@@ -207,17 +197,10 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       return search(self->state, spec, req);
     },
     [=](get_atom, const collection_spec& spec, const std::string& id) -> caf::result<vector_record> {
-      std::string value;
-      auto s = self->state.setup.db->get(column::vectors, vector_key(self->state.setup.shard, spec.name, id), &value);
-      if (s.IsNotFound())
-        return make_error(errc::not_found, "not found: no id '" + id + "' in collection '" + spec.name + "'");
-      if (!s.ok())
-        return make_error(errc::storage_failure, "storage read failed: " + s.ToString());
       vector_record rec;
       rec.id = id;
-      rec.values.resize(spec.dim);
-      std::memcpy(rec.values.data(), value.data(), size_t(spec.dim) * 4);
-      rec.metadata = value.substr(size_t(spec.dim) * 4);
+      if (auto s = self->state.store->get(spec.name, spec.dim, id, rec.values, rec.metadata); !s.ok())
+        return make_error(s.code(), s.message());
       return rec;
     },
     [=](delete_atom, const collection_spec& spec, const std::string& id) -> caf::result<bool> {
@@ -225,10 +208,8 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       auto* idx = st.find(spec.name);
       if (!idx || !idx->contains(id))
         return false;
-      rocksdb::WriteBatch wb;
-      wb.Delete(st.setup.db->cf(column::vectors), vector_key(st.setup.shard, spec.name, id));
-      if (auto s = st.setup.db->write(wb); !s.ok())
-        return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
+      if (auto s = st.store->erase(spec.name, {id}); !s.ok())
+        return make_error(s.code(), s.message());
       idx->erase(id);
       return true;
     },
@@ -236,11 +217,8 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
     [=](drop_atom, const std::string& collection, const std::vector<std::string>& ids) -> caf::result<uint64_t> {
       auto& st = self->state;
       auto* idx = st.find(collection);
-      rocksdb::WriteBatch wb;
-      for (auto& id : ids)
-        wb.Delete(st.setup.db->cf(column::vectors), vector_key(st.setup.shard, collection, id));
-      if (auto s = st.setup.db->write(wb); !s.ok())
-        return make_error(errc::storage_failure, "storage write failed: " + s.ToString());
+      if (auto s = st.store->erase(collection, ids); !s.ok())
+        return make_error(s.code(), s.message());
       uint64_t dropped = 0;
       for (auto& id : ids)
         dropped += idx && idx->erase(id) ? 1 : 0;

@@ -160,7 +160,7 @@ struct shard_put {
 };
 
 /// Router to shard: find up to `max_rows` vectors of `collection` that belong to another node
-/// of `nodes` (ids and shard counts), scanning keys after `after`.
+/// of `nodes` (ids and shard counts), from the shard's cursor `after` (the last id looked at).
 struct handoff_request {
   std::string collection;
   std::vector<std::string> node_ids;

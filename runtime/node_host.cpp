@@ -1,7 +1,5 @@
 #include "runtime/node_host.hpp"
 
-#include <rocksdb/status.h>
-
 #include "actors/node_actor.hpp"
 #include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
@@ -40,10 +38,10 @@ caf::error node_host::stop(bool flush) {
   caf::anon_send_exit(node_, caf::exit_reason::user_shutdown);
   node_ = nullptr;
   system_.reset(); // waits for every actor, so the shards have released the database
-  auto st = flush ? db_->flush() : rocksdb::Status::OK();
+  auto flushed = flush ? db_->flush() : status{};
   db_.reset(); // closes RocksDB after syncing its WAL
-  if (!st.ok())
-    return make_error(errc::storage_failure, "flushing storage on shutdown: " + st.ToString());
+  if (!flushed.ok())
+    return make_error(flushed.code(), "on shutdown: " + flushed.message());
   return {};
 }
 

@@ -112,12 +112,15 @@ bool database::scan_after(column c, std::string_view prefix, std::string_view af
   return true;
 }
 
-rocksdb::Status database::flush() {
+status database::flush() {
   auto st = db_->FlushWAL(true);
+  if (st.ok()) {
+    std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+    st = db_->Flush(rocksdb::FlushOptions(), all);
+  }
   if (!st.ok())
-    return st;
-  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
-  return db_->Flush(rocksdb::FlushOptions(), all);
+    return {errc::storage_failure, "flushing storage: " + st.ToString()};
+  return {};
 }
 
 } // namespace p2p

@@ -10,6 +10,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "core/status.hpp"
 #include "storage/durability.hpp"
 
 namespace p2p {
@@ -46,7 +47,7 @@ public:
                   const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   /// Makes everything written so far durable on disk (WAL synced, memtables flushed).
-  [[nodiscard]] rocksdb::Status flush();
+  status flush();
 
   [[nodiscard]] const std::string& dir() const { return dir_; }
 

@@ -122,3 +122,56 @@ TEST_CASE("the collection catalog keeps each collection's dimension and metric a
   CHECK(seen[1].name == "images");
   CHECK(seen[1].metric == metric_kind::l2);
 }
+
+#include "storage/vector_store.hpp"
+
+TEST_CASE("a shard's vector store writes, reads, scans from a cursor and erases rows, apart from other shards") {
+  auto dir = test::fresh_dir("storage-vector-store");
+  std::string error;
+  std::shared_ptr<database> db = database::open(dir, durability_mode::wal, error);
+  REQUIRE_MESSAGE(db, error);
+  vector_store shard0(db, 0), shard1(db, 1);
+  std::vector<std::string> ids{"a", "b", "c"};
+  std::vector<float> values{1, 2, 3, 4, 5, 6};
+  CHECK(shard0.put("docs", 2, ids, values.data(), {"{\"n\": 1}", "", "{\"n\": 3}"}, {0, 1, 2}).ok());
+  CHECK(shard1.put("docs", 2, ids, values.data(), {}, {1}).ok());
+  std::vector<float> got;
+  std::string meta;
+  REQUIRE(shard0.get("docs", 2, "c", got, meta).ok());
+  CHECK(got == std::vector<float>{5, 6});
+  CHECK(meta == "{\"n\": 3}");
+  auto missing = shard0.get("docs", 2, "zz", got, meta);
+  CHECK(missing.code() == errc::not_found);
+  CHECK(shard1.get("docs", 2, "a", got, meta).code() == errc::not_found); // shard 1 holds "b" only
+
+  std::vector<std::string> seen;
+  CHECK(shard0.scan([&](std::string_view collection, std::string_view id, std::string_view) {
+    CHECK(collection == "docs");
+    seen.emplace_back(id);
+    return true;
+  }) == 0);
+  CHECK(seen == std::vector<std::string>{"a", "b", "c"});
+
+  // Two rows at a time from a cursor, as a handoff reads them.
+  std::string cursor;
+  seen.clear();
+  size_t taken = 0;
+  auto two = [&](std::string_view, std::string_view id, std::string_view) {
+    if (taken == 2)
+      return false;
+    ++taken;
+    seen.emplace_back(id);
+    return true;
+  };
+  CHECK_FALSE(shard0.scan_from("docs", cursor, two));
+  CHECK(cursor == "b");
+  taken = 0;
+  CHECK(shard0.scan_from("docs", cursor, two));
+  CHECK(seen == std::vector<std::string>{"a", "b", "c"});
+
+  CHECK(shard0.erase("docs", {"a", "never-there"}).ok());
+  CHECK(shard0.get("docs", 2, "a", got, meta).code() == errc::not_found);
+  float row[2];
+  std::string_view m;
+  CHECK_FALSE(vector_store::decode_row("abc", 2, row, m));
+}

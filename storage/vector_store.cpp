@@ -1,0 +1,111 @@
+#include "storage/vector_store.hpp"
+
+#include <cstring>
+
+#include <rocksdb/write_batch.h>
+
+#include "storage/database.hpp"
+#include "storage/vector_keys.hpp"
+
+namespace p2p {
+
+struct vector_store::impl {
+  std::shared_ptr<database> db;
+  uint16_t shard = 0;
+  rocksdb::WriteBatch batch; // reused: its buffer keeps its capacity across puts
+  std::string key, value;    // likewise
+
+  status write() {
+    if (auto s = db->write(batch); !s.ok())
+      return {errc::storage_failure, "storage write failed: " + s.ToString()};
+    return {};
+  }
+};
+
+vector_store::vector_store(std::shared_ptr<database> db, uint16_t shard) : impl_(std::make_unique<impl>()) {
+  impl_->db = std::move(db);
+  impl_->shard = shard;
+}
+
+vector_store::~vector_store() = default;
+vector_store::vector_store(vector_store&&) noexcept = default;
+vector_store& vector_store::operator=(vector_store&&) noexcept = default;
+
+status vector_store::put(std::string_view collection, uint32_t dim, const std::vector<std::string>& ids,
+                         const float* values, const std::vector<std::string>& metadata,
+                         const std::vector<uint32_t>& rows) {
+  auto& s = *impl_;
+  size_t row_bytes = size_t(dim) * 4;
+  s.batch.Clear();
+  for (uint32_t i : rows) {
+    s.key = vector_key(s.shard, collection, ids[i]);
+    s.value.assign(reinterpret_cast<const char*>(values + size_t(i) * dim), row_bytes);
+    if (!metadata.empty())
+      s.value += metadata[i];
+    s.batch.Put(s.db->cf(column::vectors), s.key, s.value);
+  }
+  return s.write();
+}
+
+status vector_store::get(std::string_view collection, uint32_t dim, std::string_view id, std::vector<float>& values,
+                         std::string& metadata) const {
+  std::string row;
+  auto s = impl_->db->get(column::vectors, vector_key(impl_->shard, collection, id), &row);
+  if (s.IsNotFound())
+    return {errc::not_found, "not found: no id '" + std::string(id) + "' in collection '" + std::string(collection) + "'"};
+  if (!s.ok())
+    return {errc::storage_failure, "storage read failed: " + s.ToString()};
+  values.resize(dim);
+  std::string_view meta;
+  if (!decode_row(row, dim, values.data(), meta))
+    return {errc::storage_failure, "unreadable row of id '" + std::string(id) + "'"};
+  metadata.assign(meta);
+  return {};
+}
+
+status vector_store::erase(std::string_view collection, const std::vector<std::string>& ids) {
+  auto& s = *impl_;
+  s.batch.Clear();
+  for (auto& id : ids)
+    s.batch.Delete(s.db->cf(column::vectors), vector_key(s.shard, collection, id));
+  return s.write();
+}
+
+size_t vector_store::scan(const row_fn& fn) const {
+  size_t unreadable = 0;
+  bool go_on = true;
+  impl_->db->scan(column::vectors, shard_prefix(impl_->shard), [&](std::string_view key, std::string_view value) {
+    vector_key_parts parts;
+    if (!go_on)
+      return;
+    if (!parse_vector_key(key, parts)) {
+      ++unreadable;
+      return;
+    }
+    go_on = fn(parts.collection, parts.id, value);
+  });
+  return unreadable;
+}
+
+bool vector_store::scan_from(std::string_view collection, std::string& cursor, const row_fn& fn) const {
+  auto prefix = vector_key(impl_->shard, collection, "");
+  std::string after = cursor.empty() ? std::string() : prefix + cursor;
+  return impl_->db->scan_after(column::vectors, prefix, after, [&](std::string_view key, std::string_view value) {
+    auto id = key.substr(prefix.size());
+    if (!fn(collection, id, value))
+      return false;
+    cursor.assign(id);
+    return true;
+  });
+}
+
+bool vector_store::decode_row(std::string_view row, uint32_t dim, float* values, std::string_view& metadata) {
+  size_t bytes = size_t(dim) * 4;
+  if (row.size() < bytes)
+    return false;
+  std::memcpy(values, row.data(), bytes);
+  metadata = row.substr(bytes);
+  return true;
+}
+
+} // namespace p2p
