@@ -5,6 +5,7 @@
 
 #include "protocol/messages.hpp"
 #include "actors/agent.hpp"
+#include "actors/fan_in.hpp"
 #include "actors/pass_on.hpp"
 #include "actors/membership.hpp"
 #include "actors/task_manager.hpp"
@@ -121,21 +122,16 @@ caf::result<node_metrics> metrics(node_actor* self) {
     {"vector_router", st.router}, {"task_manager", caf::actor_cast<caf::actor>(st.tasks)}, {"membership", st.membership}};
   for (size_t i = 0; i < st.workers.size(); ++i)
     children.emplace_back("text_worker-" + std::to_string(i), caf::actor_cast<caf::actor>(st.workers[i]));
-  auto remaining = std::make_shared<size_t>(3 + children.size());
-  auto failure = std::make_shared<caf::error>();
-  auto done = [rp, m, remaining, failure]() mutable {
-    if (--*remaining > 0)
-      return;
-    if (*failure)
-      rp.deliver(*failure);
-    else
-      rp.deliver(std::move(*m));
-  };
-  auto fail = [failure, done](caf::error& e) mutable {
-    if (!*failure)
-      *failure = std::move(e);
-    done();
-  };
+  auto fan = std::make_shared<fan_in>(
+    [rp, m](const caf::error& failure) mutable {
+      if (failure)
+        rp.deliver(failure);
+      else
+        rp.deliver(std::move(*m));
+    },
+    3 + children.size());
+  auto fail = fan_in::on_error(fan);
+  auto done = [fan] { fan->arrived(); };
   self->request(caf::actor_cast<caf::actor>(self), timeout, status_atom::value)
     .then([m, done](node_status& s) mutable { m->status = std::move(s); done(); }, fail);
   self->request(st.tasks, timeout, metrics_atom::value)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "actors/fan_in.hpp"
 #include "actors/vector_router_state.hpp"
 #include "core/log.hpp"
 
@@ -67,34 +68,31 @@ void handoff_step(router_actor* self) {
         std::map<std::string, std::vector<uint32_t>> by_peer;
         for (uint32_t i = 0; i < batch.owners.size(); ++i)
           by_peer[req.node_ids[batch.owners[i]]].push_back(i);
-        auto remaining = std::make_shared<size_t>(by_peer.size());
-        auto failed = std::make_shared<bool>(false);
         auto ids = std::make_shared<std::vector<std::string>>(batch.rows.ids);
         auto after = batch.next_after;
         bool done = batch.done;
-        auto all_stored = [=]() {
-          if (--*remaining > 0)
-            return;
-          if (*failed) {
-            next(true, "");
-            return;
-          }
-          self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *ids)
-            .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
-        };
+        // Once every peer has stored its rows, drop them here; if one could not, start over later.
+        auto fan = std::make_shared<fan_in>(
+          [=](const caf::error& failure) {
+            if (failure) {
+              next(true, "");
+              return;
+            }
+            self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *ids)
+              .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
+          },
+          by_peer.size());
         for (auto& [peer_id, rows] : by_peer) {
           auto it = std::find_if(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == peer_id; });
           if (it == st.peers.end()) {
-            *failed = true;
-            all_stored();
+            fan->failed(make_error(errc::unavailable, "peer " + peer_id + " is gone"));
             continue;
           }
           self->request(it->node, peer_timeout, cluster_put_atom::value, spec, subset(batch.rows, rows), true)
-            .then([=](uint64_t) { all_stored(); },
+            .then([=](uint64_t) { fan->arrived(); },
                   [=](caf::error& e) {
                     log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
-                    *failed = true;
-                    all_stored();
+                    fan->failed(std::move(e));
                   });
         }
       },

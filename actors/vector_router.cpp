@@ -6,6 +6,7 @@
 
 
 #include "protocol/messages.hpp"
+#include "actors/fan_in.hpp"
 #include "actors/pass_on.hpp"
 #include "actors/vector_router_state.hpp"
 #include "actors/vector_shard.hpp"
@@ -74,25 +75,11 @@ caf::expected<collection_spec> collection_for_put(router_state& st, const vector
   return spec;
 }
 
-/// Counts acknowledgements of the parts of one request and answers once all are in.
-struct put_fan_in {
-  caf::typed_response_promise<uint64_t> rp;
-  size_t remaining = 0;
-  uint64_t stored = 0;
-  caf::error failure;
-  void done() {
-    if (--remaining > 0)
-      return;
-    if (failure)
-      rp.deliver(failure);
-    else
-      rp.deliver(stored);
-  }
-};
-
-/// Sends the rows of `batch` that this node stores to their local shards, as parts of `acc`.
+/// Sends the rows of `batch` that this node stores to their local shards, as parts of `fan`;
+/// each part adds the rows it stored to `stored`.
 void put_local(router_actor* self, const collection_spec& spec, std::shared_ptr<const vector_batch> batch,
-               const std::vector<uint32_t>& rows, bool if_absent, std::shared_ptr<put_fan_in> acc) {
+               const std::vector<uint32_t>& rows, bool if_absent, std::shared_ptr<fan_in> fan,
+               std::shared_ptr<uint64_t> stored) {
   auto& st = self->state;
   std::vector<shard_put> parts(st.shards.size());
   for (auto& p : parts) {
@@ -105,10 +92,9 @@ void put_local(router_actor* self, const collection_spec& spec, std::shared_ptr<
   for (size_t s = 0; s < parts.size(); ++s) {
     if (parts[s].rows.empty())
       continue;
-    ++acc->remaining;
+    fan->expect();
     self->request(st.shards[s], shard_timeout, put_atom::value, std::move(parts[s]))
-      .then([acc](uint64_t n) { acc->stored += n; acc->done(); },
-            [acc](caf::error& e) { acc->failure = std::move(e); acc->done(); });
+      .then([fan, stored](uint64_t n) { *stored += n, fan->arrived(); }, fan_in::on_error(fan));
   }
 }
 
@@ -126,18 +112,23 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
     else
       local.push_back(i);
   }
-  auto acc = std::make_shared<put_fan_in>();
-  acc->rp = self->make_response_promise<uint64_t>();
-  acc->remaining = 1; // held until every part is sent
-  put_local(self, spec, shared, local, if_absent, acc);
+  auto rp = self->make_response_promise<uint64_t>();
+  auto stored = std::make_shared<uint64_t>(0);
+  auto fan = std::make_shared<fan_in>([rp, stored](const caf::error& failure) mutable {
+    if (failure)
+      rp.deliver(failure);
+    else
+      rp.deliver(*stored);
+  });
+  fan->expect(); // held until every part is sent
+  put_local(self, spec, shared, local, if_absent, fan, stored);
   for (auto& [peer, rows] : remote) {
-    ++acc->remaining;
+    fan->expect();
     self->request(st.peers[peer].node, peer_timeout, cluster_put_atom::value, spec, subset(*shared, rows), if_absent)
-      .then([acc](uint64_t n) { acc->stored += n; acc->done(); },
-            [acc](caf::error& e) { acc->failure = std::move(e); acc->done(); });
+      .then([fan, stored](uint64_t n) { *stored += n, fan->arrived(); }, fan_in::on_error(fan));
   }
-  acc->done();
-  return acc->rp;
+  fan->arrived();
+  return rp;
 }
 
 caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
@@ -201,42 +192,33 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   auto& st = self->state;
   if (req.ef == 0)
     req.ef = st.cfg.hnsw.ef_search;
-  struct fan_in {
-    std::vector<search_result> parts;
-    size_t remaining = 0;
-    caf::error failure;
-  };
   size_t shards = st.shards.size();
   size_t peers = local_only ? 0 : st.peers.size();
-  auto acc = std::make_shared<fan_in>();
-  acc->parts.resize(shards + peers);
-  acc->remaining = acc->parts.size();
+  auto parts = std::make_shared<std::vector<search_result>>(shards + peers);
   auto rp = self->make_response_promise<search_result>();
   size_t queries = req.queries.size() / req.dim;
   size_t k = req.k;
   auto metric = metric_kind(spec.metric);
   auto started = std::chrono::steady_clock::now();
-  auto finish = [self, rp, acc, queries, k, metric, local_only, started]() mutable {
-    if (--acc->remaining > 0)
-      return;
-    if (!local_only)
-      self->state.search_latency.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (acc->failure)
-      rp.deliver(acc->failure);
-    else
-      rp.deliver(merge(acc->parts, queries, k, metric));
+  auto fan = std::make_shared<fan_in>(
+    [self, rp, parts, queries, k, metric, local_only, started](const caf::error& failure) mutable {
+      if (!local_only)
+        self->state.search_latency.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (failure)
+        rp.deliver(failure);
+      else
+        rp.deliver(merge(*parts, queries, k, metric));
+    },
+    shards + peers);
+  auto into = [parts, fan](size_t slot) {
+    return [parts, fan, slot](search_result& r) { (*parts)[slot] = std::move(r), fan->arrived(); };
   };
   for (size_t s = 0; s < shards; ++s)
-    self->request(st.shards[s], shard_timeout, search_atom::value, spec, req)
-      .then([acc, s, finish](search_result& r) mutable { acc->parts[s] = std::move(r); finish(); },
-            [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
-  for (size_t p = 0; p < peers; ++p) {
-    size_t slot = shards + p;
+    self->request(st.shards[s], shard_timeout, search_atom::value, spec, req).then(into(s), fan_in::on_error(fan));
+  for (size_t p = 0; p < peers; ++p)
     self->request(st.peers[p].node, peer_timeout, cluster_search_atom::value, spec, req)
-      .then([acc, slot, finish](search_result& r) mutable { acc->parts[slot] = std::move(r); finish(); },
-            [acc, finish](caf::error& e) mutable { acc->failure = std::move(e); finish(); });
-  }
+      .then(into(shards + p), fan_in::on_error(fan));
   return rp;
 }
 
@@ -264,28 +246,27 @@ caf::result<std::vector<collection_info>> stats(router_actor* self) {
   auto acc = std::make_shared<std::map<std::string, collection_info>>();
   for (auto& [name, spec] : st.collections)
     (*acc)[name] = {name, spec.dim, std::string(to_string(metric_kind(spec.metric))), 0, 0};
-  auto remaining = std::make_shared<size_t>(st.shards.size());
   auto rp = self->make_response_promise<std::vector<collection_info>>();
-  for (auto& shard : st.shards) {
-    auto finish = [rp, acc, remaining]() mutable {
-      if (--*remaining > 0)
-        return;
+  // A shard that does not answer leaves its counts out; the others still make the figures.
+  auto fan = std::make_shared<fan_in>(
+    [rp, acc](const caf::error&) mutable {
       std::vector<collection_info> out;
       for (auto& [_, info] : *acc)
         out.push_back(info);
       rp.deliver(std::move(out));
-    };
+    },
+    st.shards.size());
+  for (auto& shard : st.shards)
     self->request(shard, shard_timeout, stats_atom::value)
       .then(
-        [acc, finish](const std::vector<collection_info>& infos) mutable {
+        [acc, fan](const std::vector<collection_info>& infos) {
           for (auto& i : infos) {
             (*acc)[i.name].count += i.count;
             (*acc)[i.name].pending += i.pending;
           }
-          finish();
+          fan->arrived();
         },
-        [finish](caf::error&) mutable { finish(); });
-  }
+        fan_in::ignore_error(fan));
   return rp;
 }
 
