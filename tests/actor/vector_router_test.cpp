@@ -1,0 +1,171 @@
+// The vector router on CAF's test coordinator: the scatter and merge of searches over its
+// shards (real RocksDB in a scratch directory), a peer that takes its share of the vectors when
+// it joins, and a peer that stops answering.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "actors/vector_router.hpp"
+#include "perf/harness/datasets.hpp"
+#include "storage/database.hpp"
+#include "tests/actor/actor_fixture.hpp"
+#include "tests/support/data.hpp"
+#include "vectors/placement.hpp"
+
+using namespace p2p;
+
+namespace {
+
+constexpr uint32_t dim = 8;
+
+/// What the fake peer saw, and the searches it holds unanswered.
+struct peer_log {
+  std::vector<std::string> stored; // ids handed to it
+  std::vector<caf::response_promise> held;
+};
+
+/// A peer's node that stores whatever it is sent and never answers a search.
+caf::behavior silent_peer(caf::event_based_actor* self, std::shared_ptr<peer_log> log) {
+  return {
+    [=](cluster_put_atom, const collection_spec&, const vector_batch& b, bool) {
+      log->stored.insert(log->stored.end(), b.ids.begin(), b.ids.end());
+      return uint64_t(b.ids.size());
+    },
+    [=](cluster_search_atom, const collection_spec&, const search_request&) {
+      log->held.push_back(self->make_response_promise());
+    },
+  };
+}
+
+struct router_fixture : test::actor_fixture {
+  std::shared_ptr<database> db;
+  caf::actor router;
+  node_config cfg;
+  std::vector<float> base = test::random_vectors(300, dim, 11);
+
+  explicit router_fixture(const std::string& name) {
+    cfg.id = "node-1";
+    cfg.dim = dim;
+    cfg.shards = 3;
+    std::string error;
+    db = database::open(test::fresh_dir("actor-router-" + name), durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    auto handle = std::make_shared<caf::actor>();
+    spawn(
+      [cfg = cfg, db = db](caf::event_based_actor* self, std::shared_ptr<caf::actor> into) -> caf::behavior {
+        *into = spawn_vector_router(self, cfg, db);
+        return {[](caf::unit_t) {}};
+      },
+      handle);
+    run();
+    router = *handle;
+    REQUIRE(router);
+  }
+
+  ~router_fixture() { router = nullptr; }
+
+  /// Stores the 300 base vectors as ids "0".."299"; how many the router acknowledged.
+  uint64_t put_base() {
+    vector_batch b{"docs", dim, {}, std::vector<float>(base), {}};
+    for (size_t i = 0; i < 300; ++i)
+      b.ids.push_back(std::to_string(i));
+    auto r = request<uint64_t>(router, put_atom::value, b);
+    REQUIRE(r->done);
+    REQUIRE_MESSAGE(r->value, error_text(r->value.error()));
+    return *r->value;
+  }
+
+  search_request exact_search(const std::vector<float>& queries, uint32_t k) {
+    search_request req;
+    req.collection = "docs";
+    req.dim = dim;
+    req.queries = std::vector<float>(queries);
+    req.k = k;
+    req.exact = true;
+    return req;
+  }
+
+  uint64_t stored_here() {
+    auto r = request<std::vector<collection_info>>(router, stats_atom::value);
+    REQUIRE(r->done);
+    REQUIRE(r->value);
+    uint64_t n = 0;
+    for (auto& c : *r->value)
+      n += c.count;
+    return n;
+  }
+};
+
+} // namespace
+
+TEST_CASE("an exact search over three shards returns each query's true top 10, each id once") {
+  router_fixture f("merge");
+  CHECK(f.put_base() == 300);
+  auto queries = test::random_vectors(20, dim, 12);
+  auto r = f.request<search_result>(f.router, search_atom::value, f.exact_search(queries, 10));
+  REQUIRE(r->done);
+  REQUIRE_MESSAGE(r->value, error_text(r->value.error()));
+  auto& out = *r->value;
+  REQUIRE(out.counts.size() == 20);
+  auto kth = test::kth_best_similarity(metric_kind::cosine, f.base, queries, dim, 10);
+  size_t at = 0;
+  for (size_t q = 0; q < 20; ++q) {
+    CAPTURE(q);
+    REQUIRE(out.counts[q] == 10);
+    std::set<std::string> ids(out.ids.begin() + at, out.ids.begin() + at + 10);
+    CHECK(ids.size() == 10);
+    for (size_t j = 0; j < 10; ++j) {
+      size_t row = std::stoul(out.ids[at + j]);
+      CHECK(test::naive_similarity(metric_kind::cosine, &queries[q * dim], &f.base[row * dim], dim) >= kth[q] - 1e-5);
+      if (j > 0)
+        CHECK(out.scores[at + j] <= out.scores[at + j - 1]); // best first
+    }
+    at += 10;
+  }
+}
+
+TEST_CASE("a joining peer receives exactly the vectors it now owns, and they leave this node") {
+  router_fixture f("handoff");
+  f.put_base();
+  auto log = std::make_shared<peer_log>();
+  auto peer = f.spawn(silent_peer, log);
+  member_info m;
+  m.id = "node-2";
+  m.capabilities = {"vector_store"};
+  m.shards = {0, 1, 2};
+  caf::anon_send(f.router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{peer});
+  f.run();
+  std::vector<std::pair<std::string, uint32_t>> nodes{{"node-1", 3}, {"node-2", 3}};
+  std::set<std::string> expected;
+  for (size_t i = 0; i < 300; ++i)
+    if (nodes[owner_node(nodes, std::to_string(i))].first == "node-2")
+      expected.insert(std::to_string(i));
+  REQUIRE(!expected.empty());
+  std::set<std::string> moved(log->stored.begin(), log->stored.end());
+  CHECK(moved.size() == log->stored.size()); // none sent twice
+  CHECK(moved == expected);
+  CHECK(f.stored_here() == 300 - expected.size());
+}
+
+TEST_CASE("a search that a silent peer does not answer fails at the peer timeout, not before") {
+  router_fixture f("silent-peer");
+  f.put_base();
+  auto log = std::make_shared<peer_log>();
+  auto peer = f.spawn(silent_peer, log);
+  member_info m;
+  m.id = "node-2";
+  m.capabilities = {"vector_store"};
+  m.shards = {0, 1, 2};
+  caf::anon_send(f.router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{peer});
+  f.run();
+  auto r = f.request<search_result>(f.router, search_atom::value, f.exact_search(test::random_vectors(1, dim, 13), 5));
+  CHECK(log->held.size() == 1);
+  f.advance(std::chrono::seconds(59));
+  CHECK_FALSE(r->done);
+  f.advance(std::chrono::seconds(2));
+  REQUIRE(r->done);
+  REQUIRE_FALSE(r->value);
+  CHECK(code_of(r->value.error()) == errc::timeout);
+}
