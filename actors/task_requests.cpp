@@ -133,7 +133,7 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
         return ids.error();
       return std::move(*ids);
     },
-    [=](task_wait_atom, task_submission& s) -> caf::result<task_outcomes> {
+    [=](task_submit_wait_atom, task_submission& s) -> caf::result<task_outcomes> {
       auto ids = submit(self, s);
       if (!ids)
         return ids.error();

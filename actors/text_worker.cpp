@@ -76,7 +76,7 @@ text_worker_actor::behavior_type worker_behavior(worker_actor* self, caf::actor 
   return {
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
     [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
-    [=](search_atom, const text_search_request& r) { return search_text(self, r); },
+    [=](text_search_atom, const text_search_request& r) { return search_text(self, r); },
     [=](run_task_atom, const std::string& type, const std::string& params,
         const std::string& payload) -> caf::result<std::string> {
       std::string result;

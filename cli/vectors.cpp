@@ -121,7 +121,7 @@ int run_search(int argc, char** argv) {
     throw cli_exit{exit_code::usage, "--k: expected at least 1"};
   if (vm.count("text")) {
     auto session = open_session(o);
-    auto r = ask<search_result>(*session, o, search_atom::value,
+    auto r = ask<search_result>(*session, o, text_search_atom::value,
                                 text_search_request{o.collection, {text}, k, ef, exact});
     print_results(0, r, o.json);
     return exit_code::ok;

@@ -17,7 +17,7 @@ using task_manager_actor = caf::typed_actor<
   // Persists one queued task per payload; the ids.
   caf::replies_to<task_atom, task_submission>::with<std::vector<uint64_t>>,
   // Submits, then answers once every task is final.
-  caf::replies_to<task_wait_atom, task_submission>::with<task_outcomes>,
+  caf::replies_to<task_submit_wait_atom, task_submission>::with<task_outcomes>,
   // Answers once every task named is final (at once for those already final).
   caf::replies_to<task_wait_atom, std::vector<uint64_t>>::with<task_outcomes>,
   // Cancels a queued or running task; false when it is unknown or already final.
@@ -53,7 +53,7 @@ using vector_shard_actor = caf::typed_actor<
 /// A text worker (actors/text_worker.hpp): task kernels, ingest and text search.
 using text_worker_actor = caf::typed_actor<
   caf::replies_to<ingest_atom, document_batch>::with<ingest_result>,
-  caf::replies_to<search_atom, text_search_request>::with<search_result>,
+  caf::replies_to<text_search_atom, text_search_request>::with<search_result>,
   // Runs a task kernel on one payload; its result JSON.
   caf::replies_to<run_task_atom, std::string, std::string, std::string>::with<std::string>,
   caf::replies_to<mailbox_atom>::with<uint64_t>>;

@@ -12,9 +12,10 @@
 //   (status_atom)                             -> node_status
 //   (metrics_atom)                            -> node_metrics (status plus counters, histograms, mailboxes)
 //   (ingest_atom, document_batch)             -> ingest_result
-//   (search_atom, text_search_request)        -> search_result (ids are chunk ids DOC#N)
+//   (text_search_atom, text_search_request)   -> search_result (ids are chunk ids DOC#N)
 //   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
 //   (task_wait_atom, std::vector<uint64_t>)   -> task_outcomes, once every task is final
+//   (task_submit_wait_atom, task_submission)  -> task_outcomes: submit, then wait for them all
 //   (task_cancel_atom, uint64_t id)           -> bool cancelled
 //   (peers_atom)                              -> std::vector<member_info> (this node first)
 //   (send_atom, string to "PEER/AGENT", string from, string text, bool one_way)
@@ -70,8 +71,10 @@ using stats_atom = caf::atom_constant<caf::atom("s_stats")>;
 using index_atom = caf::atom_constant<caf::atom("s_index")>;
 using bound_atom = caf::atom_constant<caf::atom("n_bound")>;
 using ingest_atom = caf::atom_constant<caf::atom("t_ingest")>;
+using text_search_atom = caf::atom_constant<caf::atom("t_search")>;
 using task_atom = caf::atom_constant<caf::atom("k_submit")>;
 using task_wait_atom = caf::atom_constant<caf::atom("k_wait")>;
+using task_submit_wait_atom = caf::atom_constant<caf::atom("k_subwait")>;
 using task_cancel_atom = caf::atom_constant<caf::atom("k_cancel")>;
 using run_task_atom = caf::atom_constant<caf::atom("k_run")>;
 using task_counts_atom = caf::atom_constant<caf::atom("k_counts")>;
@@ -93,7 +96,7 @@ using metrics_atom = caf::atom_constant<caf::atom("n_metrics")>;
 using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
-constexpr uint32_t protocol_version = 1;
+constexpr uint32_t protocol_version = 2; // 2: one message shape per atom (text_search, submit_wait)
 
 /// Floats that travel as one raw block. CAF 0.17 serialises a std::vector<float> value by
 /// value (measured: 44 % of a client's CPU on a remote put); a block is one memcpy. Peers are

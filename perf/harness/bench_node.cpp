@@ -98,7 +98,7 @@ double bench_node::process(const std::vector<std::string>& texts, bool ingest, s
     if (ingest)
       inflight.push_back(self->request(impl_->node, timeout, ingest_atom::value, std::move(b)));
     else
-      inflight.push_back(self->request(impl_->node, timeout, task_wait_atom::value,
+      inflight.push_back(self->request(impl_->node, timeout, task_submit_wait_atom::value,
                                        task_submission{"text_processing", "200 20 10", std::move(b.texts), 1, 0, -1}));
   }
   while (!inflight.empty())

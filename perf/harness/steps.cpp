@@ -96,7 +96,7 @@ void run_tasks(node_session& s, const scenario_step& st, const workload& w, cons
     sub.type = text ? "text_processing" : "embedding";
     sub.params = text ? "200 20 10" : "512";
     sub.payloads.assign(w.texts.begin() + first, w.texts.begin() + last);
-    return std::make_tuple(task_wait_atom::value, std::move(sub));
+    return std::make_tuple(task_submit_wait_atom::value, std::move(sub));
   };
   run_pipelined<task_outcomes>(s, st, w.texts.size(), o, r, make, [](size_t, task_outcomes& out, step_clock& clock) {
     for (size_t i = 0; i < out.states.size(); ++i) {

@@ -99,7 +99,7 @@ struct manager_fixture : test::actor_fixture {
 
   auto submit(std::vector<std::string> payloads, uint8_t priority = 1, uint32_t timeout_ms = 0) {
     task_submission s{"text_processing", "{}", std::move(payloads), priority, timeout_ms, -1};
-    return request<task_outcomes>(manager, task_wait_atom::value, s);
+    return request<task_outcomes>(manager, task_submit_wait_atom::value, s);
   }
 
   /// Tells the manager the cluster's peers now are `peers` (id and node actor each).

@@ -84,7 +84,7 @@ TEST_CASE("a full queue refuses new tasks instead of growing") {
                                         task_submission{"text_processing", "", std::vector<std::string>(6, "a b"), 1, 0, -1});
   REQUIRE_FALSE(r);
   CHECK(error_text(r.error()) == "task refused: the queue is full (0 of 5 tasks); try again later");
-  auto ok = n.ask<task_outcomes>(task_wait_atom::value,
+  auto ok = n.ask<task_outcomes>(task_submit_wait_atom::value,
                                  task_submission{"text_processing", "", std::vector<std::string>(5, "a b"), 1, 0, -1});
   REQUIRE(ok);
   CHECK(ok->ids.size() == 5);
@@ -92,7 +92,7 @@ TEST_CASE("a full queue refuses new tasks instead of growing") {
 
 TEST_CASE("a failing task is retried up to max_retries, then failed with its reason") {
   local_node n(config_in(fresh_dir("task-retry")));
-  auto r = n.ask<task_outcomes>(task_wait_atom::value,
+  auto r = n.ask<task_outcomes>(task_submit_wait_atom::value,
                                 task_submission{"text_processing", "", {"ok text", "bad \xFF text"}, 1, 0, 2});
   REQUIRE(r);
   CHECK(task_state(r->states[0]) == task_state::completed);
@@ -108,7 +108,7 @@ TEST_CASE("a task past its timeout is timed out, and a cancelled task stays canc
   std::string big;
   while (big.size() < 8'000'000)
     big += "many words to process in this document ";
-  auto r = n.ask<task_outcomes>(task_wait_atom::value, task_submission{"text_processing", "", {big}, 1, 1, 0});
+  auto r = n.ask<task_outcomes>(task_submit_wait_atom::value, task_submission{"text_processing", "", {big}, 1, 1, 0});
   REQUIRE(r);
   CHECK(task_state(r->states[0]) == task_state::timed_out);
   CHECK(r->errors[0] == "timed out after 1 ms");
@@ -215,7 +215,7 @@ TEST_CASE("a critical task submitted behind many low-priority ones runs before t
                                           task_submission{"text_processing", "", std::vector<std::string>(80, doc),
                                                           uint8_t(task_priority::low), 0, -1});
   REQUIRE(low);
-  auto critical = n.ask<task_outcomes>(task_wait_atom::value,
+  auto critical = n.ask<task_outcomes>(task_submit_wait_atom::value,
                                        task_submission{"text_processing", "", {"urgent words"},
                                                        uint8_t(task_priority::critical), 0, -1});
   REQUIRE(critical);

@@ -32,7 +32,8 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   m.mailbox_names = {"node", "task_manager"};
   m.mailbox_sizes = {0, 9};
   auto text = prometheus_text(m);
-  CHECK(has_line(text, R"(p2p_node_info{id="node-1",address="127.0.0.1:7401",protocol="1"} 1)"));
+  CHECK(has_line(text, R"(p2p_node_info{id="node-1",address="127.0.0.1:7401",protocol=")"
+                         + std::to_string(protocol_version) + R"("} 1)"));
   CHECK(has_line(text, "p2p_resident_memory_bytes 123456"));
   CHECK(has_line(text, "p2p_peers 2"));
   CHECK(has_line(text, R"(p2p_tasks{type="embedding",state="queued"} 1)"));
