@@ -87,6 +87,19 @@ struct router_fixture : test::actor_fixture {
     return req;
   }
 
+  /// A silent peer with 3 shards and the vector_store capability joins; what it sees.
+  std::shared_ptr<peer_log> join_silent_peer(const std::string& id) {
+    auto log = std::make_shared<peer_log>();
+    member_info m;
+    m.id = id;
+    m.capabilities = {"vector_store"};
+    m.shards = {0, 1, 2};
+    caf::anon_send(router, members_atom::value, std::vector<member_info>{m},
+                   std::vector<caf::actor>{spawn(silent_peer, log)});
+    run();
+    return log;
+  }
+
   uint64_t stored_here() {
     auto r = request<std::vector<collection_info>>(router, stats_atom::value);
     REQUIRE(r->done);
@@ -129,14 +142,7 @@ TEST_CASE("an exact search over three shards returns each query's true top 10, e
 TEST_CASE("a joining peer receives exactly the vectors it now owns, and they leave this node") {
   router_fixture f("handoff");
   f.put_base();
-  auto log = std::make_shared<peer_log>();
-  auto peer = f.spawn(silent_peer, log);
-  member_info m;
-  m.id = "node-2";
-  m.capabilities = {"vector_store"};
-  m.shards = {0, 1, 2};
-  caf::anon_send(f.router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{peer});
-  f.run();
+  auto log = f.join_silent_peer("node-2");
   std::vector<std::pair<std::string, uint32_t>> nodes{{"node-1", 3}, {"node-2", 3}};
   std::set<std::string> expected;
   for (size_t i = 0; i < 300; ++i)
@@ -152,14 +158,7 @@ TEST_CASE("a joining peer receives exactly the vectors it now owns, and they lea
 TEST_CASE("a search that a silent peer does not answer fails at the peer timeout, not before") {
   router_fixture f("silent-peer");
   f.put_base();
-  auto log = std::make_shared<peer_log>();
-  auto peer = f.spawn(silent_peer, log);
-  member_info m;
-  m.id = "node-2";
-  m.capabilities = {"vector_store"};
-  m.shards = {0, 1, 2};
-  caf::anon_send(f.router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{peer});
-  f.run();
+  auto log = f.join_silent_peer("node-2");
   auto r = f.request<search_result>(f.router, search_atom::value, f.exact_search(test::random_vectors(1, dim, 13), 5));
   CHECK(log->held.size() == 1);
   f.advance(std::chrono::seconds(59));
