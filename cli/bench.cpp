@@ -234,7 +234,9 @@ int run_bench(int argc, char** argv) {
   if (!o.peer.empty()) {
     auto s = open_session(o);
     auto status = ask<node_status>(*s, o, status_atom::value);
-    run_on(*s, uint32_t(std::max<size_t>(1, status.members.size())));
+    auto members = uint32_t(std::max<size_t>(1, status.members.size()));
+    counts = {members};
+    run_on(*s, members);
   } else if (counts.empty()) {
     o.data_dir = dir.path + "/embedded";
     fs::remove_all(o.data_dir);
@@ -253,7 +255,7 @@ int run_bench(int argc, char** argv) {
     }
   }
 
-  auto json = bench::result_json(sc, counts, results);
+  auto json = bench::result_json(sc, {counts, o.peer}, results);
   if (!b.out_path.empty()) {
     std::ofstream out(b.out_path, std::ios::binary | std::ios::trunc);
     if (!(out << json))
@@ -262,7 +264,7 @@ int run_bench(int argc, char** argv) {
   if (o.json)
     std::cout << json;
   else
-    std::cout << bench::result_table(sc, counts, results) << std::flush;
+    std::cout << bench::result_table(sc, {counts, o.peer}, results) << std::flush;
   for (auto& r : results)
     if (!r.error.empty() || r.errors > 0)
       throw cli_exit{exit_code::failure, r.step + " on " + std::to_string(r.nodes) + " node(s): " + std::to_string(r.errors)

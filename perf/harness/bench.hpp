@@ -72,14 +72,19 @@ struct run_options {
 std::vector<step_result> run_steps(node_session& s, const scenario& sc, const std::vector<workload>& w,
                                    uint32_t nodes, const run_options& o);
 
+/// Where the steps ran: a node count per loopback cluster started by bench (empty: one
+/// embedded node), or a running node reached at `peer` with its cluster's member count.
+struct run_target {
+  std::vector<uint32_t> node_counts;
+  std::string peer;
+};
+
 /// The result document of DESIGN.md §6 ("bench --out").
-std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_counts,
-                        const std::vector<step_result>& results);
+std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results);
 
 /// The readable table: each figure beside the guide and the raw baseline; per node count when
 /// there are several.
-std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_counts,
-                         const std::vector<step_result>& results);
+std::string result_table(const scenario& sc, const run_target& where, const std::vector<step_result>& results);
 
 double percentile(std::vector<double> xs, double p);
 

@@ -62,14 +62,18 @@ std::string render(const std::vector<std::vector<std::string>>& rows) {
 
 } // namespace
 
-std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_counts,
-                        const std::vector<step_result>& results) {
+std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results) {
+  auto& node_counts = where.node_counts;
   std::ostringstream out;
   out << "{\"scenario\": \"" << json_escape(sc.name) << "\", \"description\": \"" << json_escape(sc.description)
       << "\", \"nodes\": " << (node_counts.empty() ? 1 : node_counts.back()) << ", \"node_counts\": [";
   for (size_t i = 0; i < node_counts.size(); ++i)
     out << (i ? ", " : "") << node_counts[i];
-  out << "], \"topology\": \"" << (node_counts.empty() ? "embedded" : sc.topology) << "\", \"seed\": " << sc.seed
+  out << "], \"topology\": \""
+      << (!where.peer.empty() ? "remote" : node_counts.empty() ? "embedded" : sc.topology) << "\"";
+  if (!where.peer.empty())
+    out << ", \"peer\": \"" << json_escape(where.peer) << "\"";
+  out << ", \"seed\": " << sc.seed
       << ", \"results\": [";
   for (size_t i = 0; i < results.size(); ++i) {
     auto& r = results[i];
@@ -96,11 +100,14 @@ std::string result_json(const scenario& sc, const std::vector<uint32_t>& node_co
   return out.str();
 }
 
-std::string result_table(const scenario& sc, const std::vector<uint32_t>& node_counts,
-                         const std::vector<step_result>& results) {
+std::string result_table(const scenario& sc, const run_target& where, const std::vector<step_result>& results) {
+  auto& node_counts = where.node_counts;
   std::ostringstream out;
   out << "scenario " << sc.name << ": ";
-  if (node_counts.empty()) {
+  if (!where.peer.empty()) {
+    uint32_t members = node_counts.empty() ? 1 : node_counts.back();
+    out << "remote node " << where.peer << " (" << members << " member" << (members == 1 ? "" : "s") << ")\n";
+  } else if (node_counts.empty()) {
     out << "embedded node\n";
   } else {
     for (size_t i = 0; i < node_counts.size(); ++i)

@@ -86,6 +86,22 @@ TEST_CASE("bench runs a small scenario end to end on an embedded node") {
   CHECK(r.err.find("\r") == std::string::npos);
 }
 
+TEST_CASE("bench --peer runs on a running node and says so, with the node's member count") {
+  auto dir = fresh_dir("bench-peer");
+  node_process node(dir, "{}");
+  auto scenario = write_file(dir + "/small.json", small_scenario(""));
+  auto r = run_agent({"bench", "--scenario", scenario, "--peer", node.address(), "--out", dir + "/out.json"}, dir, 600);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  check_results(dir + "/out.json", 1);
+  CHECK(r.out.find("scenario small: remote node " + node.address() + " (1 member)") != std::string::npos);
+  CHECK(r.out.find("embedded") == std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.load(dir + "/out.json").get(doc) == simdjson::SUCCESS);
+  CHECK(std::string_view(doc["topology"]) == "remote");
+  CHECK(std::string_view(doc["peer"]) == node.address());
+}
+
 TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on it and stops it") {
   auto dir = fresh_dir("bench-cluster");
   auto scenario = write_file(dir + "/small.json", small_scenario(R"("topology": {"nodes": 2, "shape": "star"}, )"));
