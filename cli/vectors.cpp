@@ -62,6 +62,7 @@ int run_put(int argc, char** argv) {
     more = reader->next(put_batch_rows, rows);
     if (rows.size() == 0)
       break;
+    progress.set_total(reader->rows_total());
     vector_batch b{o.collection, rows.dim, std::move(rows.ids), std::move(rows.values), {}};
     for (auto& m : rows.metadata)
       if (!m.empty()) {

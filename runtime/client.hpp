@@ -37,6 +37,8 @@ public:
   progress_line(std::string what, size_t total, bool enabled);
   ~progress_line();
   void update(size_t done);
+  /// The total, once known (after the first batch of a file, say): the line then shows an ETA.
+  void set_total(size_t total) { total_ = total; }
   void finish();
 
 private:

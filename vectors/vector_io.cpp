@@ -18,7 +18,15 @@ std::string describe_value(size_t row_or_line, size_t index, float v) {
 
 class fvecs_reader : public vector_reader {
 public:
-  fvecs_reader(std::string path, std::ifstream in) : in_(std::move(in)) { path_ = std::move(path); }
+  fvecs_reader(std::string path, std::ifstream in) : in_(std::move(in)) {
+    path_ = std::move(path);
+    std::error_code ec;
+    bytes_ = std::filesystem::file_size(path_, ec);
+    if (ec)
+      bytes_ = 0;
+  }
+
+  size_t rows_total() const override { return dim_ ? bytes_ / (4 + size_t(dim_) * 4) : 0; }
 
   bool next(size_t max_rows, vector_rows& out) override {
     if (!error_.empty())
@@ -71,6 +79,7 @@ private:
     return false;
   }
   std::ifstream in_;
+  uintmax_t bytes_ = 0;
 };
 
 class jsonl_reader : public vector_reader {

@@ -40,6 +40,10 @@ public:
   [[nodiscard]] const std::string& error() const { return error_; }
   [[nodiscard]] size_t rows_read() const { return rows_; }
 
+  /// Rows in the whole file where the format tells (.fvecs: its size over the row size, once
+  /// the first row gave the dimension); 0 when unknown (JSON Lines).
+  [[nodiscard]] virtual size_t rows_total() const { return 0; }
+
 protected:
   std::string path_;
   std::string error_;

@@ -118,3 +118,22 @@ TEST_CASE("an invalid JSON line is refused by line number, earlier lines kept") 
   check("[1, 2]", "expected a JSON object");
   check("{\"id\": \"b\", \"vector\": [1, 2], \"metadata\": 5}", "\"metadata\" must be an object");
 }
+
+TEST_CASE("an fvecs reader knows its total row count once it has read the first row; JSON Lines do not") {
+  auto dir = test::fresh_dir("vector-io-total");
+  auto values = test::random_vectors(37, 5, 3);
+  REQUIRE(write_fvecs(dir + "/v.fvecs", values.data(), 37, 5));
+  std::string error;
+  auto reader = vector_reader::open(dir + "/v.fvecs", error);
+  REQUIRE_MESSAGE(reader, error);
+  CHECK(reader->rows_total() == 0);
+  vector_rows rows;
+  reader->next(10, rows);
+  CHECK(reader->rows_total() == 37);
+  std::ofstream(dir + "/v.jsonl") << "{\"vector\": [1, 2]}\n{\"vector\": [3, 4]}\n";
+  auto jsonl = vector_reader::open(dir + "/v.jsonl", error);
+  REQUIRE_MESSAGE(jsonl, error);
+  rows.clear();
+  jsonl->next(10, rows);
+  CHECK(jsonl->rows_total() == 0);
+}
