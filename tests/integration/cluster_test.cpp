@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <type_traits>
 #include <thread>
@@ -16,10 +18,12 @@
 #include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "storage/database.hpp"
+#include "storage/vector_keys.hpp"
 #include "tasks/task.hpp"
 #include "tests/support/cli_output.hpp"
 #include "tests/support/data.hpp"
 #include "tests/support/process.hpp"
+#include "vectors/placement.hpp"
 #include "vectors/vector_io.hpp"
 
 using namespace p2p::test;
@@ -268,15 +272,18 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
 
   // Searches through node-3 see every node's vectors (once all are in their graphs).
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
-  for (bool indexed = false; !indexed && std::chrono::steady_clock::now() < deadline;) {
+  bool indexed = false;
+  while (!indexed && std::chrono::steady_clock::now() < deadline) {
     indexed = true;
     for (auto& a : addr) {
       uint64_t pending = 1;
       node_count(a, dir, &pending);
       indexed = indexed && pending == 0;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!indexed)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  REQUIRE_MESSAGE(indexed, "vectors still wait for the HNSW graphs after 180 s");
   auto search = run_agent({"search", "--peer", addr[2], "--input", dir + "/queries.fvecs", "--json"}, dir);
   REQUIRE_MESSAGE(search.exit_code == 0, search.err);
   auto lines = parse_search(search.out);
@@ -300,7 +307,47 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
       ++found;
   }
   CHECK(found == (20000 + 96) / 97);
-  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+  REQUIRE(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+
+  // After the clean stop, the exact set on disk: every id on exactly the node that placement
+  // gives it among node-1 and node-2, with its values; nothing left on node-3, nothing else.
+  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 4}, {"node-2", 4}};
+  std::map<std::string, std::vector<std::string>> holders; // id -> nodes holding it
+  size_t wrong_values = 0, foreign = 0;
+  for (std::string node : {"node-1", "node-2", "node-3"}) {
+    std::string error;
+    auto db = p2p::database::open(dir + "/" + node + "/data", p2p::durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    db->scan(p2p::column::vectors, "", [&](std::string_view key, std::string_view value) {
+      p2p::vector_key_parts parts;
+      REQUIRE(p2p::parse_vector_key(key, parts));
+      std::string id(parts.id);
+      holders[id].push_back(node);
+      size_t row = id.find_first_not_of("0123456789") == std::string::npos ? std::stoul(id) : 20000;
+      if (row >= 20000) {
+        ++foreign;
+        return;
+      }
+      if (value.size() < dim * 4 || std::memcmp(value.data(), &data[row * dim], dim * 4) != 0)
+        ++wrong_values;
+    });
+  }
+  size_t missing = 0, doubled = 0, misplaced = 0;
+  for (size_t id = 0; id < 20000; ++id) {
+    auto it = holders.find(std::to_string(id));
+    if (it == holders.end()) {
+      ++missing;
+      continue;
+    }
+    doubled += it->second.size() > 1;
+    misplaced += it->second.front() != placement[p2p::owner_node(placement, std::to_string(id))].first;
+  }
+  CHECK(missing == 0);
+  CHECK(doubled == 0);
+  CHECK(misplaced == 0);
+  CHECK(foreign == 0);
+  CHECK(wrong_values == 0);
+  CHECK(holders.size() == 20000);
 }
 
 TEST_CASE("a peer speaking another protocol version and an oversized message are refused while the node serves on") {
