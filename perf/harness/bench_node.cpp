@@ -20,30 +20,18 @@ double since(std::chrono::steady_clock::time_point t0) {
 
 } // namespace
 
-struct bench_node::impl {
-  std::unique_ptr<node_host> host;
-  caf::actor_system& sys;
-  caf::actor node;
-
-  explicit impl(std::unique_ptr<node_host> h) : host(std::move(h)), sys(host->system()), node(host->node()) {}
-
-  static std::unique_ptr<impl> start(const node_config& cfg) {
-    auto h = node_host::start(cfg);
-    if (!h)
-      throw std::runtime_error(error_text(h.error()));
-    return std::make_unique<impl>(std::move(*h));
-  }
-
-  ~impl() { node = nullptr; }
-};
-
-bench_node::bench_node(const node_config& cfg) : impl_(impl::start(cfg)) {}
+bench_node::bench_node(const node_config& cfg) {
+  auto host = node_host::start(cfg);
+  if (!host)
+    throw std::runtime_error(error_text(host.error()));
+  host_ = std::move(*host);
+}
 
 bench_node::~bench_node() = default;
 
 double bench_node::put(const std::vector<float>& values, size_t n, uint32_t dim, size_t batch, size_t window) {
-  caf::scoped_actor self{impl_->sys};
-  using handle = decltype(self->request(impl_->node, timeout, 0));
+  caf::scoped_actor self{host_->system()};
+  using handle = decltype(self->request(host_->node(), timeout, 0));
   std::deque<handle> inflight;
   auto settle = [&] {
     inflight.front().receive([](uint64_t) {},
@@ -60,7 +48,7 @@ double bench_node::put(const std::vector<float>& values, size_t n, uint32_t dim,
     b.values.assign(values.begin() + first * dim, values.begin() + (first + rows) * dim);
     if (inflight.size() >= window)
       settle();
-    inflight.push_back(self->request(impl_->node, timeout, put_atom::value, std::move(b)));
+    inflight.push_back(self->request(host_->node(), timeout, put_atom::value, std::move(b)));
   }
   while (!inflight.empty())
     settle();
@@ -69,8 +57,8 @@ double bench_node::put(const std::vector<float>& values, size_t n, uint32_t dim,
 
 double bench_node::process(const std::vector<std::string>& texts, bool ingest, size_t& failed, size_t batch,
                            size_t window) {
-  caf::scoped_actor self{impl_->sys};
-  using handle = decltype(self->request(impl_->node, timeout, 0));
+  caf::scoped_actor self{host_->system()};
+  using handle = decltype(self->request(host_->node(), timeout, 0));
   std::deque<handle> inflight;
   failed = 0;
   auto on_error = [](caf::error& e) { throw std::runtime_error("text request failed: " + error_text(e)); };
@@ -96,9 +84,9 @@ double bench_node::process(const std::vector<std::string>& texts, bool ingest, s
     if (inflight.size() >= window)
       settle();
     if (ingest)
-      inflight.push_back(self->request(impl_->node, timeout, ingest_atom::value, std::move(b)));
+      inflight.push_back(self->request(host_->node(), timeout, ingest_atom::value, std::move(b)));
     else
-      inflight.push_back(self->request(impl_->node, timeout, task_submit_wait_atom::value,
+      inflight.push_back(self->request(host_->node(), timeout, task_submit_wait_atom::value,
                                        task_submission{"text_processing", "200 20 10", std::move(b.texts), 1, 0, -1}));
   }
   while (!inflight.empty())
@@ -107,9 +95,9 @@ double bench_node::process(const std::vector<std::string>& texts, bool ingest, s
 }
 
 node_status bench_node::status() {
-  caf::scoped_actor self{impl_->sys};
+  caf::scoped_actor self{host_->system()};
   node_status out;
-  self->request(impl_->node, timeout, status_atom::value)
+  self->request(host_->node(), timeout, status_atom::value)
     .receive([&](node_status& s) { out = std::move(s); },
              [](caf::error& e) { throw std::runtime_error("status failed: " + error_text(e)); });
   return out;
@@ -130,10 +118,10 @@ double bench_node::wait_indexed() {
 
 double bench_node::search(const std::vector<float>& queries, uint32_t dim, uint32_t k, uint32_t ef,
                           std::vector<std::vector<size_t>>& results, size_t batch, size_t window) {
-  caf::scoped_actor self{impl_->sys};
+  caf::scoped_actor self{host_->system()};
   size_t nq = queries.size() / dim;
   results.assign(nq, {});
-  using handle = decltype(self->request(impl_->node, timeout, 0));
+  using handle = decltype(self->request(host_->node(), timeout, 0));
   std::deque<std::pair<handle, size_t>> inflight;
   auto settle = [&] {
     auto first = inflight.front().second;
@@ -154,7 +142,7 @@ double bench_node::search(const std::vector<float>& queries, uint32_t dim, uint3
     req.queries.assign(queries.begin() + first * dim, queries.begin() + (first + rows) * dim);
     if (inflight.size() >= window)
       settle();
-    inflight.emplace_back(self->request(impl_->node, timeout, search_atom::value, std::move(req)), first);
+    inflight.emplace_back(self->request(host_->node(), timeout, search_atom::value, std::move(req)), first);
   }
   while (!inflight.empty())
     settle();

@@ -9,6 +9,10 @@
 #include "protocol/messages.hpp"
 #include "config/node_config.hpp"
 
+namespace p2p {
+class node_host;
+}
+
 namespace p2p::bench {
 
 class bench_node {
@@ -35,8 +39,7 @@ public:
   node_status status();
 
 private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  std::unique_ptr<node_host> host_;
 };
 
 } // namespace p2p::bench
