@@ -47,6 +47,8 @@ void node_session::watch(caf::blocking_actor* requester, caf::message_id mid) {
     watch_->waiting.emplace_back(std::move(who), mid);
 }
 
+caf::actor_system& node_session::system() { return host_ ? host_->system() : *remote_system_; }
+
 node_session::~node_session() {
   if (watcher_)
     caf::anon_send_exit(watcher_, caf::exit_reason::user_shutdown);
@@ -62,7 +64,6 @@ caf::expected<std::unique_ptr<node_session>> node_session::embedded(const node_c
     return host.error();
   std::unique_ptr<node_session> s(new node_session);
   s->host_ = std::move(*host);
-  s->system_ = &s->host_->system();
   s->node_ = s->host_->node();
   return s;
 }
@@ -76,14 +77,13 @@ caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_con
   std::unique_ptr<node_session> s(new node_session);
   s->config_ = std::make_unique<runtime_config>(cfg);
   s->remote_system_ = std::make_unique<caf::actor_system>(*s->config_);
-  s->system_ = s->remote_system_.get();
-  auto node = s->system_->middleman().remote_actor(host, port);
+  auto node = s->remote_system_->middleman().remote_actor(host, port);
   if (!node)
     return make_error(errc::unavailable, "cannot reach node at " + address + ": " + error_text(node.error()));
   s->node_ = *node;
   s->watch_ = std::make_shared<watch_state>();
   s->watch_->address = address;
-  s->watcher_ = s->system_->spawn([watch = s->watch_, node = s->node_](caf::event_based_actor* self) -> caf::behavior {
+  s->watcher_ = s->remote_system_->spawn([watch = s->watch_, node = s->node_](caf::event_based_actor* self) -> caf::behavior {
     self->monitor(node);
     self->set_down_handler([=](caf::down_msg&) {
       std::lock_guard<std::mutex> guard(watch->mutex);

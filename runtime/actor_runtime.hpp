@@ -33,7 +33,7 @@ public:
   [[nodiscard]] static caf::expected<std::unique_ptr<node_session>> remote(const node_config& cfg,
                                                                            const std::string& address);
 
-  [[nodiscard]] caf::actor_system& system() { return *system_; }
+  [[nodiscard]] caf::actor_system& system();
   [[nodiscard]] const caf::actor& node() const { return node_; }
   [[nodiscard]] bool is_embedded() const { return host_ != nullptr; }
 
@@ -46,7 +46,6 @@ private:
   std::unique_ptr<node_host> host_; // embedded
   std::unique_ptr<runtime_config> config_; // remote
   std::unique_ptr<caf::actor_system> remote_system_;
-  caf::actor_system* system_ = nullptr;
   caf::actor node_;
   struct watch_state;
   std::shared_ptr<watch_state> watch_;
