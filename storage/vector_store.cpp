@@ -73,16 +73,13 @@ status vector_store::erase(std::string_view collection, const std::vector<std::s
 
 size_t vector_store::scan(const row_fn& fn) const {
   size_t unreadable = 0;
-  bool go_on = true;
-  impl_->db->scan(column::vectors, shard_prefix(impl_->shard), [&](std::string_view key, std::string_view value) {
+  impl_->db->scan_after(column::vectors, shard_prefix(impl_->shard), "", [&](std::string_view key, std::string_view value) {
     vector_key_parts parts;
-    if (!go_on)
-      return;
     if (!parse_vector_key(key, parts)) {
       ++unreadable;
-      return;
+      return true;
     }
-    go_on = fn(parts.collection, parts.id, value);
+    return fn(parts.collection, parts.id, value);
   });
   return unreadable;
 }

@@ -38,7 +38,8 @@ public:
   /// A stored row: its collection, id and bytes (values then metadata; see decode_row).
   using row_fn = std::function<bool(std::string_view collection, std::string_view id, std::string_view row)>;
 
-  /// Every row of this shard, in key order; the count of keys that are not of this layout.
+  /// Every row of this shard, in key order, while `fn` returns true; the count of keys that are
+  /// not of this layout.
   size_t scan(const row_fn& fn) const;
 
   /// Rows of `collection` after `cursor` (empty: from the start) while `fn` returns true;
