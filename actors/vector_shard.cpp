@@ -4,6 +4,7 @@
 
 #include <malloc.h>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "core/log.hpp"
@@ -28,7 +29,7 @@ struct shard_state {
   bool index_scheduled = false;
   std::chrono::steady_clock::time_point last_put{};
   std::vector<shard_hit> hits; // scratch
-  std::unique_ptr<vector_store> store;
+  std::optional<vector_store> store; // set on start
   static inline const char* name = "vector_shard";
 
   shard_index& index_for(const collection_spec& spec) {
@@ -187,7 +188,7 @@ handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
 
 vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup setup) {
   self->state.setup = std::move(setup);
-  self->state.store = std::make_unique<vector_store>(self->state.setup.db, self->state.setup.shard);
+  self->state.store.emplace(self->state.setup.db, self->state.setup.shard);
   keep_serving(self, "vector_shard");
   reload(self->state);
   schedule_indexing(self);
