@@ -72,13 +72,21 @@ std::vector<double> kth_best_similarity(metric_kind m, const std::vector<float>&
 
 namespace p2p::datasets {
 
+namespace {
+
+/// The rows of one result list, each once: a row returned twice is one hit.
+std::vector<size_t> distinct(std::vector<size_t> rows) {
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  return rows;
+}
+
+} // namespace
+
 size_t recall_hits(metric_kind m, const float* query, const std::vector<float>& base, uint32_t dim,
                    const std::vector<size_t>& rows, double kth) {
-  std::vector<size_t> unique(rows);
-  std::sort(unique.begin(), unique.end());
-  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   size_t hits = 0;
-  for (size_t row : unique)
+  for (size_t row : distinct(rows))
     hits += naive_similarity(m, query, &base[row * dim], dim) >= kth - 1e-6;
   return hits;
 }
@@ -98,10 +106,7 @@ double cosine_recall(const std::vector<float>& base, const std::vector<size_t>& 
       sims[i] = dot(qv, &unit_base[rows[i] * dim], dim);
     std::nth_element(sims.begin(), sims.begin() + (k - 1), sims.end(), std::greater<>());
     float kth = sims[k - 1];
-    std::vector<size_t> unique(results[q]);
-    std::sort(unique.begin(), unique.end());
-    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    for (size_t row : unique)
+    for (size_t row : distinct(results[q]))
       if (dot(qv, &unit_base[row * dim], dim) >= kth - 1e-5f)
         ++hits;
   }
