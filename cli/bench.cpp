@@ -27,6 +27,7 @@ struct bench_options {
   std::string scenario_path, out_path, work_dir, cluster_script, nodes_override;
   bool embedded = false;
   uint16_t base_port = 7471;
+  int repeats = 1; // signed: "--repeats -1" is named as -1
 };
 
 std::string own_binary() {
@@ -192,6 +193,7 @@ int run_bench(int argc, char** argv) {
     ("work-dir", po::value(&b.work_dir), "scratch directory for node data and baselines (default: a fresh one under /tmp, removed after)")
     ("base-port", po::value(&b.base_port)->default_value(b.base_port), "first port of the nodes bench starts")
     ("cluster-script", po::value(&b.cluster_script), "scripts/cluster.sh to start nodes with (default: the project's)")
+    ("repeats", po::value(&b.repeats)->default_value(b.repeats), "run everything this many times (baselines and nodes, fresh nodes each time) and report medians and min-max")
     ("timeout", po::value(&o.timeout_s)->default_value(o.timeout_s), "seconds to wait for each reply");
   po::variables_map vm;
   if (!parse_args(argc, argv, "p2p-agent bench --scenario FILE [--peer H:P] [--out FILE.json]", desc, vm))
@@ -199,6 +201,8 @@ int run_bench(int argc, char** argv) {
   scenario sc;
   if (auto err = load_scenario_file(b.scenario_path, sc); !err.empty())
     throw cli_exit{exit_code::usage, err};
+  if (b.repeats < 1 || b.repeats > 100)
+    throw cli_exit{exit_code::usage, "--repeats: expected 1 to 100, got " + std::to_string(b.repeats)};
   auto counts = sc.nodes;
   if (!b.nodes_override.empty())
     counts = parse_node_counts(b.nodes_override);
@@ -210,52 +214,63 @@ int run_bench(int argc, char** argv) {
   work_dir dir(b.work_dir);
   note(quiet, "scenario " + sc.name + ": " + std::to_string(sc.steps.size()) + " steps; preparing data");
   auto workloads = bench::make_workloads(sc, cfg.metric);
-  std::vector<bench::baseline> baselines;
-  for (size_t i = 0; i < sc.steps.size(); ++i) {
-    baselines.push_back(bench::measure_baseline(sc, i, workloads, cfg.metric, dir.path));
-    note(quiet, "baseline " + std::string(to_string(sc.steps[i].kind)) + ": " + baselines.back().name + ", "
-                  + std::to_string(uint64_t(baselines.back().rate_per_s)) + "/s");
-  }
 
   bench::run_options ro;
   ro.timeout_s = o.timeout_s;
   ro.progress = !o.json;
   ro.metric = cfg.metric;
-  std::vector<bench::step_result> results;
-  auto run_on = [&](node_session& s, uint32_t nodes) {
-    auto rs = bench::run_steps(s, sc, workloads, nodes, ro);
-    for (size_t i = 0; i < rs.size(); ++i) {
-      rs[i].raw = baselines[i];
-      note(quiet, std::to_string(nodes) + " node(s): " + rs[i].step + " " + std::to_string(rs[i].done) + " in "
-                    + std::to_string(rs[i].seconds).substr(0, 6) + " s, " + std::to_string(uint64_t(rs[i].rate_per_s)) + "/s");
-      results.push_back(std::move(rs[i]));
-    }
-  };
+  std::unique_ptr<node_session> peer_session; // --peer: one session for every repeat
   if (!o.peer.empty()) {
-    auto s = open_session(o);
-    auto status = ask<node_status>(*s, o, status_atom::value);
-    auto members = uint32_t(std::max<size_t>(1, status.members.size()));
-    counts = {members};
-    run_on(*s, members);
-  } else if (counts.empty()) {
-    o.data_dir = dir.path + "/embedded";
-    fs::remove_all(o.data_dir);
-    auto s = open_session(o);
-    run_on(*s, 1);
-  } else {
-    auto script = find_cluster_script(b.cluster_script);
-    for (auto n : counts) {
-      note(quiet, "starting " + std::to_string(n) + " node(s), " + sc.topology + ", ports " + std::to_string(b.base_port)
-                    + ".." + std::to_string(b.base_port + n - 1));
-      cluster_run cluster(script, sc.topology, n, b.base_port, dir.path + "/cluster-" + std::to_string(n));
-      client_options c = o;
-      c.peer = "127.0.0.1:" + std::to_string(b.base_port);
-      auto s = open_session(c);
-      run_on(*s, n);
+    peer_session = open_session(o);
+    auto status = ask<node_status>(*peer_session, o, status_atom::value);
+    counts = {uint32_t(std::max<size_t>(1, status.members.size()))};
+  }
+  // Each repeat measures the baselines again, then runs every node count on fresh nodes (a fresh
+  // embedded data dir, a fresh cluster), so that each repeat's ratio compares neighbours in time.
+  std::vector<std::vector<bench::step_result>> repeats;
+  for (int rep = 1; rep <= b.repeats; ++rep) {
+    auto tag = b.repeats > 1 ? "repeat " + std::to_string(rep) + "/" + std::to_string(b.repeats) + ": " : std::string();
+    std::vector<bench::baseline> baselines;
+    for (size_t i = 0; i < sc.steps.size(); ++i) {
+      baselines.push_back(bench::measure_baseline(sc, i, workloads, cfg, dir.path));
+      note(quiet, tag + "baseline " + std::string(to_string(sc.steps[i].kind)) + ": " + baselines.back().name + ", "
+                    + std::to_string(uint64_t(baselines.back().rate_per_s)) + "/s");
+    }
+    auto& results = repeats.emplace_back();
+    auto run_on = [&](node_session& s, uint32_t nodes) {
+      auto rs = bench::run_steps(s, sc, workloads, nodes, ro);
+      for (size_t i = 0; i < rs.size(); ++i) {
+        rs[i].raw = baselines[i];
+        note(quiet, tag + std::to_string(nodes) + " node(s): " + rs[i].step + " " + std::to_string(rs[i].done) + " in "
+                      + std::to_string(rs[i].seconds).substr(0, 6) + " s, " + std::to_string(uint64_t(rs[i].rate_per_s))
+                      + "/s");
+        results.push_back(std::move(rs[i]));
+      }
+    };
+    if (peer_session) {
+      run_on(*peer_session, counts.front());
+    } else if (counts.empty()) {
+      client_options e = o;
+      e.data_dir = dir.path + "/embedded";
+      fs::remove_all(e.data_dir);
+      auto s = open_session(e);
+      run_on(*s, 1);
+    } else {
+      auto script = find_cluster_script(b.cluster_script);
+      for (auto n : counts) {
+        note(quiet, tag + "starting " + std::to_string(n) + " node(s), " + sc.topology + ", ports "
+                      + std::to_string(b.base_port) + ".." + std::to_string(b.base_port + n - 1));
+        cluster_run cluster(script, sc.topology, n, b.base_port, dir.path + "/cluster-" + std::to_string(n));
+        client_options c = o;
+        c.peer = "127.0.0.1:" + std::to_string(b.base_port);
+        auto s = open_session(c);
+        run_on(*s, n);
+      }
     }
   }
+  auto results = bench::combine_repeats(repeats);
 
-  auto json = bench::result_json(sc, {counts, o.peer}, results);
+  auto json = bench::result_json(sc, {counts, o.peer}, results, uint32_t(b.repeats));
   if (!b.out_path.empty()) {
     std::ofstream out(b.out_path, std::ios::binary | std::ios::trunc);
     if (!(out << json))
@@ -264,7 +279,7 @@ int run_bench(int argc, char** argv) {
   if (o.json)
     std::cout << json;
   else
-    std::cout << bench::result_table(sc, {counts, o.peer}, results) << std::flush;
+    std::cout << bench::result_table(sc, {counts, o.peer}, results, uint32_t(b.repeats)) << std::flush;
   for (auto& r : results)
     if (!r.error.empty() || r.errors > 0)
       throw cli_exit{exit_code::failure, r.step + " on " + std::to_string(r.nodes) + " node(s): " + std::to_string(r.errors)

@@ -36,7 +36,10 @@ struct baseline {
   double recall = -1; // searches only
 };
 
-baseline measure_baseline(const scenario& sc, size_t step, const std::vector<workload>& w, metric_kind metric,
+/// `cfg` is the nodes' config: the baseline gets its threads (`runtime.workers` for text,
+/// `runtime.scheduler_threads` for shards, at most the step's window), its `hnsw` parameters and
+/// its CAF settings.
+baseline measure_baseline(const scenario& sc, size_t step, const std::vector<workload>& w, const node_config& cfg,
                           const std::string& work_dir);
 
 /// The guide's expectation for a step: its floor and ceiling (0 when it sets none).
@@ -60,7 +63,20 @@ struct step_result {
   uint32_t batch = 0, window = 0;
   baseline raw;
   std::string error; // the first error, if any
+  // Over repeats (combine_repeats): the rate, the baseline's rate and their ratio in each repeat;
+  // the figures above are then medians over them.
+  std::vector<double> run_rates, raw_run_rates, run_ratios;
+  double vs_raw = 0; // the median of run_ratios: each repeat's node against its own baseline
 };
+
+/// One result per step (and node count) from the results of several repeats of the same runs,
+/// in the same order: rate, latencies, recall, index wait and the baseline's figures are medians;
+/// the ratio to raw is the median of each repeat's own ratio; done is the fewest any repeat
+/// finished, errors the most, error the first seen. Throws if the repeats do not line up.
+std::vector<step_result> combine_repeats(const std::vector<std::vector<step_result>>& repeats);
+
+/// The median of `xs` (the mean of the middle two for an even count; 0 when empty).
+double median(std::vector<double> xs);
 
 struct run_options {
   unsigned timeout_s = 120;
@@ -80,11 +96,13 @@ struct run_target {
 };
 
 /// The result document of DESIGN.md §6 ("bench --out").
-std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results);
+std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results,
+                        uint32_t repeats = 1);
 
 /// The readable table: each figure beside the guide and the raw baseline; per node count when
 /// there are several.
-std::string result_table(const scenario& sc, const run_target& where, const std::vector<step_result>& results);
+std::string result_table(const scenario& sc, const run_target& where, const std::vector<step_result>& results,
+                         uint32_t repeats = 1);
 
 double percentile(std::vector<double> xs, double p);
 

@@ -1,7 +1,9 @@
 // The bench report: the result JSON of DESIGN.md §6 and a readable table that puts each figure
 // beside the guide's expectation and the raw baseline of the same run.
 
+#include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 #include <map>
 #include <sstream>
 
@@ -60,9 +62,77 @@ std::string render(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+/// "a-b" of the smallest and largest of `xs`, with `fmt` applied to each.
+template <class Format>
+std::string spread(const std::vector<double>& xs, Format fmt) {
+  if (xs.empty())
+    return "";
+  auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
+  return fmt(*lo) + "-" + fmt(*hi);
+}
+
+std::string percent(double ratio) { return num(100 * ratio, "%.0f%%"); }
+
+void json_list(std::ostringstream& out, const char* key, const std::vector<double>& xs, const char* fmt) {
+  out << ", \"" << key << "\": [";
+  for (size_t i = 0; i < xs.size(); ++i)
+    out << (i ? ", " : "") << num(xs[i], fmt);
+  out << "]";
+}
+
 } // namespace
 
-std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results) {
+double median(std::vector<double> xs) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+std::vector<step_result> combine_repeats(const std::vector<std::vector<step_result>>& repeats) {
+  if (repeats.empty())
+    return {};
+  std::vector<step_result> out;
+  for (size_t i = 0; i < repeats.front().size(); ++i) {
+    auto of = [&](auto field) {
+      std::vector<double> xs;
+      for (auto& rep : repeats)
+        xs.push_back(double(field(rep[i])));
+      return xs;
+    };
+    for (auto& rep : repeats)
+      if (rep.size() != repeats.front().size() || rep[i].label != repeats.front()[i].label
+          || rep[i].nodes != repeats.front()[i].nodes)
+        throw std::logic_error("combine_repeats: the repeats ran different steps");
+    step_result r = repeats.front()[i];
+    r.run_rates = of([](auto& x) { return x.rate_per_s; });
+    r.raw_run_rates = of([](auto& x) { return x.raw.rate_per_s; });
+    r.run_ratios = of([](auto& x) { return x.raw.rate_per_s > 0 ? x.rate_per_s / x.raw.rate_per_s : 0.0; });
+    r.rate_per_s = median(r.run_rates);
+    r.vs_raw = median(r.run_ratios);
+    r.seconds = median(of([](auto& x) { return x.seconds; }));
+    r.p50_us = median(of([](auto& x) { return x.p50_us; }));
+    r.p99_us = median(of([](auto& x) { return x.p99_us; }));
+    r.recall = median(of([](auto& x) { return x.recall; }));
+    r.index_wait_s = median(of([](auto& x) { return x.index_wait_s; }));
+    r.raw.rate_per_s = median(r.raw_run_rates);
+    r.raw.p50_us = median(of([](auto& x) { return x.raw.p50_us; }));
+    r.raw.p99_us = median(of([](auto& x) { return x.raw.p99_us; }));
+    r.raw.recall = median(of([](auto& x) { return x.raw.recall; }));
+    for (auto& rep : repeats) {
+      r.done = std::min(r.done, rep[i].done);
+      r.errors = std::max(r.errors, rep[i].errors);
+      if (r.error.empty())
+        r.error = rep[i].error;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results,
+                        uint32_t repeats) {
   auto& node_counts = where.node_counts;
   std::ostringstream out;
   out << "{\"scenario\": \"" << json_escape(sc.name) << "\", \"description\": \"" << json_escape(sc.description)
@@ -73,7 +143,7 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
       << (!where.peer.empty() ? "remote" : node_counts.empty() ? "embedded" : sc.topology) << "\"";
   if (!where.peer.empty())
     out << ", \"peer\": \"" << json_escape(where.peer) << "\"";
-  out << ", \"seed\": " << sc.seed
+  out << ", \"seed\": " << sc.seed << ", \"repeats\": " << repeats
       << ", \"results\": [";
   for (size_t i = 0; i < results.size(); ++i) {
     auto& r = results[i];
@@ -91,7 +161,10 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
         << num(r.raw.p99_us, "%.1f");
     if (r.raw.recall >= 0)
       out << ", \"recall_at_k\": " << num(r.raw.recall, "%.4f");
-    out << "}, \"vs_baseline\": " << num(r.raw.rate_per_s > 0 ? r.rate_per_s / r.raw.rate_per_s : 0, "%.4f");
+    out << "}, \"vs_baseline\": " << num(r.vs_raw, "%.4f");
+    json_list(out, "runs_rate_per_s", r.run_rates, "%.3f");
+    json_list(out, "runs_baseline_rate_per_s", r.raw_run_rates, "%.3f");
+    json_list(out, "runs_vs_baseline", r.run_ratios, "%.4f");
     if (!r.error.empty())
       out << ", \"error\": \"" << json_escape(r.error) << "\"";
     out << "}";
@@ -100,7 +173,8 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
   return out.str();
 }
 
-std::string result_table(const scenario& sc, const run_target& where, const std::vector<step_result>& results) {
+std::string result_table(const scenario& sc, const run_target& where, const std::vector<step_result>& results,
+                         uint32_t repeats) {
   auto& node_counts = where.node_counts;
   std::ostringstream out;
   out << "scenario " << sc.name << ": ";
@@ -115,16 +189,20 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     out << " node" << (node_counts.size() == 1 && node_counts[0] == 1 ? "" : "s") << " (" << sc.topology
         << ", 127.0.0.1)\n";
   }
+  if (repeats > 1)
+    out << "medians of " << repeats << " repeats (min-max in brackets); vs raw: the median of each repeat's own ratio\n";
   std::vector<std::vector<std::string>> rows{{"step", "nodes", "count", "rate/s", "p50 us", "p99 us", "recall@k",
                                               "guide/s", "x guide", "raw baseline", "raw/s", "vs raw"}};
   for (auto& r : results) {
     auto g = guide_for(*parse_step_kind(r.step));
     rows.push_back({r.label, std::to_string(r.nodes), std::to_string(r.done) + (r.errors ? " (" + std::to_string(r.errors) + " failed)" : ""),
-                    rate(r.rate_per_s), rate(r.p50_us), rate(r.p99_us),
+                    rate(r.rate_per_s) + (repeats > 1 ? " (" + spread(r.run_rates, rate) + ")" : ""),
+                    rate(r.p50_us), rate(r.p99_us),
                     r.recall >= 0 ? num(r.recall, "%.3f") + (r.raw.recall >= 0 ? " (raw " + num(r.raw.recall, "%.3f") + ")" : "") : "-",
                     guide_text(*parse_step_kind(r.step)), g.high > 0 ? num(r.rate_per_s / g.high, r.rate_per_s < 10 * g.high ? "%.1fx" : "%.0fx") : "-",
-                    r.raw.name, rate(r.raw.rate_per_s),
-                    r.raw.rate_per_s > 0 ? num(100 * r.rate_per_s / r.raw.rate_per_s, "%.0f%%") : "-"});
+                    r.raw.name, rate(r.raw.rate_per_s) + (repeats > 1 ? " (" + spread(r.raw_run_rates, rate) + ")" : ""),
+                    r.raw.rate_per_s > 0 ? percent(r.vs_raw) + (repeats > 1 ? " (" + spread(r.run_ratios, percent) + ")" : "")
+                                         : "-"});
   }
   out << render(rows);
   if (node_counts.size() > 1) {

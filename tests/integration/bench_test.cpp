@@ -73,12 +73,31 @@ std::string write_file(const std::string& path, const std::string& text) {
 
 } // namespace
 
-TEST_CASE("bench runs a small scenario end to end on an embedded node") {
+TEST_CASE("bench runs a small scenario end to end on an embedded node, twice with --repeats 2") {
   auto dir = fresh_dir("bench-embedded");
   auto scenario = write_file(dir + "/small.json", small_scenario(""));
-  auto r = run_agent({"bench", "--scenario", scenario, "--out", dir + "/out.json", "--work-dir", dir + "/work"}, dir, 600);
+  auto r = run_agent({"bench", "--scenario", scenario, "--out", dir + "/out.json", "--work-dir", dir + "/work",
+                      "--repeats", "2"}, dir, 600);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   check_results(dir + "/out.json", 1);
+  {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE(parser.load(dir + "/out.json").get(doc) == simdjson::SUCCESS);
+    CHECK(int64_t(doc["repeats"]) == 2);
+    for (simdjson::dom::element res : doc["results"].get_array()) {
+      simdjson::dom::array rates = res["runs_rate_per_s"], raw = res["runs_baseline_rate_per_s"];
+      CHECK(rates.size() == 2);
+      CHECK(raw.size() == 2);
+      for (double x : rates)
+        CHECK(x > 0);
+    }
+  }
+  CHECK(r.out.find("medians of 2 repeats") != std::string::npos);
+  CHECK(r.err.find("repeat 2/2: 1 node(s): ingest 80") != std::string::npos);
+  auto bad = run_agent({"bench", "--scenario", scenario, "--repeats", "0"}, dir, 60);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--repeats: expected 1 to 100, got 0") != std::string::npos);
   CHECK(r.out.find("scenario small: embedded node") != std::string::npos);
   for (auto& [type, count] : small_steps)
     CHECK(r.out.find("| " + type + " ") != std::string::npos);
