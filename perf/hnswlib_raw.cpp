@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <string>
 
 #include <boost/program_options.hpp>
@@ -20,11 +21,26 @@ int main(int argc, char** argv) {
   int repeats = 3;
   std::string data = "embedding";
   po::options_description desc("hnswlib_raw options");
-  desc.add_options()("n", po::value(&n))("queries", po::value(&nq))("dim", po::value(&dim))(
-    "repeats", po::value(&repeats))("data", po::value(&data));
+  desc.add_options()("help,h", "show this help")("n", po::value(&n)->default_value(n), "stored vectors")(
+    "queries", po::value(&nq)->default_value(nq), "search queries")("dim", po::value(&dim)->default_value(dim), "dimension")(
+    "repeats", po::value(&repeats)->default_value(repeats), "timed search repetitions")(
+    "data", po::value(&data)->default_value(data), "embedding or gaussian");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "hnswlib_raw: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (data != "embedding" && data != "gaussian") {
+    std::fprintf(stderr, "hnswlib_raw: --data: expected embedding or gaussian, got '%s'\n", data.c_str());
+    return 2;
+  }
   bool gaussian = data == "gaussian";
   auto base = gaussian ? p2p::datasets::random_vectors(n, dim, 1) : p2p::datasets::embedding_like_vectors(n, dim, 1);
   auto queries = gaussian ? p2p::datasets::random_vectors(nq, dim, 2) : p2p::datasets::embedding_like_vectors(nq, dim, 2);

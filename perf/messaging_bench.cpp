@@ -82,8 +82,13 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "show this help")("n", po::value(&n)->default_value(n), "messages per measurement")(
     "dir", po::value(&dir)->default_value(dir), "scratch directory")("pong-server", po::value(&mode), "internal");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "messaging_bench: " << e.what() << "\n";
+    return 2;
+  }
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;

@@ -78,19 +78,32 @@ void row(const char* figure, double value, const char* unit, const char* versus)
 
 int main(int argc, char** argv) {
   int repeats = 3;
+  size_t limit = 0;
   std::string dir = "build/bench-tmp";
   po::options_description desc("text_bench options");
   desc.add_options()("help,h", "show this help")("repeats", po::value(&repeats)->default_value(repeats), "timed repetitions (median reported)")(
-    "dir", po::value(&dir)->default_value(dir), "scratch directory");
+    "dir", po::value(&dir)->default_value(dir), "scratch directory")(
+    "limit", po::value(&limit), "use only the first N documents (default: all)");
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
-  po::notify(vm);
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "text_bench: " << e.what() << "\n";
+    return 2;
+  }
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;
   }
   std::filesystem::create_directories(dir);
   auto docs = paragraphs();
+  if (limit > 0 && docs.size() > limit)
+    docs.resize(limit);
+  if (docs.empty()) {
+    std::cerr << "text_bench: no documents: found no license or copyright files under /usr/share\n";
+    return 1;
+  }
   size_t bytes = 0;
   for (auto& d : docs)
     bytes += d.size();
