@@ -69,9 +69,7 @@ TEST_CASE("a node killed with SIGKILL during a put of 100,000 vectors keeps ever
       auto search = run_agent({"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--json"}, dir);
       REQUIRE_MESSAGE(search.exit_code == 0, search.err);
       auto lines = parse_search(search.out);
-      REQUIRE(lines.size() == 200);
-      for (auto& line : lines) // a result list never holds an id twice
-        CHECK(std::set<std::string>(line.ids.begin(), line.ids.end()).size() == line.ids.size());
+      REQUIRE(lines.size() == 200); // parse_search checks that no result list holds an id twice
       return result_rows(lines);
     };
     // Right after the restart every vector waits for the graph: this search is the exact scan.

@@ -16,6 +16,7 @@
 #include "storage/database.hpp"
 #include "tasks/task.hpp"
 #include "tasks/task_kernels.hpp"
+#include "tests/support/audit.hpp"
 #include "tests/support/cli_output.hpp"
 #include "tests/support/data.hpp"
 #include "tests/support/process.hpp"
@@ -186,42 +187,15 @@ TEST_CASE("a node killed with SIGKILL while 10,000 text tasks are in flight comp
     CHECK(parse_task_count(status, "failed") == 0);
     REQUIRE(node.stop() == 0);
   }
-  std::string error;
-  auto db = database::open(data_dir, durability_mode::wal, error);
-  REQUIRE_MESSAGE(db, error);
-  // Every stored record, with its payload (the payload key follows its record).
-  std::map<uint64_t, task_record> tasks;
-  db->scan(column::tasks, "", [&](std::string_view key, std::string_view value) {
-    uint64_t id = 0;
-    bool is_payload = false;
-    REQUIRE(parse_task_key(key, id, is_payload));
-    if (is_payload) {
-      REQUIRE(tasks.count(id));
-      tasks[id].payload = std::string(value);
-      return;
-    }
-    task_record t;
-    REQUIRE(decode(value, t));
-    CHECK(t.id == id);
-    tasks[id] = std::move(t);
-  });
-  size_t completed = 0, rerun = 0, wrong = 0;
-  std::set<std::string> documents; // each document's number, from the end of its text
-  for (auto& [id, t] : tasks) {
-    completed += t.state == task_state::completed;
-    rerun += t.attempts > 1;
-    CHECK(t.result_writes == 1);
-    // The stored result is what the kernel makes of the payload, run again here.
-    std::string expected;
-    REQUIRE(run_task_kernel(t.type, t.params, t.payload, expected).empty());
-    wrong += t.result != expected;
-    documents.insert(t.payload.substr(t.payload.rfind(' ') + 1));
-  }
-  CHECK(tasks.size() == 10000);
-  CHECK(completed == 10000);
-  CHECK(wrong == 0);
-  CHECK(documents.size() == 10000); // each of the 10,000 documents became one task, none twice
-  MESSAGE(rerun << " tasks were running at the kill and ran again");
+  // Every stored result is what the kernel makes of its payload, run again here; each document
+  // (its number ends its text) became one task, none twice.
+  auto a = audit_tasks(read_tasks(data_dir), [](const task_record& t) { return t.payload.substr(t.payload.rfind(' ') + 1); });
+  CHECK(a.tasks == 10000);
+  CHECK(a.completed == 10000);
+  CHECK(a.wrong_results == 0);
+  CHECK(a.not_written_once == 0);
+  CHECK(a.documents.size() == 10000);
+  MESSAGE(a.rerun << " tasks were running at the kill and ran again");
 }
 
 TEST_CASE("a critical task submitted behind many low-priority ones runs before them") {

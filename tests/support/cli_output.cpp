@@ -1,6 +1,10 @@
 #include "tests/support/cli_output.hpp"
 
+#include <algorithm>
+#include <set>
 #include <sstream>
+
+#include <doctest/doctest.h>
 #include <stdexcept>
 
 #include <simdjson.h>
@@ -52,6 +56,12 @@ std::vector<search_line> parse_search(const std::string& out) {
       s.ids.emplace_back(std::string_view(r["id"]));
       s.scores.push_back(double(r["score"]));
     }
+    // Every search a test reads is checked here: a result list never holds an id twice, and
+    // scores come best first (similarities descending, l2 distances ascending).
+    CHECK_MESSAGE(std::set<std::string>(s.ids.begin(), s.ids.end()).size() == s.ids.size(),
+                  "query " << q << " returned an id twice");
+    CHECK_MESSAGE((std::is_sorted(s.scores.begin(), s.scores.end()) || std::is_sorted(s.scores.rbegin(), s.scores.rend())),
+                  "query " << q << ": scores not in order");
     lines.push_back(std::move(s));
   }
   return lines;

@@ -23,7 +23,8 @@ struct search_line {
   std::vector<double> scores;
 };
 
-/// One entry per query line of `search --json`, in query order.
+/// One entry per query line of `search --json`, in query order; CHECKs that no line holds an id
+/// twice and that scores are in order (best first).
 std::vector<search_line> parse_search(const std::string& out);
 
 /// The result ids of each query as row numbers (for data sets whose ids are their row numbers).
