@@ -20,7 +20,7 @@ namespace {
 
 constexpr uint32_t dim = 512;
 
-/// Polls `status` until nothing is pending (bounded).
+/// Polls `status` until nothing is pending; fails the test if vectors still wait at the deadline.
 collection_counts wait_indexed(const std::string& addr, const std::string& dir, int timeout_s) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   collection_counts c;
@@ -32,6 +32,7 @@ collection_counts wait_indexed(const std::string& addr, const std::string& dir, 
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  REQUIRE_MESSAGE(c.pending == 0, c.pending << " vectors still wait for the HNSW graph after " << timeout_s << " s");
   return c;
 }
 

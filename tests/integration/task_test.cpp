@@ -183,6 +183,8 @@ TEST_CASE("a node killed with SIGKILL while 10,000 text tasks are in flight comp
         break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    REQUIRE_MESSAGE(parse_task_count(status, "queued") + parse_task_count(status, "running") == 0,
+                    "tasks still queued or running 180 s after the restart");
     CHECK(parse_task_count(status, "completed") == 10000);
     CHECK(parse_task_count(status, "failed") == 0);
     REQUIRE(node.stop() == 0);

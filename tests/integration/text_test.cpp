@@ -146,12 +146,14 @@ TEST_CASE("ingested documents are found again by a sentence of theirs in the top
 
   // Search the HNSW graphs once every chunk is in them: the same graphs, the same answers.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
+  bool indexed = false;
+  while (!indexed && std::chrono::steady_clock::now() < deadline) {
     auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
-    if (s.exit_code == 0 && parse_status(s.out).pending == 0)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    indexed = s.exit_code == 0 && parse_status(s.out).count > 0 && parse_status(s.out).pending == 0;
+    if (!indexed)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  REQUIRE_MESSAGE(indexed, "chunks still wait for the HNSW graph after 120 s");
   std::mt19937 rng(7);
   auto df = document_frequency(docs);
   size_t asked = 0, found = 0;
