@@ -28,6 +28,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg, std::string pe
              + "\", \"from\": \"" + json_escape(from) + "\", \"received\": " + std::to_string(st.received)
              + ", \"bytes\": " + std::to_string(text.size()) + "}";
     },
+    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
   };
 }
 

@@ -122,6 +122,9 @@ caf::result<node_metrics> metrics(node_actor* self) {
     {"vector_router", st.router}, {"task_manager", caf::actor_cast<caf::actor>(st.tasks)}, {"membership", st.membership}};
   for (size_t i = 0; i < st.workers.size(); ++i)
     children.emplace_back("text_worker-" + std::to_string(i), caf::actor_cast<caf::actor>(st.workers[i]));
+  for (auto& [name, agent] : st.agents)
+    children.emplace_back("agent-" + name, agent);
+  uint32_t shards = st.cfg.shards;
   auto fan = std::make_shared<fan_in>(
     [rp, m](const caf::error& failure) mutable {
       if (failure)
@@ -129,21 +132,44 @@ caf::result<node_metrics> metrics(node_actor* self) {
       else
         rp.deliver(std::move(*m));
     },
-    3 + children.size());
+    3 + children.size() + shards);
   auto fail = fan_in::on_error(fan);
   auto done = [fan] { fan->arrived(); };
   self->request(caf::actor_cast<caf::actor>(self), timeout, status_atom::value)
     .then([m, done](node_status& s) mutable { m->status = std::move(s); done(); }, fail);
   self->request(st.tasks, timeout, metrics_atom::value)
     .then([m, done](task_metrics& t) mutable { m->tasks = std::move(t); done(); }, fail);
-  self->request(st.router, timeout, metrics_atom::value)
-    .then([m, done](latency_histogram& h) mutable { m->search_latency = std::move(h); done(); }, fail);
+  // The router's own mailbox is asked first and the rest sent to it after the answer, so that
+  // the figure does not count these requests.
+  auto router_rest = [self, m, done, fail, shards, router = st.router, timeout] {
+    self->request(router, timeout, metrics_atom::value)
+      .then([m, done](latency_histogram& h) mutable { m->search_latency = std::move(h); done(); }, fail);
+    for (uint32_t i = 0; i < shards; ++i) {
+      size_t slot = m->mailbox_names.size() - shards + i;
+      self->request<caf::message_priority::high>(router, timeout, shard_mailbox_atom::value, i)
+        .then([m, slot, done](uint64_t n) mutable { m->mailbox_sizes[slot] = n; done(); }, fail);
+    }
+  };
   for (auto& [name, child] : children) {
     size_t slot = m->mailbox_names.size();
     m->mailbox_names.push_back(name);
     m->mailbox_sizes.push_back(0);
-    self->request(child, timeout, mailbox_atom::value)
-      .then([m, slot, done](uint64_t n) mutable { m->mailbox_sizes[slot] = n; done(); }, fail);
+    // High priority: the answer jumps the queue of a busy actor, so it comes at once and counts
+    // what waits behind it.
+    bool router = child == st.router;
+    self->request<caf::message_priority::high>(child, timeout, mailbox_atom::value)
+      .then(
+        [m, slot, done, router, router_rest](uint64_t n) mutable {
+          m->mailbox_sizes[slot] = n;
+          done();
+          if (router)
+            router_rest();
+        },
+        fail);
+  }
+  for (uint32_t i = 0; i < shards; ++i) {
+    m->mailbox_names.push_back("vector_shard-" + std::to_string(i));
+    m->mailbox_sizes.push_back(0);
   }
   return rp;
 }

@@ -225,6 +225,7 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
         dropped += idx && idx->erase(id) ? 1 : 0;
       return dropped;
     },
+    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](stats_atom) {
       std::vector<collection_info> out;
       for (auto& [name, idx] : self->state.indexes)

@@ -47,6 +47,8 @@ using vector_shard_actor = caf::typed_actor<
   // Deletes rows handed off; how many were here.
   caf::replies_to<drop_atom, std::string, std::vector<std::string>>::with<uint64_t>,
   caf::replies_to<stats_atom>::with<std::vector<collection_info>>,
+  // Messages waiting in its mailbox.
+  caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: move pending vectors into the HNSW graph, a slice at a time.
   caf::reacts_to<index_atom>>;
 

@@ -45,7 +45,9 @@
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
 //   (stats_atom)                              -> std::vector<collection_info>
 //   (mailbox_atom)                            -> uint64_t messages waiting (node to router, task manager,
-//                                                membership, workers)
+//                                                membership, workers, agents; router to shards),
+//                                                asked with high priority so that it jumps the queue
+//   (shard_mailbox_atom, uint32_t shard)      -> uint64_t messages waiting at the router's shard N
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
 //   (bound_atom, uint16_t port)               runtime to node: the port it was published on
 // Failures come back as caf::error values of category "p2p" (protocol/errors.hpp): a p2p::errc
@@ -94,6 +96,7 @@ using send_atom = caf::atom_constant<caf::atom("a_send")>;
 using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
 using metrics_atom = caf::atom_constant<caf::atom("n_metrics")>;
 using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
+using shard_mailbox_atom = caf::atom_constant<caf::atom("n_shmbox")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 constexpr uint32_t protocol_version = 2; // 2: one message shape per atom (text_search, submit_wait)

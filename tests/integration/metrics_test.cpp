@@ -78,7 +78,13 @@ TEST_CASE("/metrics answers while a node works and its counters move by exactly 
   CHECK(sample(after, "p2p_messages_sent_total") == 0); // all to this node's own agent
   CHECK(sample(after, "p2p_search_latency_seconds_count") == 1); // one request of 13 queries
   CHECK(sample(after, R"(p2p_vectors{collection="default"})") == 30000);
-  CHECK(sample(after, R"(p2p_mailbox_messages{actor="task_manager"})") >= 0);
+  // Every local actor's mailbox: the node's children, each shard and each agent.
+  for (std::string actor : {"node", "vector_router", "task_manager", "membership", "text_worker-0", "agent-worker",
+                            "vector_shard-0", "vector_shard-1", "vector_shard-2", "vector_shard-3"}) {
+    CAPTURE(actor);
+    CHECK(sample(after, "p2p_mailbox_messages{actor=\"" + actor + "\"}") >= 0);
+  }
+  CHECK(sample(after, R"(p2p_mailbox_messages{actor="vector_shard-4"})") == -1); // 4 shards, no more
 
   // status shows the same figures.
   auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
