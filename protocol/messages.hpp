@@ -121,6 +121,12 @@ typename Inspector::result_type inspect(Inspector& f, float_vector& x) {
     size_t n = 0;
     return caf::error::eval([&] { return f.begin_sequence(n); },
                             [&] {
+                              // The count comes from the wire: never allocate more floats than
+                              // the message still holds (a forged count of 10^9 would be 4 GB).
+                              // Other deserializers (none in BASP) get a fixed bound.
+                              auto* bytes = dynamic_cast<caf::binary_deserializer*>(&f);
+                              if (n > (bytes ? bytes->remaining() / sizeof(float) : size_t(1) << 26))
+                                return caf::make_error(caf::sec::end_of_stream);
                               x.resize(n);
                               return n ? f.apply_raw(n * sizeof(float), x.data()) : caf::error{};
                             },
