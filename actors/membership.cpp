@@ -29,6 +29,7 @@ struct membership_state {
   std::set<std::string> connecting;        // addresses with a connect in flight
   std::set<std::string> bootstrap_pending; // bootstrap addresses not joined yet
   std::set<std::string> left;              // peers that left gracefully: not re-added by gossip
+  std::set<std::string> refusals_logged;   // "address: reason" of joins refused, each logged once
   bool leaving = false;
   static inline const char* name = "membership";
 
@@ -96,7 +97,8 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
           log(log_level::warn, "peer at " + address + ": no node actor published there");
           return;
         }
-        self->request(remote, timeout, join_atom::value, self->state.self_info, self->state.setup.node)
+        self->request(remote, timeout, join_atom::value, self->state.self_info, self->state.setup.node,
+                      self->state.setup.cfg.cluster_name)
           .then(
             [=](std::vector<member_info>& members) {
               auto& st = self->state;
@@ -110,7 +112,9 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
               self->state.connecting.erase(address);
               auto reason = error_text(err);
               log(log_level::error, "peer at " + address + " refused this node: " + reason);
-              if (reason.find("is already used") != std::string::npos || reason.find("protocol") != std::string::npos)
+              // Another cluster, a taken id, another protocol: retrying cannot help.
+              auto code = code_of(err);
+              if (code == errc::conflict || code == errc::protocol_mismatch)
                 self->state.setup.fatal("refused by the cluster at " + address + ": " + reason);
             });
       },
@@ -136,19 +140,33 @@ void merge(membership_actor* self, const std::vector<member_info>& members) {
   }
 }
 
-caf::result<std::vector<member_info>> on_join(membership_actor* self, const member_info& who, const caf::actor& node) {
+/// A join refused: logged here once per address and reason (the other side logs it too), and
+/// answered with the reason.
+caf::error refuse_join(membership_actor* self, const member_info& who, errc code, const std::string& reason) {
+  auto key = who.address + ": " + reason;
+  if (self->state.refusals_logged.insert(key).second)
+    log(log_level::warn, "refused the join of '" + who.id + "' from " + who.address + ": " + reason);
+  return make_error(code, reason);
+}
+
+caf::result<std::vector<member_info>> on_join(membership_actor* self, const member_info& who, const caf::actor& node,
+                                              const std::string& cluster) {
   auto& st = self->state;
   if (st.leaving)
     return make_error(errc::refused, "node " + st.self_info.id + " is leaving the cluster");
   if (who.protocol != protocol_version)
-    return make_error(errc::protocol_mismatch, "protocol version " + std::to_string(who.protocol) + " is not this node's "
-                           + std::to_string(protocol_version));
+    return refuse_join(self, who, errc::protocol_mismatch, "protocol version " + std::to_string(who.protocol)
+                                                             + " is not this node's " + std::to_string(protocol_version));
+  if (cluster != st.setup.cfg.cluster_name)
+    return refuse_join(self, who, errc::conflict, "node " + st.self_info.id + " belongs to cluster '"
+                                                    + st.setup.cfg.cluster_name + "', not '" + cluster + "'");
   if (who.id == st.self_info.id && who.address != st.self_info.address)
-    return make_error(errc::conflict, "peer id '" + who.id + "' is already used by " + st.self_info.address);
+    return refuse_join(self, who, errc::conflict, "peer id '" + who.id + "' is already used by " + st.self_info.address);
   if (auto it = st.peers.find(who.id); it != st.peers.end() && it->second.node && it->second.info.address != who.address)
-    return make_error(errc::conflict, "peer id '" + who.id + "' is already used by " + it->second.info.address);
+    return refuse_join(self, who, errc::conflict,
+                       "peer id '" + who.id + "' is already used by " + it->second.info.address);
   if (!node)
-    return make_error(errc::invalid_input, "join without a node actor");
+    return refuse_join(self, who, errc::invalid_input, "join without a node actor");
   st.left.erase(who.id); // it came back
   admit(self, who, node);
   return st.members();
@@ -208,7 +226,9 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
           st.bootstrap_pending.insert(b);
       tick(self);
     },
-    [=](join_atom, const member_info& who, const caf::actor& node) { return on_join(self, who, node); },
+    [=](join_atom, const member_info& who, const caf::actor& node, const std::string& cluster) {
+      return on_join(self, who, node, cluster);
+    },
     [=](gossip_atom, const std::vector<member_info>& members) { merge(self, members); },
     [=](tick_atom) { tick(self); },
     [=](leave_atom) {

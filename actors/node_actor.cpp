@@ -270,8 +270,16 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       }
       return pass_on<std::string>(self, it->second, a, agent, from, std::move(text), false);
     },
-    [=](join_atom a, member_info& who, caf::actor& node) {
-      return self->delegate(self->state.membership, a, std::move(who), std::move(node));
+    [=](join_atom a, member_info& who, caf::actor& node, std::string& cluster) {
+      return self->delegate(self->state.membership, a, std::move(who), std::move(node), std::move(cluster));
+    },
+    // The join of protocol 2 named no cluster: answered with the mismatch, so that an old node
+    // says why it cannot join instead of timing out.
+    [=](join_atom, member_info& who, caf::actor&) -> caf::result<std::vector<member_info>> {
+      log(log_level::warn, "refused the join of '" + who.id + "' from " + who.address + ": protocol version "
+                             + std::to_string(who.protocol) + " is not this node's " + std::to_string(protocol_version));
+      return make_error(errc::protocol_mismatch, "protocol version " + std::to_string(who.protocol) + " is not this node's "
+                                                   + std::to_string(protocol_version));
     },
     [=](gossip_atom a, std::vector<member_info>& members) { self->send(self->state.membership, a, std::move(members)); },
   };

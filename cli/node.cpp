@@ -121,6 +121,12 @@ int run_node(int argc, char** argv) {
   }
   if (auto err = validate(cfg))
     throw cli_exit{exit_code::usage, err.message};
+  if (auto err = serving_rules(cfg))
+    throw cli_exit{exit_code::usage, err.message};
+  if (!is_loopback(cfg.host))
+    log(log_level::warn, "security.insecure_plaintext: serving " + cfg.host + " without TLS: anyone who reaches port "
+                           + std::to_string(cfg.port) + " can join cluster '" + cfg.cluster_name
+                           + "', read, write and delete; use it only on a network you trust");
 
   // Signals are taken by sigwait below; block them before CAF starts its threads.
   sigset_t signals;
@@ -136,8 +142,8 @@ int run_node(int argc, char** argv) {
   auto bound = node.publish(cfg.host, cfg.port);
   if (!bound)
     throw exit_for(bound.error()); // the host stops the node on the way out
-  std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (data " << cfg.data_dir
-            << ", " << cfg.shards << " shards)" << std::endl;
+  std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (cluster '" << cfg.cluster_name
+            << "', data " << cfg.data_dir << ", " << cfg.shards << " shards)" << std::endl;
   std::unique_ptr<metrics_server> metrics;
   if (cfg.metrics_port != 0) {
     try {

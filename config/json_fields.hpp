@@ -67,6 +67,12 @@ inline std::string read_string(const std::string& path, element v, bool allow_em
   return s;
 }
 
+inline bool read_bool(const std::string& path, element v) {
+  if (v.type() != element_type::BOOL)
+    fail(path, "true or false", v);
+  return bool(v);
+}
+
 inline std::vector<std::string> read_string_array(const std::string& path, element v) {
   if (v.type() != element_type::ARRAY)
     fail(path, "an array of strings", v);

@@ -49,6 +49,7 @@ void read_root(element root, node_config& c) {
      }},
     {"cluster", [&](auto& p, element v) {
        read_object(p, v, {
+         {"name", [&](auto& k, element x) { c.cluster_name = read_string(k, x); }},
          {"bootstrap", [&](auto& k, element x) {
             c.bootstrap = read_string_array(k, x);
             for (size_t i = 0; i < c.bootstrap.size(); ++i) {
@@ -122,6 +123,11 @@ void read_root(element root, node_config& c) {
          {"port", [&](auto& k, element x) { read_uint(k, x, c.metrics_port, 0, 65535); }},
        });
      }},
+    {"security", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"insecure_plaintext", [&](auto& k, element x) { c.insecure_plaintext = read_bool(k, x); }},
+       });
+     }},
   });
 }
 
@@ -146,9 +152,43 @@ config_error validate(const node_config& cfg) {
     return {"config: node.id: expected a non-empty string"};
   if (cfg.data_dir.empty())
     return {"config: node.data_dir: expected a non-empty string"};
+  if (cfg.cluster_name.empty() || cfg.cluster_name.size() > 64
+      || cfg.cluster_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+           != std::string::npos)
+    return {"config: cluster.name: expected 1 to 64 letters, digits, '.', '_' or '-', got \"" + cfg.cluster_name + "\""};
   if (cfg.failure_timeout_ms < cfg.heartbeat_ms)
     return {"config: cluster.failure_timeout_ms: expected at least cluster.heartbeat_ms ("
             + std::to_string(cfg.heartbeat_ms) + "), got " + std::to_string(cfg.failure_timeout_ms)};
+  return {};
+}
+
+bool is_loopback(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]")
+    return true;
+  // 127.0.0.0/8, written as four decimal octets.
+  if (host.substr(0, 4) != "127.")
+    return false;
+  int dots = 0;
+  unsigned octet = 0, digits = 0;
+  for (char ch : host) {
+    if (ch == '.') {
+      if (digits == 0 || octet > 255)
+        return false;
+      ++dots, octet = 0, digits = 0;
+    } else if (ch >= '0' && ch <= '9' && digits < 3) {
+      octet = octet * 10 + unsigned(ch - '0'), ++digits;
+    } else {
+      return false;
+    }
+  }
+  return dots == 3 && digits > 0 && octet <= 255;
+}
+
+config_error serving_rules(const node_config& cfg) {
+  if (!is_loopback(cfg.host) && !cfg.insecure_plaintext)
+    return {"config: node.host: \"" + cfg.host + "\" is not a loopback address, and a node without TLS serves "
+            "loopback only (anyone who reaches a plaintext port can join the cluster, read and delete); set "
+            "security.insecure_plaintext to true to serve it anyway"};
   return {};
 }
 

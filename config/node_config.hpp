@@ -24,6 +24,7 @@ struct node_config {
   uint16_t port = 7401;
   std::string data_dir = "./p2p-data";
   // cluster
+  std::string cluster_name = "default"; // a node joins only a cluster of the same name
   std::vector<std::string> bootstrap;
   uint32_t gossip_interval_ms = 500;
   uint32_t heartbeat_ms = 1000;
@@ -48,6 +49,8 @@ struct node_config {
   durability_mode durability = durability_mode::wal;
   // metrics
   uint16_t metrics_port = 0;
+  // security
+  bool insecure_plaintext = false; // serve a non-loopback node.host without TLS
 };
 
 /// The outcome of reading a config: empty on success, else one line naming the key path.
@@ -67,5 +70,12 @@ struct config_error {
 
 /// Re-checks cross-field rules after command-line overrides.
 [[nodiscard]] config_error validate(const node_config& cfg);
+
+/// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+[[nodiscard]] bool is_loopback(std::string_view host);
+
+/// The rule for a node that serves a port (`p2p-agent node`): without TLS it binds loopback only,
+/// unless security.insecure_plaintext is true.
+[[nodiscard]] config_error serving_rules(const node_config& cfg);
 
 } // namespace p2p

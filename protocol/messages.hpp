@@ -35,7 +35,10 @@
 //                                             then answer true; (leave_atom, string id) between
 //                                             nodes: that peer is leaving
 // Between nodes (membership):
-//   (join_atom, member_info, actor node)      -> std::vector<member_info> known members, or an error
+//   (join_atom, member_info, actor node, std::string cluster)
+//                                             -> std::vector<member_info> known members, or an error
+//                                                (another cluster name, a taken id, another protocol);
+//                                                the 3-element join of protocol 2 gets protocol_mismatch
 //                                                (id taken, protocol version)
 //   (gossip_atom, std::vector<member_info>)   one-way, every cluster.gossip_interval_ms
 // Internal (task_manager -> text_worker):
@@ -99,7 +102,8 @@ using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
 using shard_mailbox_atom = caf::atom_constant<caf::atom("n_shmbox")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
-constexpr uint32_t protocol_version = 2; // 2: one message shape per atom (text_search, submit_wait)
+// 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster.
+constexpr uint32_t protocol_version = 3;
 
 /// Floats that travel as one raw block. CAF 0.17 serialises a std::vector<float> value by
 /// value (measured: 44 % of a client's CPU on a remote put); a block is one memcpy. Peers are

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts, stops and shows a cluster of p2p-agent nodes on one host (loopback by default).
 #   scripts/cluster.sh up --topology star|chain|mesh --nodes N [--base-port P] [--dir D] [--host H] [--metrics-base-port M]
+#                         [--insecure-plaintext]   (needed for a --host that is not loopback: no TLS yet)
 #   scripts/cluster.sh down [--dir D]
 #   scripts/cluster.sh status [--dir D]
 # Node i (1..N) is node-i on port P+i-1, with config.json, node.log and node.pid in D/node-i/.
@@ -17,9 +18,9 @@ if [ -z "$agent" ]; then
 fi
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
-topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60 metrics_base=0
+topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "cluster.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --host) host="${2:?--host needs a value}"; shift 2 ;;
     --wait) wait_s="${2:?--wait needs a value}"; shift 2 ;;
     --metrics-base-port) metrics_base="${2:?--metrics-base-port needs a value}"; shift 2 ;;
+    --insecure-plaintext) plaintext=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -68,7 +70,8 @@ up() {
       die "node-$i is already running (pid $(cat "$d/node.pid")); run 'cluster.sh down --dir $dir' first"
     fi
     sed -e "s|{{I}}|$i|g" -e "s|{{HOST}}|$host|g" -e "s|{{PORT}}|$((base_port + i - 1))|g" \
-        -e "s|{{DIR}}|$dir|g" -e "s|{{BOOTSTRAP}}|$(bootstrap_for "$i")|g" "$template" > "$d/config.json"
+        -e "s|{{DIR}}|$dir|g" -e "s|{{BOOTSTRAP}}|$(bootstrap_for "$i")|g" \
+        -e "s|{{PLAINTEXT}}|$plaintext|g" "$template" > "$d/config.json"
     metrics=()
     [ "$metrics_base" -gt 0 ] && metrics=(--metrics-port $((metrics_base + i - 1)))
     "$agent" node --config "$d/config.json" "${metrics[@]}" > "$d/node.log" 2>&1 &

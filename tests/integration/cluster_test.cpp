@@ -376,6 +376,14 @@ TEST_CASE("a peer speaking another protocol version and an oversized message are
   CHECK(ask(members_reply, p2p::join_atom::value, stranger, caf::actor_cast<caf::actor>(self))
         == "protocol version " + std::to_string(p2p::protocol_version + 1) + " is not this node's "
              + std::to_string(p2p::protocol_version));
+  // The right protocol, another cluster's name; then this cluster's name and the node's own id.
+  stranger.protocol = p2p::protocol_version;
+  CHECK(ask(members_reply, p2p::join_atom::value, stranger, caf::actor_cast<caf::actor>(self), std::string("other"))
+        == "node node-1 belongs to cluster 'default', not 'other'");
+  auto twin = stranger;
+  twin.id = "node-1";
+  CHECK(ask(members_reply, p2p::join_atom::value, twin, caf::actor_cast<caf::actor>(self), std::string("default"))
+        == "peer id 'node-1' is already used by " + node.address());
   CHECK(ask(text_reply, p2p::send_atom::value, std::string("node-1/worker"), std::string("test"),
             std::string(2 << 20, 'x'), false)
           .find("message of 2097152 bytes refused: over the limit of 1048576 bytes")
@@ -387,4 +395,31 @@ TEST_CASE("a peer speaking another protocol version and an oversized message are
   CHECK(status.exit_code == 0);
   CHECK(member_count(node.address(), dir) == 1);
   CHECK(node.stop() == 0);
+  // The node said why, once each.
+  auto log = node.process().err() + node.process().out();
+  CHECK(log.find("refused the join of 'stranger' from 127.0.0.1:1: node node-1 belongs to cluster 'default', not 'other'")
+        != std::string::npos);
+  CHECK(log.find("refused the join of 'node-1' from 127.0.0.1:1: peer id 'node-1' is already used") != std::string::npos);
+}
+
+TEST_CASE("a node of another cluster is refused at join with the reason on both sides, and stops") {
+  auto dir = fresh_dir("cluster-name");
+  std::filesystem::create_directories(dir + "/alpha");
+  node_process alpha(dir + "/alpha", R"({"cluster": {"name": "alpha"}})");
+  std::ofstream(dir + "/beta.json") << R"({"cluster": {"name": "beta"}})";
+  CHECK(alpha.process().out().find("(cluster 'alpha'") != std::string::npos);
+  auto port = free_ports(1);
+  auto beta = run_agent({"node", "--id", "node-2", "--port", std::to_string(port), "--data-dir", dir + "/beta",
+                         "--bootstrap", alpha.address(), "--config", dir + "/beta.json"},
+                        dir, 60);
+  CHECK(beta.exit_code == 1);
+  CHECK(beta.err.find("refused by the cluster at " + alpha.address()
+                      + ": node node-1 belongs to cluster 'alpha', not 'beta'")
+        != std::string::npos);
+  CHECK(member_count(alpha.address(), dir) == 1);
+  auto log = alpha.process().err() + alpha.process().out();
+  CHECK(log.find("refused the join of 'node-2' from 127.0.0.1:" + std::to_string(port)
+                 + ": node node-1 belongs to cluster 'alpha', not 'beta'")
+        != std::string::npos);
+  CHECK(alpha.stop() == 0);
 }

@@ -34,13 +34,14 @@ TEST_CASE("every field of the design's example config is read") {
   node_config cfg;
   auto err = parse_config(R"({
     "node": {"id": "node-7", "host": "127.0.0.2", "port": 7409, "data_dir": "/tmp/x"},
-    "cluster": {"bootstrap": ["127.0.0.1:7400"], "gossip_interval_ms": 250, "heartbeat_ms": 100, "failure_timeout_ms": 900},
+    "cluster": {"name": "prod-eu.1", "bootstrap": ["127.0.0.1:7400"], "gossip_interval_ms": 250, "heartbeat_ms": 100, "failure_timeout_ms": 900},
     "runtime": {"scheduler_threads": 3, "scheduler_policy": "stealing", "workers": 5},
     "agents": [{"name": "a", "capabilities": ["embedding"]}],
     "vectors": {"dim": 128, "metric": "l2", "shards": 2, "hnsw": {"m": 8, "ef_construction": 50, "ef_search": 20}},
     "tasks": {"default_timeout_ms": 1000, "max_retries": 1, "queue_limit": 10},
     "storage": {"durability": "fsync"},
-    "metrics": {"port": 9100}})",
+    "metrics": {"port": 9100},
+    "security": {"insecure_plaintext": true}})",
                           cfg);
   REQUIRE_MESSAGE(!err, err.message);
   CHECK(cfg.id == "node-7");
@@ -66,6 +67,39 @@ TEST_CASE("every field of the design's example config is read") {
   CHECK(cfg.queue_limit == 10);
   CHECK(cfg.durability == durability_mode::fsync);
   CHECK(cfg.metrics_port == 9100);
+  CHECK(cfg.cluster_name == "prod-eu.1");
+  CHECK(cfg.insecure_plaintext);
+}
+
+TEST_CASE("a cluster name is 1 to 64 plain characters, and the default is \"default\"") {
+  node_config cfg;
+  REQUIRE_FALSE(parse_config("{}", cfg));
+  CHECK(cfg.cluster_name == "default");
+  CHECK_FALSE(cfg.insecure_plaintext);
+  auto err = parse_config(R"({"cluster": {"name": "a b"}})", cfg);
+  CHECK(err.message == "config: cluster.name: expected 1 to 64 letters, digits, '.', '_' or '-', got \"a b\"");
+  CHECK(parse_config(R"({"cluster": {"name": ""}})", cfg).message == "config: cluster.name: expected a non-empty string");
+  CHECK(parse_config(R"({"security": {"insecure_plaintext": "yes"}})", cfg).message.find("security.insecure_plaintext")
+        != std::string::npos);
+}
+
+TEST_CASE("a node without TLS serves loopback only unless security.insecure_plaintext is true") {
+  for (auto host : {"127.0.0.1", "127.1.2.3", "localhost", "::1"}) {
+    CAPTURE(host);
+    CHECK(is_loopback(host));
+  }
+  for (auto host : {"0.0.0.0", "10.0.0.5", "127.0.0", "127.0.0.256", "127.0.0.1.5", "1270.0.0.1", "example.org", ""}) {
+    CAPTURE(host);
+    CHECK_FALSE(is_loopback(host));
+  }
+  node_config cfg;
+  CHECK_FALSE(serving_rules(cfg));
+  cfg.host = "0.0.0.0";
+  auto err = serving_rules(cfg);
+  CHECK(err.message.find("node.host: \"0.0.0.0\" is not a loopback address") != std::string::npos);
+  CHECK(err.message.find("security.insecure_plaintext") != std::string::npos);
+  cfg.insecure_plaintext = true;
+  CHECK_FALSE(serving_rules(cfg));
 }
 
 TEST_CASE("an unknown key is refused with its full path") {
