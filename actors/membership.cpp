@@ -48,16 +48,16 @@ std::chrono::milliseconds ms(uint32_t x) { return std::chrono::milliseconds(x); 
 
 void merge(membership_actor* self, const std::vector<member_info>& members);
 
-/// Tells the node who its connected peers are now.
+/// Tells the node who its peers are now: the connected ones, and those dropped without leaving
+/// (state "down", no actor), which still own their keys.
 void announce(membership_actor* self) {
   auto& st = self->state;
   std::vector<member_info> infos;
   std::vector<caf::actor> nodes;
-  for (auto& [_, p] : st.peers)
-    if (p.node) {
-      infos.push_back(p.info);
-      nodes.push_back(p.node);
-    }
+  for (auto& [_, p] : st.peers) {
+    infos.push_back(p.info);
+    nodes.push_back(p.node);
+  }
   self->send(st.setup.node, members_atom::value, std::move(infos), std::move(nodes));
 }
 
@@ -207,7 +207,10 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
         auto& bootstrap = st.setup.cfg.bootstrap;
         if (std::find(bootstrap.begin(), bootstrap.end(), it->second.info.address) != bootstrap.end())
           st.bootstrap_pending.insert(it->second.info.address); // keep asking it: it may come back
-        st.peers.erase(it);
+        // Dropped without leaving: it is down, not gone. Its keys stay its own (reads of them
+        // say "unavailable", searches say what they missed) until it rejoins or is forgotten.
+        it->second.node = nullptr;
+        it->second.info.state = "down";
         announce(self);
         return;
       }
@@ -245,7 +248,8 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
       if (it == st.peers.end())
         return;
       log(log_level::info, "peer " + id + " at " + it->second.info.address + " is leaving");
-      self->demonitor(it->second.node);
+      if (it->second.node)
+        self->demonitor(it->second.node);
       st.left.insert(id);
       st.peers.erase(it);
       announce(self);

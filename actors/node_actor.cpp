@@ -214,8 +214,15 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     },
     [=](peers_atom a) { return self->delegate(self->state.membership, a); },
     [=](members_atom a, std::vector<member_info>& infos, std::vector<caf::actor>& nodes) {
-      self->send(self->state.router, a, infos, nodes);
-      self->send(self->state.tasks, a, std::move(infos), std::move(nodes));
+      self->send(self->state.router, a, infos, nodes); // down peers included: they own their keys
+      std::vector<member_info> live;
+      std::vector<caf::actor> live_nodes;
+      for (size_t i = 0; i < infos.size() && i < nodes.size(); ++i)
+        if (nodes[i]) {
+          live.push_back(std::move(infos[i]));
+          live_nodes.push_back(std::move(nodes[i]));
+        }
+      self->send(self->state.tasks, a, std::move(live), std::move(live_nodes));
     },
     [=](cluster_put_atom a, collection_spec& spec, vector_batch& b, bool if_absent) {
       return self->delegate(self->state.router, a, std::move(spec), std::move(b), if_absent);

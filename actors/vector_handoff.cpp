@@ -65,10 +65,20 @@ void handoff_step(router_actor* self) {
         }
         auto spec = st.collections.at(collection);
         // The owners by the placement of the request: node index 0 is this node unless leaving.
+        // Rows of a down owner stay here until it is back: moved nowhere, dropped never.
         std::map<std::string, std::vector<uint32_t>> by_peer;
-        for (uint32_t i = 0; i < batch.owners.size(); ++i)
-          by_peer[req.node_ids[batch.owners[i]]].push_back(i);
-        auto ids = std::make_shared<std::vector<std::string>>(batch.rows.ids);
+        auto ids = std::make_shared<std::vector<std::string>>();
+        for (uint32_t i = 0; i < batch.owners.size(); ++i) {
+          auto& owner = req.node_ids[batch.owners[i]];
+          if (std::any_of(st.down.begin(), st.down.end(), [&](auto& d) { return d.id == owner; }))
+            continue;
+          by_peer[owner].push_back(i);
+          ids->push_back(batch.rows.ids[i]);
+        }
+        if (by_peer.empty()) {
+          next(batch.done, batch.next_after);
+          return;
+        }
         auto after = batch.next_after;
         bool done = batch.done;
         // Once every peer has stored its rows, drop them here; if one could not, start over later.
@@ -108,7 +118,7 @@ void start_rebalance(router_actor* self) {
     return;
   }
   st.handoff_work.clear();
-  if (!st.peers.empty())
+  if (!st.peers.empty() || !st.down.empty())
     for (auto& [name, _] : st.collections)
       for (uint16_t s = 0; s < st.shards.size(); ++s)
         st.handoff_work.emplace_back(name, s);
@@ -119,18 +129,23 @@ void start_rebalance(router_actor* self) {
 
 void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
   auto& st = self->state;
-  std::vector<peer_node> peers;
+  std::vector<peer_node> peers, down;
   for (size_t i = 0; i < infos.size() && i < nodes.size(); ++i)
     if (std::find(infos[i].capabilities.begin(), infos[i].capabilities.end(), "vector_store")
         != infos[i].capabilities.end())
-      peers.push_back({infos[i].id, nodes[i], uint32_t(infos[i].shards.size())});
-  std::sort(peers.begin(), peers.end(), [](auto& a, auto& b) { return a.id < b.id; });
-  bool same = peers.size() == st.peers.size();
+      (nodes[i] ? peers : down).push_back({infos[i].id, nodes[i], uint32_t(infos[i].shards.size())});
+  auto by_id = [](auto& a, auto& b) { return a.id < b.id; };
+  std::sort(peers.begin(), peers.end(), by_id);
+  std::sort(down.begin(), down.end(), by_id);
+  bool same = peers.size() == st.peers.size() && down.size() == st.down.size();
   for (size_t i = 0; same && i < peers.size(); ++i)
     same = peers[i].id == st.peers[i].id && peers[i].node == st.peers[i].node;
+  for (size_t i = 0; same && i < down.size(); ++i)
+    same = down[i].id == st.down[i].id;
   if (same)
     return;
   st.peers = std::move(peers);
+  st.down = std::move(down);
   start_rebalance(self);
 }
 

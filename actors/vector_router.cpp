@@ -105,12 +105,27 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   auto shared = std::make_shared<const vector_batch>(std::move(b));
   std::vector<uint32_t> local;
   std::map<size_t, std::vector<uint32_t>> remote; // peer index -> rows
+  std::map<std::string, size_t> unreachable;      // down owner -> rows
   for (uint32_t i = 0; i < shared->ids.size(); ++i) {
-    auto* owner = local_only ? nullptr : st.owner(shared->ids[i]);
-    if (owner)
-      remote[size_t(owner - st.peers.data())].push_back(i);
+    auto route = local_only ? router_state::route{} : st.route_of(shared->ids[i]);
+    if (route.down)
+      ++unreachable[route.peer->id];
+    else if (route.peer)
+      remote[size_t(route.peer - st.peers.data())].push_back(i);
     else
       local.push_back(i);
+  }
+  // One copy per key: a key whose owner is down cannot be written without being lost (or
+  // rolled back) when the owner returns, so the batch is refused whole, before anything is written.
+  if (!unreachable.empty()) {
+    std::string who;
+    size_t rows = 0;
+    for (auto& [id, n] : unreachable)
+      who += (who.empty() ? "" : ", ") + id, rows += n;
+    return make_error(errc::unavailable, "put refused: " + std::to_string(rows) + " of the batch's "
+                                           + std::to_string(shared->ids.size()) + " ids belong to " + who
+                                           + ", which is down; nothing of the batch was written (one copy "
+                                             "per vector: retry once it is back)");
   }
   auto rp = self->make_response_promise<uint64_t>();
   auto stored = std::make_shared<uint64_t>(0);
@@ -205,10 +220,17 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
       if (!local_only)
         self->state.search_latency.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (failure)
+      if (failure) {
         rp.deliver(failure);
-      else
-        rp.deliver(merge(*parts, queries, k, metric));
+        return;
+      }
+      auto merged = merge(*parts, queries, k, metric);
+      if (!local_only) {
+        merged.missing_shards = self->state.missing_shards();
+        for (auto& d : self->state.down)
+          merged.missing_nodes.push_back(d.id);
+      }
+      rp.deliver(std::move(merged));
     },
     shards + peers);
   auto into = [parts, fan](size_t slot) {
@@ -309,16 +331,24 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       auto spec = lookup(collection);
       if (!spec)
         return spec.error();
-      if (auto* owner = self->state.owner(id))
-        return pass_on<vector_record>(self, owner->node, cluster_get_atom::value, *spec, id);
+      auto route = self->state.route_of(id);
+      if (route.down)
+        return make_error(errc::unavailable, "vector '" + id + "' is on " + route.peer->id
+                                               + ", which is down: unavailable until it is back");
+      if (route.peer)
+        return pass_on<vector_record>(self, route.peer->node, cluster_get_atom::value, *spec, id);
       return pass_on<vector_record>(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
     },
     [=](delete_atom, const std::string& collection, const std::string& id) -> caf::result<bool> {
       auto spec = lookup(collection);
       if (!spec)
         return false;
-      if (auto* owner = self->state.owner(id))
-        return pass_on<bool>(self, owner->node, cluster_delete_atom::value, *spec, id);
+      auto route = self->state.route_of(id);
+      if (route.down)
+        return make_error(errc::unavailable, "delete of '" + id + "' refused: it belongs to " + route.peer->id
+                                               + ", which is down; retry once it is back");
+      if (route.peer)
+        return pass_on<bool>(self, route.peer->node, cluster_delete_atom::value, *spec, id);
       return pass_on<bool>(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
     },
     [=](cluster_put_atom, const collection_spec& spec, vector_batch& b, bool if_absent) {

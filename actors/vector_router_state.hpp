@@ -34,6 +34,7 @@ struct router_state {
   std::vector<vector_shard_actor> shards;
   std::map<std::string, collection_spec, std::less<>> collections;
   std::vector<peer_node> peers; // by id
+  std::vector<peer_node> down;  // by id: dropped without leaving; they own their keys, unreachable
   // Handoff: (collection, shard) pairs still to scan, one at a time.
   bool leaving = false;
   bool rebalancing = false;
@@ -46,23 +47,50 @@ struct router_state {
 
   size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }
 
-  /// The nodes that own keys now: this node first (unless leaving), then the peers.
+  /// The nodes that own keys now: this node first (unless leaving), then the connected peers,
+  /// then the down ones.
   std::vector<std::pair<std::string, uint32_t>> placement() const {
     std::vector<std::pair<std::string, uint32_t>> out;
     if (!leaving)
       out.emplace_back(cfg.id, uint32_t(shards.size()));
     for (auto& p : peers)
       out.emplace_back(p.id, p.shards);
+    for (auto& p : down)
+      out.emplace_back(p.id, p.shards);
     return out;
   }
 
-  /// The peer that owns `id`, or null when this node does.
-  const peer_node* owner(std::string_view id) const {
-    if (peers.empty())
-      return nullptr;
+  /// Where the key `id` lives: this node (peer null), a connected peer, or a down one.
+  struct route {
+    const peer_node* peer = nullptr;
+    bool down = false;
+  };
+  route route_of(std::string_view id) const {
+    if (peers.empty() && down.empty())
+      return {};
     auto nodes = placement();
     auto at = owner_node(nodes, id);
-    return nodes[at].first == cfg.id ? nullptr : &peers[leaving ? at : at - 1];
+    size_t self_slots = leaving ? 0 : 1;
+    if (at < self_slots)
+      return {};
+    at -= self_slots;
+    if (at < peers.size())
+      return {&peers[at], false};
+    return {&down[at - peers.size()], true};
+  }
+
+  /// The connected peer that owns `id`, or null when this node does (or a down one: route_of).
+  const peer_node* owner(std::string_view id) const {
+    auto r = route_of(id);
+    return r.down ? nullptr : r.peer;
+  }
+
+  /// Shards of down nodes, and their ids: what a search cannot reach.
+  uint32_t missing_shards() const {
+    uint32_t n = 0;
+    for (auto& p : down)
+      n += p.shards;
+    return n;
   }
 };
 

@@ -16,7 +16,8 @@ namespace p2p::cli {
 
 namespace po = boost::program_options;
 
-enum exit_code : int { ok = 0, failure = 1, usage = 2 };
+// partial: an answer that could not cover every shard (a node is down); --allow-partial makes it 0.
+enum exit_code : int { ok = 0, failure = 1, usage = 2, partial = 3 };
 
 /// Thrown by subcommands to end with a message and an exit code.
 struct cli_exit {

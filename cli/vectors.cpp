@@ -26,7 +26,10 @@ void print_results(size_t first, const search_result& r, bool json) {
       for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
         out << (i ? ", " : "") << "{\"id\": \"" << json_escape(r.ids[hit]) << "\", \"score\": "
             << format_float(r.scores[hit]) << "}";
-      out << "], \"took_us\": " << r.took_us[q] << "}\n";
+      out << "], \"took_us\": " << r.took_us[q];
+      if (r.missing_shards > 0)
+        out << ", \"partial\": true, \"missing_shards\": " << r.missing_shards;
+      out << "}\n";
     } else {
       out << "query " << first + q << " (" << r.took_us[q] << " us):";
       for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
@@ -36,6 +39,31 @@ void print_results(size_t first, const search_result& r, bool json) {
   }
   std::cout << out.str();
 }
+
+/// What a search could not cover, told once on stderr; whether the answer was partial.
+struct partial_answers {
+  uint32_t missing_shards = 0;
+  std::vector<std::string> nodes;
+  void note(const search_result& r) {
+    if (r.missing_shards > missing_shards) {
+      missing_shards = r.missing_shards;
+      nodes = r.missing_nodes;
+    }
+  }
+  /// Warns on stderr; exit 3 unless `allowed`.
+  void finish(bool allowed) const {
+    if (missing_shards == 0)
+      return;
+    std::string who;
+    for (auto& n : nodes)
+      who += (who.empty() ? "" : ", ") + n;
+    std::string text = "partial answer: " + std::to_string(missing_shards) + " shards on " + who
+                       + " (down) were not searched; results may miss their vectors";
+    if (!allowed)
+      throw cli_exit{exit_code::partial, text + " (--allow-partial accepts this with exit 0)"};
+    std::cerr << "p2p-agent search: warning: " << text << std::endl;
+  }
+};
 
 } // namespace
 
@@ -101,7 +129,7 @@ int run_search(int argc, char** argv) {
   client_options o;
   std::string input, text;
   uint32_t k = 10, ef = 0;
-  bool exact = false;
+  bool exact = false, allow_partial = false;
   po::options_description desc("search options");
   add_client_options(desc, o);
   desc.add_options()
@@ -109,11 +137,12 @@ int run_search(int argc, char** argv) {
     ("text", po::value(&text), "query text (embedded with the node's embedder)")
     ("k", po::value(&k)->default_value(k), "results per query")
     ("ef", po::value(&ef), "HNSW search breadth (default: the node's vectors.hnsw.ef_search)")
-    ("exact", po::bool_switch(&exact), "exact scan instead of HNSW");
+    ("exact", po::bool_switch(&exact), "exact scan instead of HNSW")
+    ("allow-partial", po::bool_switch(&allow_partial), "exit 0 (with a warning) when a node is down and its shards could not be searched; without it such an answer exits 3");
   po::variables_map vm;
   if (!parse_args(argc, argv,
                   "p2p-agent search [--peer H:P] (--text STR | --input Q.fvecs|Q.jsonl) [--k 10] [--ef N] [--exact] "
-                  "[--collection C] [--json]",
+                  "[--allow-partial] [--collection C] [--json]",
                   desc, vm))
     return exit_code::ok;
   if (input.empty() == !vm.count("text"))
@@ -125,6 +154,10 @@ int run_search(int argc, char** argv) {
     auto r = ask<search_result>(*session, o, text_search_atom::value,
                                 text_search_request{o.collection, {text}, k, ef, exact});
     print_results(0, r, o.json);
+    std::cout.flush();
+    partial_answers partial;
+    partial.note(r);
+    partial.finish(allow_partial);
     return exit_code::ok;
   }
   auto reader = open_input_file<vector_reader>(input);
@@ -132,6 +165,7 @@ int run_search(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   request_pipeline<search_result> pipeline(*session, o);
   size_t next_query = 0, answered = 0;
+  partial_answers partial;
   progress_line progress("search", 0, !o.json);
   vector_rows rows;
   bool more = true;
@@ -146,6 +180,7 @@ int run_search(int argc, char** argv) {
     pipeline.send(
       [&, first](search_result& r) {
         print_results(first, r, o.json);
+        partial.note(r);
         answered += r.counts.size();
         progress.update(answered);
       },
@@ -163,6 +198,7 @@ int run_search(int argc, char** argv) {
     std::cerr << answered << " queries in " << format_float(secs) << " s ("
               << format_float(secs > 0 ? double(answered) / secs : 0) << " queries/s)" << std::endl;
   }
+  partial.finish(allow_partial);
   return exit_code::ok;
 }
 

@@ -102,7 +102,8 @@ using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
 using shard_mailbox_atom = caf::atom_constant<caf::atom("n_shmbox")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
-// 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster.
+// 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search
+// result names the shards it could not reach.
 constexpr uint32_t protocol_version = 3;
 
 /// Floats that travel as one raw block. CAF 0.17 serialises a std::vector<float> value by
@@ -214,11 +215,15 @@ struct search_result {
   std::vector<std::string> ids;
   float_vector scores;
   std::vector<uint32_t> took_us; // per query, time spent searching on the node
+  // Shards of nodes that are down (dropped without leaving): their vectors were not searched.
+  uint32_t missing_shards = 0;
+  std::vector<std::string> missing_nodes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_result& x) {
-  return f(caf::meta::type_name("search_result"), x.counts, x.ids, x.scores, x.took_us);
+  return f(caf::meta::type_name("search_result"), x.counts, x.ids, x.scores, x.took_us, x.missing_shards,
+           x.missing_nodes);
 }
 
 struct vector_record {

@@ -423,3 +423,70 @@ TEST_CASE("a node of another cluster is refused at join with the reason on both 
         != std::string::npos);
   CHECK(alpha.stop() == 0);
 }
+
+TEST_CASE("with one copy per vector, a dead node makes searches say partial and its keys unavailable, never missing") {
+  constexpr uint32_t dim = 512, n = 3000;
+  auto dir = fresh_dir("cluster-down");
+  auto base = free_ports(3);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto first = "127.0.0.1:" + std::to_string(base);
+  auto data = embedding_like_vectors(n, dim, 51);
+  auto queries = embedding_like_vectors(20, dim, 52);
+  REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
+  REQUIRE(p2p::write_fvecs(dir + "/queries.fvecs", queries.data(), 20, dim));
+  auto put = run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  // Which ids node-2 holds, by the cluster's placement.
+  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 4}, {"node-2", 4}, {"node-3", 4}};
+  std::vector<std::string> on_two, elsewhere;
+  for (uint32_t i = 0; i < n; ++i)
+    (p2p::owner_node(placement, std::to_string(i)) == 1 ? on_two : elsewhere).push_back(std::to_string(i));
+  REQUIRE(on_two.size() > 500);
+  auto count_elsewhere = [&] { return node_count(first, dir) + node_count("127.0.0.1:" + std::to_string(base + 2), dir); };
+  auto before = count_elsewhere();
+  CHECK(before == elsewhere.size());
+
+  kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
+  wait_members(first, 2, dir, std::chrono::seconds(10));
+  REQUIRE(member_count(first, dir) == 2);
+
+  // A search says what it missed: exit 3 without --allow-partial, 0 with it, "partial" in the JSON.
+  auto search = run_agent({"search", "--peer", first, "--input", dir + "/queries.fvecs", "--json"}, dir);
+  CHECK(search.exit_code == 3);
+  CHECK(search.err.find("partial answer: 4 shards on node-2 (down) were not searched") != std::string::npos);
+  auto allowed = run_agent({"search", "--peer", first, "--input", dir + "/queries.fvecs", "--json", "--allow-partial"}, dir);
+  CHECK(allowed.exit_code == 0);
+  auto lines = parse_search(allowed.out);
+  CHECK(lines.size() == 20);
+  CHECK(allowed.out.find("\"partial\": true, \"missing_shards\": 4") != std::string::npos);
+  // get says unavailable for node-2's ids (not "not found"), and still finds the others.
+  auto lost = run_agent({"get", "--peer", first, "--id", on_two.front()}, dir);
+  CHECK(lost.exit_code == 1);
+  CHECK(lost.err.find("vector '" + on_two.front() + "' is on node-2, which is down: unavailable") != std::string::npos);
+  CHECK(run_agent({"get", "--peer", first, "--id", elsewhere.front()}, dir).exit_code == 0);
+  auto never = run_agent({"get", "--peer", first, "--id", "no-such-id"}, dir);
+  CHECK(never.exit_code == 1);
+  // A put that touches node-2's keys is refused whole: nothing written anywhere, so nothing to
+  // roll back when node-2 returns.
+  auto again = run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir);
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("belong to node-2, which is down; nothing of the batch was written") != std::string::npos);
+  CHECK(count_elsewhere() == before);
+
+  // node-2 back with its data: complete answers again.
+  child node2({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-again");
+  wait_members(first, 3, dir, std::chrono::seconds(30));
+  REQUIRE(member_count(first, dir) == 3);
+  auto whole = run_agent({"search", "--peer", first, "--input", dir + "/queries.fvecs", "--json"}, dir);
+  CHECK(whole.exit_code == 0);
+  CHECK(whole.out.find("partial") == std::string::npos);
+  auto back = run_agent({"get", "--peer", first, "--id", on_two.front(), "--json"}, dir);
+  REQUIRE(back.exit_code == 0);
+  size_t row = std::stoul(on_two.front());
+  CHECK(parse_get(back.out) == std::vector<float>(data.begin() + row * dim, data.begin() + (row + 1) * dim));
+  CHECK(run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir).exit_code == 0);
+  node2.signal(SIGTERM);
+  CHECK(node2.wait(60) == 0);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
