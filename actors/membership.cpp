@@ -30,6 +30,7 @@ struct membership_state {
   std::set<std::string> bootstrap_pending; // bootstrap addresses not joined yet
   std::set<std::string> left;              // peers that left gracefully: not re-added by gossip
   std::set<std::string> refusals_logged;   // "address: reason" of joins refused, each logged once
+  std::set<std::string> forgotten;         // down peers dropped for good: their keys went to others
   bool leaving = false;
   static inline const char* name = "membership";
 
@@ -37,6 +38,15 @@ struct membership_state {
     std::vector<member_info> out{self_info};
     for (auto& [_, p] : peers)
       if (p.node)
+        out.push_back(p.info);
+    return out;
+  }
+
+  /// The members and, after them, the peers that are down (state "down"): what `peers` shows.
+  std::vector<member_info> listing() const {
+    auto out = members();
+    for (auto& [_, p] : peers)
+      if (!p.node)
         out.push_back(p.info);
     return out;
   }
@@ -104,6 +114,11 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
               auto& st = self->state;
               st.connecting.erase(address);
               st.bootstrap_pending.erase(address);
+              if (!members.empty() && st.forgotten.count(members.front().id)) {
+                log(log_level::warn, "peer at " + address + " is '" + members.front().id
+                                       + "', which this cluster forgot: not admitted");
+                return;
+              }
               if (!members.empty())
                 admit(self, members.front(), remote);
               merge(self, members);
@@ -131,7 +146,7 @@ void merge(membership_actor* self, const std::vector<member_info>& members) {
   if (st.leaving)
     return;
   for (auto& m : members) {
-    if (m.id == st.self_info.id || st.left.count(m.id))
+    if (m.id == st.self_info.id || st.left.count(m.id) || st.forgotten.count(m.id))
       continue;
     auto it = st.peers.find(m.id);
     if (it != st.peers.end() && it->second.node)
@@ -160,6 +175,9 @@ caf::result<std::vector<member_info>> on_join(membership_actor* self, const memb
   if (cluster != st.setup.cfg.cluster_name)
     return refuse_join(self, who, errc::conflict, "node " + st.self_info.id + " belongs to cluster '"
                                                     + st.setup.cfg.cluster_name + "', not '" + cluster + "'");
+  if (st.forgotten.count(who.id))
+    return refuse_join(self, who, errc::conflict, "node id '" + who.id + "' was forgotten by the cluster (its keys "
+                                                    "went to the other nodes): start it with a new id and an empty data dir");
   if (who.id == st.self_info.id && who.address != st.self_info.address)
     return refuse_join(self, who, errc::conflict, "peer id '" + who.id + "' is already used by " + st.self_info.address);
   if (auto it = st.peers.find(who.id); it != st.peers.end() && it->second.node && it->second.info.address != who.address)
@@ -254,7 +272,27 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
       st.peers.erase(it);
       announce(self);
     },
-    [=](peers_atom) { return self->state.members(); },
+    [=](peers_atom) { return self->state.listing(); },
+    [=](forget_atom a, const std::string& id) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto it = st.peers.find(id);
+      if (it == st.peers.end())
+        return st.forgotten.count(id) ? std::string("'" + id + "' is already forgotten")
+                                      : std::string("'" + id + "' is not a member here");
+      if (it->second.node)
+        return make_error(errc::conflict, "'" + id + "' is alive (at " + it->second.info.address
+                                            + "): only a down node can be forgotten; use leave for a live one");
+      log(log_level::warn, "forgetting down peer " + id + " at " + it->second.info.address
+                             + ": its keys go to the other nodes, and it may not rejoin under that id");
+      st.bootstrap_pending.erase(it->second.info.address); // nothing to wait for from it
+      st.peers.erase(it);
+      st.forgotten.insert(id);
+      for (auto& [_, p] : st.peers) // once to every member: each forgets it the same way
+        if (p.node)
+          self->send(p.node, a, id);
+      announce(self);
+      return std::string("forgot '" + id + "': its keys now belong to the other nodes");
+    },
     [=](lookup_atom, const std::string& id) -> caf::result<caf::actor> {
       auto& st = self->state;
       auto it = st.peers.find(id);

@@ -213,6 +213,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       self->send(self->state.membership, a, port);
     },
     [=](peers_atom a) { return self->delegate(self->state.membership, a); },
+    [=](forget_atom a, std::string& id) { return self->delegate(self->state.membership, a, std::move(id)); },
     [=](members_atom a, std::vector<member_info>& infos, std::vector<caf::actor>& nodes) {
       self->send(self->state.router, a, infos, nodes); // down peers included: they own their keys
       std::vector<member_info> live;

@@ -223,7 +223,7 @@ int run_bench(int argc, char** argv) {
   if (!o.peer.empty()) {
     peer_session = open_session(o);
     auto status = ask<node_status>(*peer_session, o, status_atom::value);
-    counts = {uint32_t(std::max<size_t>(1, status.members.size()))};
+    counts = {uint32_t(std::max<size_t>(1, alive_members(status.members)))};
   }
   // Each repeat measures the baselines again, then runs every node count on fresh nodes (a fresh
   // embedded data dir, a fresh cluster), so that each repeat's ratio compares neighbours in time.

@@ -8,6 +8,7 @@ int run_status(int argc, char** argv);
 int run_peers(int argc, char** argv);
 int run_send(int argc, char** argv);
 int run_leave(int argc, char** argv);
+int run_forget(int argc, char** argv);
 int run_put(int argc, char** argv);
 int run_search(int argc, char** argv);
 int run_get(int argc, char** argv);

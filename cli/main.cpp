@@ -24,6 +24,7 @@ const subcommand subcommands[] = {
   {"get", p2p::cli::run_get, "fetch one vector and its metadata"},
   {"delete", p2p::cli::run_delete, "delete one vector"},
   {"leave", p2p::cli::run_leave, "make a node leave the cluster gracefully: its vectors move to the others, then it stops"},
+  {"forget", p2p::cli::run_forget, "drop a down node for good: its keys go to the others (its vectors are lost with it)"},
   {"send", p2p::cli::run_send, "send a message to an agent on any peer: --to PEER_ID/AGENT"},
   {"process", p2p::cli::run_process, "text processing of JSONL documents: words, top terms, chunks"},
   {"ingest", p2p::cli::run_ingest, "documents to embedded, searchable chunks (DOC#N)"},

@@ -221,7 +221,11 @@ int run_status(int argc, char** argv) {
             << "memory      " << human_bytes(s.rss_bytes) << " resident\n"
             << "shards      " << s.shards << "\n"
             << "collections " << s.collections.size() << "\n";
-  std::cout << "peers       " << s.members.size() << " members\n";
+  auto alive = alive_members(s.members);
+  std::cout << "peers       " << alive << " members";
+  if (alive < s.members.size())
+    std::cout << " (and " << s.members.size() - alive << " down)";
+  std::cout << "\n";
   for (auto& m : s.members)
     std::cout << "  " << m.id << " " << m.address << " " << m.state << "\n";
   std::cout << "tasks      ";
@@ -310,6 +314,22 @@ int run_leave(int argc, char** argv) {
   std::cout << (moved ? "left the cluster: its vectors are with the other peers; the node stops"
                       : "left the cluster: no peer to hand vectors to, they stay in its data dir; the node stops")
             << std::endl;
+  return exit_code::ok;
+}
+
+int run_forget(int argc, char** argv) {
+  client_options o;
+  std::string id;
+  po::options_description desc("forget options");
+  add_client_options(desc, o, false);
+  desc.add_options()("id", po::value(&id)->required(), "the down node to drop for good");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent forget --peer H:P --id NODE_ID", desc, vm))
+    return exit_code::ok;
+  if (o.peer.empty())
+    throw cli_exit{exit_code::usage, "--peer: required (a live member of the cluster)"};
+  auto session = open_session(o);
+  std::cout << ask<std::string>(*session, o, forget_atom::value, id) << std::endl;
   return exit_code::ok;
 }
 

@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 500; ++i) { // until the far node is a member
     std::vector<member_info> members;
     self->request(node, std::chrono::seconds(5), peers_atom::value).receive([&](std::vector<member_info>& m) { members = m; }, [](caf::error&) {});
-    if (members.size() == 2)
+    if (alive_members(members) == 2)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

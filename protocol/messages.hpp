@@ -24,6 +24,9 @@
 // Between nodes and to agents:
 //   (deliver_atom, string agent, string from, string text, bool one_way) -> string reply JSON
 //   (lookup_atom, string peer id)             -> actor (that peer's node), membership only
+//   (forget_atom, string peer id)             -> std::string what was done: drops a down peer for
+//                                                good (its keys go to the others; it may not rejoin
+//                                                under that id); passed on once to every member
 //   (members_atom, vector<member_info>, vector<actor>) membership -> node -> task_manager: the
 //                                             connected peers (without this node) and their nodes
 //   (run_task_atom, type, params, payload)    to a node from a peer's task manager: run it here
@@ -87,6 +90,7 @@ using peers_atom = caf::atom_constant<caf::atom("m_peers")>;
 using join_atom = caf::atom_constant<caf::atom("m_join")>;
 using gossip_atom = caf::atom_constant<caf::atom("m_gossip")>;
 using lookup_atom = caf::atom_constant<caf::atom("m_lookup")>;
+using forget_atom = caf::atom_constant<caf::atom("m_forget")>;
 using members_atom = caf::atom_constant<caf::atom("m_members")>;
 using leave_atom = caf::atom_constant<caf::atom("m_leave")>;
 using cluster_put_atom = caf::atom_constant<caf::atom("c_put")>;
@@ -263,6 +267,14 @@ struct member_info {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
   return f(caf::meta::type_name("member_info"), x.id, x.address, x.protocol, x.capabilities, x.shards, x.state);
+}
+
+/// Members that are connected (state "alive"); a peers list also names those that are down.
+inline size_t alive_members(const std::vector<member_info>& members) {
+  size_t n = 0;
+  for (auto& m : members)
+    n += m.state == "alive";
+  return n;
 }
 
 struct node_status {

@@ -74,8 +74,11 @@ std::string prometheus_text(const node_metrics& m) {
   out << "p2p_uptime_seconds " << number(double(s.uptime_ms) / 1000) << "\n";
   header(out, "p2p_resident_memory_bytes", "gauge", "Resident set size of the node process.");
   out << "p2p_resident_memory_bytes " << s.rss_bytes << "\n";
-  header(out, "p2p_peers", "gauge", "Cluster members this node sees, itself excluded.");
-  out << "p2p_peers " << (s.members.empty() ? 0 : s.members.size() - 1) << "\n";
+  header(out, "p2p_peers", "gauge", "Cluster members this node sees connected, itself excluded.");
+  auto alive = alive_members(s.members);
+  out << "p2p_peers " << (alive == 0 ? 0 : alive - 1) << "\n";
+  header(out, "p2p_peers_down", "gauge", "Peers dropped without leaving: their vectors are unavailable until they return.");
+  out << "p2p_peers_down " << s.members.size() - alive << "\n";
 
   header(out, "p2p_tasks", "gauge", "Tasks submitted at this node, by type and state.");
   for (size_t t = 0; t < m.tasks.types.size(); ++t)

@@ -82,7 +82,7 @@ up() {
   while :; do
     ready=0
     for ((i = 1; i <= nodes; i++)); do
-      count=$("$agent" peers --peer "$(addr_of "$i")" --json 2>/dev/null | grep -o '"id"' | wc -l || true)
+      count=$("$agent" peers --peer "$(addr_of "$i")" --json 2>/dev/null | grep -o '"state": "alive"' | wc -l || true)
       [ "$count" -eq "$nodes" ] && ready=$((ready + 1))
     done
     if [ "$ready" -eq "$nodes" ]; then

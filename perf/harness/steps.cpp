@@ -179,6 +179,8 @@ double wait_indexed(node_session& s, const std::string& collection, const run_op
   auto status = status_of(s, o);
   std::vector<caf::actor> nodes{s.node()};
   for (auto& m : status.members) {
+    if (m.state != "alive")
+      throw std::runtime_error("index wait: " + m.id + " at " + m.address + " is " + m.state);
     std::string host;
     uint16_t port = 0;
     if (m.id == status.id || !parse_address(m.address, host, port))
@@ -217,8 +219,11 @@ std::string message_target(node_session& s, const scenario_step& st, const run_o
   if (!st.to.empty())
     return st.to;
   auto status = status_of(s, o);
-  auto& members = status.members;
-  return (members.empty() ? status.id : members.back().id) + "/worker";
+  std::string last = status.id;
+  for (auto& m : status.members)
+    if (m.state == "alive")
+      last = m.id;
+  return last + "/worker";
 }
 
 void run_messaging(node_session& s, const scenario_step& st, const workload& w, const run_options& o,

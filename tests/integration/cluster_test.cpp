@@ -49,8 +49,8 @@ size_t member_count(const std::string& address, const std::string& dir) {
   auto r = run_agent({"peers", "--peer", address, "--json"}, dir, 10);
   if (r.exit_code != 0)
     return 0;
-  size_t n = 0;
-  for (size_t pos = 0; (pos = r.out.find("\"id\"", pos)) != std::string::npos; ++pos)
+  size_t n = 0; // connected members: a peers list also names the down ones
+  for (size_t pos = 0; (pos = r.out.find("\"state\": \"alive\"", pos)) != std::string::npos; ++pos)
     ++n;
   return n;
 }
@@ -473,6 +473,12 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   CHECK(again.exit_code == 1);
   CHECK(again.err.find("belong to node-2, which is down; nothing of the batch was written") != std::string::npos);
   CHECK(count_elsewhere() == before);
+  // peers names it down; forget refuses a live node.
+  auto peers = run_agent({"peers", "--peer", first}, dir);
+  CHECK(peers.out.find("node-2  127.0.0.1:" + std::to_string(base + 1) + "  down") != std::string::npos);
+  auto live = run_agent({"forget", "--peer", first, "--id", "node-3"}, dir);
+  CHECK(live.exit_code == 1);
+  CHECK(live.err.find("'node-3' is alive") != std::string::npos);
 
   // node-2 back with its data: complete answers again.
   child node2({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-again");
@@ -488,5 +494,42 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   CHECK(run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir).exit_code == 0);
   node2.signal(SIGTERM);
   CHECK(node2.wait(60) == 0);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
+
+TEST_CASE("a down node forgotten by the cluster gives its keys to the others and may not rejoin under its id") {
+  constexpr uint32_t dim = 512, n = 2000;
+  auto dir = fresh_dir("cluster-forget");
+  auto base = free_ports(3);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto first = "127.0.0.1:" + std::to_string(base), third = "127.0.0.1:" + std::to_string(base + 2);
+  auto data = embedding_like_vectors(n, dim, 61);
+  REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
+  REQUIRE(run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir).exit_code == 0);
+  kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
+  wait_members(first, 2, dir, std::chrono::seconds(10));
+  REQUIRE(member_count(first, dir) == 2);
+
+  auto forget = run_agent({"forget", "--peer", first, "--id", "node-2"}, dir);
+  CHECK_MESSAGE(forget.exit_code == 0, forget.err);
+  CHECK(forget.out.find("forgot 'node-2'") != std::string::npos);
+  // node-3 forgot it too, and the put of every vector now succeeds on node-1 and node-3.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline
+         && run_agent({"peers", "--peer", third}, dir).out.find("node-2") != std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(run_agent({"peers", "--peer", third}, dir).out.find("node-2") == std::string::npos);
+  auto put = run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir);
+  CHECK_MESSAGE(put.exit_code == 0, put.err);
+  CHECK(node_count(first, dir) + node_count(third, dir) == n);
+  CHECK(run_agent({"search", "--peer", third, "--input", dir + "/base.fvecs", "--k", "1"}, dir).exit_code == 0);
+  CHECK(run_agent({"forget", "--peer", first, "--id", "node-2"}, dir).out.find("already forgotten") != std::string::npos);
+
+  // node-2 restarted with its old data is refused: its keys are the others' now.
+  auto back = run_agent({"node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", 60);
+  CHECK(back.exit_code == 1);
+  CHECK(back.err.find("node id 'node-2' was forgotten by the cluster") != std::string::npos);
+  CHECK(member_count(first, dir) == 2);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }

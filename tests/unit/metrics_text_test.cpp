@@ -20,7 +20,8 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   m.status.id = "node-1";
   m.status.address = "127.0.0.1:7401";
   m.status.rss_bytes = 123456;
-  m.status.members.resize(3);
+  m.status.members.resize(4);
+  m.status.members[3].state = "down";
   m.status.collections.push_back({"docs", 512, "cosine", 40, 2});
   m.tasks.types = {"embedding"};
   m.tasks.counts = {1, 2, 3, 4, 5, 6};
@@ -35,7 +36,8 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   CHECK(has_line(text, R"(p2p_node_info{id="node-1",address="127.0.0.1:7401",protocol=")"
                          + std::to_string(protocol_version) + R"("} 1)"));
   CHECK(has_line(text, "p2p_resident_memory_bytes 123456"));
-  CHECK(has_line(text, "p2p_peers 2"));
+  CHECK(has_line(text, "p2p_peers 2")); // connected, itself excluded
+  CHECK(has_line(text, "p2p_peers_down 1"));
   CHECK(has_line(text, R"(p2p_tasks{type="embedding",state="queued"} 1)"));
   CHECK(has_line(text, R"(p2p_tasks{type="embedding",state="timed_out"} 6)"));
   CHECK(has_line(text, R"(p2p_task_latency_seconds_bucket{le="0.00025"} 0)"));
