@@ -98,18 +98,32 @@ void handoff_step(router_actor* self) {
             fan->failed(make_error(errc::unavailable, "peer " + peer_id + " is gone"));
             continue;
           }
-          self->request(it->node, peer_timeout, cluster_put_atom::value, spec, subset(batch.rows, rows), true)
-            .then([=](uint64_t) { fan->arrived(); },
-                  [=](caf::error& e) {
-                    log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
-                    fan->failed(std::move(e));
-                  });
+          ask_peer<uint64_t>(
+            self, *it, peer_timeout, [=](uint64_t) { fan->arrived(); },
+            [=](caf::error& e) {
+              log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
+              fan->failed(std::move(e));
+            },
+            cluster_put_atom::value, spec, subset(batch.rows, rows), true);
         }
       },
       [=](caf::error& e) mutable { skip(e); });
 }
 
 } // namespace
+
+void fail_waiting(router_actor* self, const std::string& peer_id) {
+  auto it = self->state.waiting_on.find(peer_id);
+  if (it == self->state.waiting_on.end())
+    return;
+  auto waiting = std::move(it->second);
+  self->state.waiting_on.erase(it);
+  if (!waiting.empty())
+    log(log_level::info, "peer " + peer_id + " dropped: failing the " + std::to_string(waiting.size())
+                           + " requests that waited on it");
+  for (auto& [_, fail] : waiting)
+    fail(make_error(errc::unavailable, "peer " + peer_id + " went down while the request waited on it"));
+}
 
 void start_rebalance(router_actor* self) {
   auto& st = self->state;
@@ -144,8 +158,14 @@ void members_changed(router_actor* self, const std::vector<member_info>& infos, 
     same = down[i].id == st.down[i].id;
   if (same)
     return;
+  std::vector<std::string> dropped;
+  for (auto& old : st.peers)
+    if (std::none_of(peers.begin(), peers.end(), [&](auto& p) { return p.id == old.id && p.node == old.node; }))
+      dropped.push_back(old.id);
   st.peers = std::move(peers);
   st.down = std::move(down);
+  for (auto& id : dropped)
+    fail_waiting(self, id);
   start_rebalance(self);
 }
 

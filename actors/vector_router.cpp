@@ -139,8 +139,9 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   put_local(self, spec, shared, local, if_absent, fan, stored);
   for (auto& [peer, rows] : remote) {
     fan->expect();
-    self->request(st.peers[peer].node, peer_timeout, cluster_put_atom::value, spec, subset(*shared, rows), if_absent)
-      .then([fan, stored](uint64_t n) { *stored += n, fan->arrived(); }, fan_in::on_error(fan));
+    ask_peer<uint64_t>(
+      self, st.peers[peer], peer_timeout, [fan, stored](uint64_t n) { *stored += n, fan->arrived(); },
+      fan_in::on_error(fan), cluster_put_atom::value, spec, subset(*shared, rows), if_absent);
   }
   fan->arrived();
   return rp;
@@ -239,8 +240,8 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   for (size_t s = 0; s < shards; ++s)
     self->request(st.shards[s], shard_timeout, search_atom::value, spec, req).then(into(s), fan_in::on_error(fan));
   for (size_t p = 0; p < peers; ++p)
-    self->request(st.peers[p].node, peer_timeout, cluster_search_atom::value, spec, req)
-      .then(into(shards + p), fan_in::on_error(fan));
+    ask_peer<search_result>(self, st.peers[p], peer_timeout, into(shards + p), fan_in::on_error(fan),
+                            cluster_search_atom::value, spec, req);
   return rp;
 }
 
@@ -335,8 +336,13 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       if (route.down)
         return make_error(errc::unavailable, "vector '" + id + "' is on " + route.peer->id
                                                + ", which is down: unavailable until it is back");
-      if (route.peer)
-        return pass_on<vector_record>(self, route.peer->node, cluster_get_atom::value, *spec, id);
+      if (route.peer) {
+        auto rp = self->make_response_promise<vector_record>();
+        ask_peer<vector_record>(
+          self, *route.peer, peer_timeout, [rp](vector_record& r) mutable { rp.deliver(std::move(r)); },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); }, cluster_get_atom::value, *spec, id);
+        return rp;
+      }
       return pass_on<vector_record>(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
     },
     [=](delete_atom, const std::string& collection, const std::string& id) -> caf::result<bool> {
@@ -347,8 +353,13 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       if (route.down)
         return make_error(errc::unavailable, "delete of '" + id + "' refused: it belongs to " + route.peer->id
                                                + ", which is down; retry once it is back");
-      if (route.peer)
-        return pass_on<bool>(self, route.peer->node, cluster_delete_atom::value, *spec, id);
+      if (route.peer) {
+        auto rp = self->make_response_promise<bool>();
+        ask_peer<bool>(
+          self, *route.peer, peer_timeout, [rp](bool existed) mutable { rp.deliver(existed); },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); }, cluster_delete_atom::value, *spec, id);
+        return rp;
+      }
       return pass_on<bool>(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
     },
     [=](cluster_put_atom, const collection_spec& spec, vector_batch& b, bool if_absent) {

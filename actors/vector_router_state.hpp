@@ -4,9 +4,11 @@
 // actors/: include vector_router.hpp elsewhere.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -43,6 +45,10 @@ struct router_state {
   std::string handoff_after;
   std::vector<caf::response_promise> leave_waiters;
   latency_histogram search_latency; // searches asked of this node, request to merged answer
+  // Requests waiting on each peer (by id), failed at once when the peer is dropped: no caller
+  // waits for a timeout on a peer this node already knows is gone.
+  std::map<std::string, std::map<uint64_t, std::function<void(caf::error)>>> waiting_on;
+  uint64_t next_wait = 0;
   static inline const char* name = "vector_router";
 
   size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }
@@ -98,6 +104,40 @@ constexpr auto peer_timeout = std::chrono::seconds(60);
 
 using router_actor = caf::stateful_actor<router_state>;
 
+
+/// Asks `peer` and calls `on_reply(Reply&)` or `on_error(caf::error&)` exactly once: with the
+/// answer, the timeout, or `unavailable` as soon as the peer is dropped (fail_waiting).
+template <class Reply, class OnReply, class OnError, class... Ts>
+void ask_peer(router_actor* self, const peer_node& peer, std::chrono::seconds timeout, OnReply on_reply,
+              OnError on_error, Ts&&... xs) {
+  auto& st = self->state;
+  auto key = ++st.next_wait;
+  auto done = std::make_shared<bool>(false);
+  auto fail = [done, on_error](caf::error e) mutable {
+    if (!std::exchange(*done, true))
+      on_error(e);
+  };
+  st.waiting_on[peer.id][key] = fail;
+  auto forget = [self, key, id = peer.id] {
+    auto it = self->state.waiting_on.find(id);
+    if (it != self->state.waiting_on.end())
+      it->second.erase(key);
+  };
+  self->request(peer.node, timeout, std::forward<Ts>(xs)...)
+    .then(
+      [done, forget, on_reply](Reply& r) mutable {
+        forget();
+        if (!std::exchange(*done, true))
+          on_reply(r);
+      },
+      [forget, fail](caf::error& e) mutable {
+        forget();
+        fail(std::move(e));
+      });
+}
+
+/// Fails every request waiting on `peer_id` with `unavailable`.
+void fail_waiting(router_actor* self, const std::string& peer_id);
 
 /// The rows `rows` of `b` as a batch of their own.
 vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);

@@ -36,6 +36,9 @@ caf::behavior silent_peer(caf::event_based_actor* self, std::shared_ptr<peer_log
     [=](cluster_search_atom, const collection_spec&, const search_request&) {
       log->held.push_back(self->make_response_promise());
     },
+    [=](cluster_get_atom, const collection_spec&, const std::string&) {
+      log->held.push_back(self->make_response_promise());
+    },
   };
 }
 
@@ -85,6 +88,17 @@ struct router_fixture : test::actor_fixture {
     req.k = k;
     req.exact = true;
     return req;
+  }
+
+  /// The peer `id` (3 shards) is dropped without leaving: the router sees it down.
+  void drop_peer(const std::string& id) {
+    member_info m;
+    m.id = id;
+    m.capabilities = {"vector_store"};
+    m.shards = {0, 1, 2};
+    m.state = "down";
+    caf::anon_send(router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{caf::actor{}});
+    run();
   }
 
   /// A silent peer with 3 shards and the vector_store capability joins; what it sees.
@@ -167,4 +181,40 @@ TEST_CASE("a search that a silent peer does not answer fails at the peer timeout
   REQUIRE(r->done);
   REQUIRE_FALSE(r->value);
   CHECK(code_of(r->value.error()) == errc::timeout);
+}
+
+TEST_CASE("requests waiting on a peer fail at once with unavailable when the peer is dropped, not at their timeout") {
+  router_fixture f("dropped-peer");
+  f.put_base();
+  auto log = f.join_silent_peer("node-2");
+  // An id the peer owns now.
+  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 3}, {"node-2", 3}};
+  std::string theirs;
+  for (size_t i = 0; theirs.empty(); ++i)
+    if (owner_node(placement, std::to_string(i)) == 1)
+      theirs = std::to_string(i);
+  auto search = f.request<search_result>(f.router, search_atom::value, f.exact_search(test::random_vectors(1, dim, 14), 5));
+  auto get = f.request<vector_record>(f.router, get_atom::value, std::string("docs"), theirs);
+  CHECK(log->held.size() == 2);
+  f.advance(std::chrono::seconds(1));
+  CHECK_FALSE(search->done);
+  CHECK_FALSE(get->done);
+  f.drop_peer("node-2");
+  REQUIRE(search->done);
+  REQUIRE(get->done);
+  REQUIRE_FALSE(search->value);
+  CHECK(code_of(search->value.error()) == errc::unavailable);
+  CHECK(error_text(search->value.error()) == "peer node-2 went down while the request waited on it");
+  REQUIRE_FALSE(get->value);
+  CHECK(code_of(get->value.error()) == errc::unavailable);
+  // Afterwards the down peer's keys answer unavailable at once, and a search says what it missed.
+  auto later = f.request<vector_record>(f.router, get_atom::value, std::string("docs"), theirs);
+  REQUIRE(later->done);
+  REQUIRE_FALSE(later->value);
+  CHECK(error_text(later->value.error()) == "vector '" + theirs + "' is on node-2, which is down: unavailable until it is back");
+  auto partial = f.request<search_result>(f.router, search_atom::value, f.exact_search(test::random_vectors(1, dim, 15), 5));
+  REQUIRE(partial->done);
+  REQUIRE(partial->value);
+  CHECK(partial->value->missing_shards == 3);
+  CHECK(partial->value->missing_nodes == std::vector<std::string>{"node-2"});
 }

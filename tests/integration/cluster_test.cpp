@@ -533,3 +533,38 @@ TEST_CASE("a down node forgotten by the cluster gives its keys to the others and
   CHECK(member_count(first, dir) == 2);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
+
+TEST_CASE("a get waiting on a hung peer fails with unavailable once the peer is dropped, and works when it resumes") {
+  constexpr uint32_t dim = 512, n = 600;
+  auto dir = fresh_dir("cluster-hung");
+  auto base = free_ports(2);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "2", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto first = "127.0.0.1:" + std::to_string(base);
+  auto data = embedding_like_vectors(n, dim, 71);
+  REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
+  REQUIRE(run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir).exit_code == 0);
+  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 4}, {"node-2", 4}};
+  std::string theirs;
+  for (uint32_t i = 0; i < n && theirs.empty(); ++i)
+    if (p2p::owner_node(placement, std::to_string(i)) == 1)
+      theirs = std::to_string(i);
+  REQUIRE(!theirs.empty());
+
+  auto pid = std::stoi(read_file(dir + "/node-2/node.pid"));
+  kill(pid, SIGSTOP);
+  // The get is sent while node-2 still counts as alive; node-1 drops it after
+  // cluster.failure_timeout_ms (3 s in the topology templates) and answers then. With a
+  // 20 s client timeout, an answer that waited for the 60 s peer timeout would say "timed out".
+  auto get = run_agent({"get", "--peer", first, "--id", theirs, "--timeout", "20"}, dir, 60);
+  CHECK(get.exit_code == 1);
+  bool failed_fast = get.err.find("went down while the request waited on it") != std::string::npos
+                     || get.err.find("is on node-2, which is down: unavailable") != std::string::npos;
+  CHECK_MESSAGE(failed_fast, get.err);
+  kill(pid, SIGCONT);
+  wait_members(first, 2, dir, std::chrono::seconds(30));
+  REQUIRE(member_count(first, dir) == 2);
+  auto back = run_agent({"get", "--peer", first, "--id", theirs, "--json"}, dir);
+  CHECK_MESSAGE(back.exit_code == 0, back.err);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
