@@ -1,5 +1,6 @@
 #include "cli/options.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -22,7 +23,34 @@ void add_client_options(po::options_description& desc, client_options& o, bool w
     desc.add_options()("collection", po::value(&o.collection)->default_value(o.collection), "collection name");
 }
 
+namespace {
+
+/// Whether `--name` takes an unsigned number (Boost parses "-1" into one as 4294967295).
+bool takes_unsigned(const po::options_description& desc, const std::string& name) {
+  auto* opt = desc.find_nothrow(name, false);
+  if (!opt)
+    return false;
+  auto* sem = opt->semantic().get();
+  return dynamic_cast<const po::typed_value<uint16_t>*>(sem) || dynamic_cast<const po::typed_value<uint32_t>*>(sem)
+         || dynamic_cast<const po::typed_value<uint64_t>*>(sem)
+         || dynamic_cast<const po::typed_value<unsigned long long>*>(sem);
+}
+
+} // namespace
+
 bool parse_args(int argc, char** argv, const char* synopsis, po::options_description& desc, po::variables_map& vm) {
+  // A negative value of an unsigned option is named as given, not as its wrapped-around value.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0)
+      continue;
+    auto eq = arg.find('=');
+    std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    std::string value = eq != std::string::npos ? arg.substr(eq + 1) : (i + 1 < argc ? argv[i + 1] : "");
+    if (value.size() > 1 && value[0] == '-' && std::isdigit(static_cast<unsigned char>(value[1]))
+        && takes_unsigned(desc, name))
+      throw cli_exit{exit_code::usage, "--" + name + ": expected a number of 0 or more, got " + value};
+  }
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
     if (vm.count("help")) {

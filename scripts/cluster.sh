@@ -18,7 +18,7 @@ if [ -z "$agent" ]; then
 fi
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
-topology=star nodes=3 base_port=7401 dir="$root/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false
+topology=star nodes=3 base_port=7401 dir="$PWD/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false
 
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "cluster.sh: $*" >&2; exit 2; }
@@ -82,6 +82,14 @@ up() {
   while :; do
     ready=0
     for ((i = 1; i <= nodes; i++)); do
+      # A node that exited (a taken port, a bad config) fails the start at once.
+      if ! kill -0 "$(cat "$dir/node-$i/node.pid")" 2>/dev/null; then
+        local rc=0
+        wait "$(cat "$dir/node-$i/node.pid")" 2>/dev/null || rc=$?
+        echo "cluster.sh: node-$i exited during start (status $rc): $(tail -n 3 "$dir/node-$i/node.log" | tr '\n' ' ')" >&2
+        down >&2
+        return 1
+      fi
       count=$("$agent" peers --peer "$(addr_of "$i")" --json 2>/dev/null | grep -o '"state": "alive"' | wc -l || true)
       [ "$count" -eq "$nodes" ] && ready=$((ready + 1))
     done
@@ -114,13 +122,26 @@ down() {
 }
 
 status() {
-  local d port
+  local d port out unreachable=0 seen=0
   for d in $(node_dirs); do
+    seen=$((seen + 1))
     port=$(grep -o '"port": *[0-9]*' "$d/config.json" | head -1 | grep -o '[0-9]*$')
     host_of=$(grep -o '"host": *"[^"]*"' "$d/config.json" | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
     echo "== $(basename "$d") ($host_of:$port)"
-    "$agent" peers --peer "$host_of:$port" 2>&1 || true
+    # The node that answers there must be this one (another process may hold the port).
+    if out=$("$agent" peers --peer "$host_of:$port" 2>&1) && [[ "$out" == "$(basename "$d") (self)"* ]]; then
+      echo "$out"
+    else
+      echo "$out"
+      [[ "$out" == *"(self)"* ]] && echo "(that is $(echo "$out" | head -1 | cut -d' ' -f1), not $(basename "$d"))"
+      unreachable=$((unreachable + 1))
+    fi
   done
+  [ "$seen" -gt 0 ] || { echo "cluster.sh: no nodes in $dir" >&2; return 1; }
+  if [ "$unreachable" -gt 0 ]; then
+    echo "cluster.sh: $unreachable of $seen nodes did not answer as themselves" >&2
+    return 1
+  fi
 }
 
 case "$cmd" in

@@ -129,12 +129,16 @@ TEST_CASE("command-line and config mistakes exit 2 with one line naming the prob
   check({"put", "--frobnicate"}, "unrecognised option '--frobnicate'");
   check({"put"}, "the option '--input' is required but missing");
   check({"search", "--input", "x.fvecs", "--k", "0"}, "--k: expected at least 1");
+  check({"search", "--input", "x.fvecs", "--k", "-1"}, "--k: expected a number of 0 or more, got -1");
+  check({"search", "--input", "x.fvecs", "--ef=-64"}, "--ef: expected a number of 0 or more, got -64");
+  check({"process", "--input", "d.jsonl", "--chunk-size", "-200"}, "--chunk-size: expected a number of 0 or more, got -200");
+  check({"node", "--host", "0.0.0.0", "--data-dir", dir + "/d"}, "node.host: \"0.0.0.0\" is not a loopback address");
   check({"get", "--peer", "nohost", "--id", "1"}, "--peer: expected HOST:PORT, got 'nohost'");
   auto help = run_agent({"put", "--help"}, dir);
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--collection") != std::string::npos);
-  for (auto cmd : {"node", "status", "peers", "put", "search", "get", "delete", "leave", "send", "process", "ingest",
-                   "bench"}) {
+  for (auto cmd : {"node", "status", "peers", "put", "search", "get", "delete", "leave", "forget", "send", "process",
+                   "ingest", "bench"}) {
     CAPTURE(cmd);
     auto h = run_agent({cmd, "--help"}, dir);
     CHECK(h.exit_code == 0);

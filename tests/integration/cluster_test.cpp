@@ -568,3 +568,27 @@ TEST_CASE("a get waiting on a hung peer fails with unavailable once the peer is 
   CHECK_MESSAGE(back.exit_code == 0, back.err);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
+
+TEST_CASE("cluster.sh up fails at once, naming the node, when a node cannot start, and status fails when nodes are gone") {
+  auto dir = fresh_dir("cluster-taken-port");
+  std::filesystem::create_directories(dir + "/standalone");
+  node_process standalone(dir + "/standalone", R"({"node": {"id": "standalone"}})");
+  auto taken = standalone.address().substr(standalone.address().rfind(':') + 1);
+  // --wait 600: a cluster.sh that waited for it instead of seeing node-1 exit would be killed by
+  // the helper's 120 s bound and not exit 1.
+  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", taken, "--dir", dir + "/c", "--wait", "600"},
+                    dir);
+  CHECK(up.exit_code == 1);
+  CHECK(up.err.find("cluster.sh: node-1 exited during start") != std::string::npos);
+  CHECK(up.out.find("cluster up") == std::string::npos);
+  // Nothing of it is left running, and status says so.
+  for (int i = 1; i <= 3; ++i)
+    CHECK_FALSE(std::filesystem::exists(dir + "/c/node-" + std::to_string(i) + "/node.pid"));
+  auto status = cluster({"status", "--dir", dir + "/c"}, dir);
+  CHECK(status.exit_code == 1);
+  // node-1's port answers, but as the standalone node: not this cluster's node-1.
+  CHECK(status.err.find("3 of 3 nodes did not answer as themselves") != std::string::npos);
+  CHECK(status.out.find("(that is standalone, not node-1)") != std::string::npos);
+  CHECK(member_count(standalone.address(), dir) == 1);
+  CHECK(standalone.stop() == 0);
+}
