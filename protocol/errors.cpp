@@ -38,6 +38,14 @@ std::string error_text(const caf::error& err) {
     return "request timed out";
   if (err == caf::sec::request_receiver_down)
     return "the node went down before answering";
+  // Connection failures in words a user can act on, not CAF's enum and tuple.
+  if (err == caf::sec::cannot_connect_to_node)
+    return "connection refused or unreachable (is a node running there?)";
+  if (err == caf::sec::disconnect_during_handshake)
+    return "the process there closed the connection during the handshake (not a node's port? a metrics or HTTP "
+           "port does this)";
+  if (err == caf::sec::incompatible_versions || err == caf::sec::incompatible_application_ids)
+    return "the process there speaks another version of the actor protocol (CAF) than this one";
   return caf::to_string(err);
 }
 

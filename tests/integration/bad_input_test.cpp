@@ -153,5 +153,14 @@ TEST_CASE("a command against a node that is not there fails with exit 1 and the 
   auto dir = fresh_dir("no-node");
   auto r = run_agent({"status", "--peer", "127.0.0.1:1"}, dir);
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find("cannot reach node at 127.0.0.1:1") != std::string::npos);
+  CHECK(r.err.find("cannot reach node at 127.0.0.1:1: connection refused or unreachable (is a node running there?)")
+        != std::string::npos);
+  CHECK(r.err.find("system_error") == std::string::npos);
+  // A port that is not a node's (here its /metrics port) is named as such.
+  auto port = free_ports(1);
+  node_process node(dir, "{}", {"--metrics-port", std::to_string(port)});
+  auto wrong = run_agent({"status", "--peer", "127.0.0.1:" + std::to_string(port)}, dir);
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.err.find("closed the connection during the handshake (not a node's port?") != std::string::npos);
+  CHECK(node.stop() == 0);
 }
