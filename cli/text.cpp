@@ -103,7 +103,8 @@ int run_process(int argc, char** argv) {
     std::vector<uint64_t> task_ids;
   };
   std::deque<std::shared_ptr<submitted_batch>> batches;
-  size_t failed = 0, done = 0, bytes = 0, tasks = 0;
+  size_t failed = 0, done = 0, bytes = 0, tasks = 0; // failed: lines not read as documents
+  size_t tasks_failed = 0;
   {
     request_pipeline<std::vector<uint64_t>> submit(*session, o);
     document_batch b;
@@ -138,7 +139,7 @@ int run_process(int argc, char** argv) {
   for (auto& batch : batches)
     collect.send(
       [&, batch](task_outcomes& r) {
-        print_outcomes(batch->doc_ids, r, o.json, failed);
+        print_outcomes(batch->doc_ids, r, o.json, tasks_failed);
         done += r.ids.size();
         progress.update(done);
       },
@@ -149,7 +150,8 @@ int run_process(int argc, char** argv) {
   if (collect.error())
     throw cli_exit{exit_code::failure, error_text(collect.error())};
   double secs = seconds_since(t0);
-  std::cerr << "processed " << done - std::min(done, failed) << " documents (" << format_float(double(bytes) / 1e6)
+  failed += tasks_failed;
+  std::cerr << "processed " << done - std::min(done, tasks_failed) << " documents (" << format_float(double(bytes) / 1e6)
             << " MB) in " << format_float(secs) << " s: " << format_float(double(done) / secs) << " docs/s, "
             << format_float(double(bytes) / 1e6 / secs) << " MB/s" << (failed ? "; " : "")
             << (failed ? std::to_string(failed) + " failed" : "") << std::endl;

@@ -59,9 +59,10 @@ bool document_reader::next(size_t max_docs, size_t max_bytes, std::vector<docume
           else
             problem = "\"id\" must be a string or a non-negative integer";
         } else if (key == "text") {
-          if (!value.is_string())
+          if (value.is_string())
+            d.text = std::string(std::string_view(value));
+          else
             problem = "\"text\" must be a string";
-          d.text = std::string(std::string_view(value));
           have_text = true;
         } else if (key != "metadata") {
           problem = "unknown key \"" + std::string(key) + "\" (expected id, text, metadata)";

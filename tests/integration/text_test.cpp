@@ -214,13 +214,15 @@ TEST_CASE("bad documents are named and skipped while the rest of the batch and t
         << R"({"id": "notext"})" "\n"
         << "{\"id\": \"latin1\", \"text\": \"caf\xE9\"}\n"
         << R"({"id": "huge", "text": ")" << std::string(50u << 20, 'x') << "\"}\n"
-        << R"({"id": "good2", "text": "delta epsilon"})" "\n";
+        << R"({"id": "good2", "text": "delta epsilon"})" "\n"
+        << R"({"id": "number", "text": 42})" "\n";
   }
   node_process node(dir, R"({"vectors": {"dim": 64}})");
   auto r = run_agent({"ingest", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--json"}, dir);
   CHECK(r.exit_code == 1);
   CHECK(json_number(r.out, "documents") == 2);
-  CHECK(json_number(r.out, "failed") == 4);
+  CHECK(json_number(r.out, "failed") == 5);
+  CHECK(r.err.find(dir + "/docs.jsonl: line 7: \"text\" must be a string") != std::string::npos);
   CHECK(r.err.find(dir + "/docs.jsonl: line 2: invalid JSON") != std::string::npos);
   CHECK(r.err.find(dir + "/docs.jsonl: line 3: document without \"text\"") != std::string::npos);
   CHECK(r.err.find(dir + "/docs.jsonl: line 4: invalid UTF-8") != std::string::npos);
@@ -232,6 +234,13 @@ TEST_CASE("bad documents are named and skipped while the rest of the batch and t
                            dir);
   CHECK(overlap.exit_code == 2);
   CHECK(overlap.err.find("--overlap 8 must be smaller than --chunk-size 8") != std::string::npos);
+
+  // process names the same lines and counts the two good documents as processed.
+  auto processed = run_agent({"process", "--peer", node.address(), "--input", dir + "/docs.jsonl"}, dir);
+  CHECK(processed.exit_code == 1);
+  CHECK(processed.err.find("line 7: \"text\" must be a string") != std::string::npos);
+  CHECK(processed.err.find("processed 2 documents") != std::string::npos);
+  CHECK(processed.err.find("; 5 failed") != std::string::npos);
 
   auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
   CHECK(status.exit_code == 0);
