@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include "config/json_fields.hpp"
+#include "config/json_position.hpp"
 
 namespace p2p {
 
@@ -197,7 +198,7 @@ config_error parse_config(std::string_view json, node_config& out) {
   simdjson::padded_string padded(json);
   element root;
   if (auto err = parser.parse(padded).get(root))
-    return {std::string("config: not valid JSON: ") + simdjson::error_message(err)};
+    return {"config: not valid JSON" + json_error_place(json) + ": " + simdjson::error_message(err)};
   node_config c = out;
   try {
     read_root(root, c);

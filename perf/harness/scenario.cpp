@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "config/json_fields.hpp"
+#include "config/json_position.hpp"
 
 namespace p2p {
 
@@ -128,7 +129,7 @@ std::string parse_scenario(std::string_view json, const std::string& base_dir, s
   simdjson::padded_string padded(json);
   element root;
   if (auto err = parser.parse(padded).get(root))
-    return std::string("scenario: not valid JSON: ") + simdjson::error_message(err);
+    return "scenario: not valid JSON" + json_error_place(json) + ": " + simdjson::error_message(err);
   scenario sc;
   bool has_steps = false;
   try {

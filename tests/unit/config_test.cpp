@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "config/json_position.hpp"
 #include "config/node_config.hpp"
 
 using namespace p2p;
@@ -164,4 +165,18 @@ TEST_CASE("every example config in config/examples parses") {
     ++seen;
   }
   CHECK(seen >= 3);
+}
+
+TEST_CASE("a JSON syntax error in a config is placed by line and column") {
+  node_config cfg;
+  auto err = parse_config("{\n  \"node\": {\"id\": \"a\"}\n  \"vectors\": {}\n}", cfg); // missing comma
+  CHECK(err.message.rfind("config: not valid JSON at line 3, column 3: ", 0) == 0);
+  err = parse_config("{\"node\": {\"port\": 74O1}}", cfg);
+  CHECK(err.message.rfind("config: not valid JSON at line 1, column 21: ", 0) == 0);
+  err = parse_config("{\"a\": [1, 2", cfg);
+  CHECK(err.message.rfind("config: not valid JSON at line 1, column 12: ", 0) == 0);
+  CHECK(json_error_offset(R"({"a": [1, 2.5e-3, "x\"y", true, null, {}]})") == std::string_view::npos);
+  CHECK(json_error_offset("{} x") == 3);
+  CHECK(json_error_offset("[01]") == 2);
+  CHECK(json_error_offset("\"\\q\"") == 2);
 }
