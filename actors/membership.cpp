@@ -252,8 +252,17 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
     },
     [=](gossip_atom, const std::vector<member_info>& members) { merge(self, members); },
     [=](tick_atom) { tick(self); },
-    [=](leave_atom) {
+    [=](leave_atom) -> caf::result<bool> {
       auto& st = self->state;
+      // With one copy per vector, part of what this node holds would belong to a down peer
+      // once it is gone, and could go nowhere: refuse before anything moves.
+      std::string down;
+      for (auto& [id, p] : st.peers)
+        if (!p.node)
+          down += (down.empty() ? "" : ", ") + id;
+      if (!down.empty())
+        return make_error(errc::refused, "leave refused: " + down + " is down and would own part of this node's "
+                                           "vectors; bring it back, or drop it with 'p2p-agent forget', first");
       st.leaving = true;
       for (auto& [_, p] : st.peers)
         if (p.node)

@@ -484,6 +484,11 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   auto live = run_agent({"forget", "--peer", first, "--id", "node-3"}, dir);
   CHECK(live.exit_code == 1);
   CHECK(live.err.find("'node-3' is alive") != std::string::npos);
+  // node-3 may not leave while node-2 is down: part of its vectors would have nowhere to go.
+  auto leave = run_agent({"leave", "--peer", "127.0.0.1:" + std::to_string(base + 2)}, dir);
+  CHECK(leave.exit_code == 1);
+  CHECK(leave.err.find("leave refused: node-2 is down") != std::string::npos);
+  CHECK(member_count(first, dir) == 2);
 
   // node-2 back with its data: complete answers again.
   child node2({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-again");
