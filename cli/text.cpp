@@ -20,7 +20,7 @@ struct text_options {
 
 void add_text_options(po::options_description& desc, text_options& t) {
   desc.add_options()
-    ("input", po::value(&t.input)->required(), "documents: JSON Lines of {\"id\": ..., \"text\": ...}")
+    ("input", po::value(&t.input)->required(), "documents: JSON Lines of {\"id\": ..., \"text\": ...}; - reads standard input")
     ("chunk-size", po::value(&t.chunk_size)->default_value(t.chunk_size), "tokens per chunk")
     ("overlap", po::value(&t.overlap)->default_value(t.overlap), "tokens shared by consecutive chunks");
 }

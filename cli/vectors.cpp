@@ -72,7 +72,7 @@ int run_put(int argc, char** argv) {
   std::string input;
   po::options_description desc("put options");
   add_client_options(desc, o);
-  desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl");
+  desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl; - reads JSON Lines from standard input");
   po::variables_map vm;
   if (!parse_args(argc, argv, "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--collection C] [--json]",
                   desc, vm))
@@ -133,7 +133,7 @@ int run_search(int argc, char** argv) {
   po::options_description desc("search options");
   add_client_options(desc, o);
   desc.add_options()
-    ("input", po::value(&input), "query vectors: .fvecs or .jsonl")
+    ("input", po::value(&input), "query vectors: .fvecs or .jsonl; - reads JSON Lines from standard input")
     ("text", po::value(&text), "query text (embedded with the node's embedder)")
     ("k", po::value(&k)->default_value(k), "results per query")
     ("ef", po::value(&ef), "HNSW search breadth (default: the node's vectors.hnsw.ef_search)")

@@ -8,6 +8,16 @@
 namespace p2p {
 
 std::unique_ptr<document_reader> document_reader::open(const std::string& path, std::string& error) {
+  if (path == "-") { // standard input, JSON Lines
+    auto r = std::make_unique<document_reader>();
+    r->path_ = "stdin";
+    r->in_.open("/dev/stdin", std::ios::binary);
+    if (!r->in_) {
+      error = "stdin: cannot read";
+      return nullptr;
+    }
+    return r;
+  }
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     error = path + ": no such file";

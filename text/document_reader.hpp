@@ -18,7 +18,7 @@ struct document {
 
 class document_reader {
 public:
-  /// Opens `path`; null with `error` set when it cannot be read.
+  /// Opens `path` ("-": standard input); null with `error` set when it cannot be read.
   static std::unique_ptr<document_reader> open(const std::string& path, std::string& error);
 
   /// Appends up to `max_docs` documents (or stops after `max_bytes` of text); bad lines go to

@@ -190,6 +190,14 @@ size_t first_non_finite(const float* values, size_t n) {
 }
 
 std::unique_ptr<vector_reader> vector_reader::open(const std::string& path, std::string& error) {
+  if (path == "-") { // standard input: JSON Lines (.fvecs needs a file, whose size gives the total)
+    std::ifstream in("/dev/stdin", std::ios::binary);
+    if (!in) {
+      error = "stdin: cannot read";
+      return nullptr;
+    }
+    return std::make_unique<jsonl_reader>("stdin", std::move(in));
+  }
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     error = path + ": no such file";

@@ -30,7 +30,8 @@ class vector_reader {
 public:
   virtual ~vector_reader() = default;
 
-  /// Opens `path` by its extension (.fvecs, .jsonl, .json); null with `error` set on failure.
+  /// Opens `path` by its extension (.fvecs, .jsonl, .json), or "-": JSON Lines on standard input;
+  /// null with `error` set on failure.
   static std::unique_ptr<vector_reader> open(const std::string& path, std::string& error);
 
   /// Appends up to `max_rows` rows to `out`; returns false when nothing more can be read

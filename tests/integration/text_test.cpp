@@ -247,3 +247,28 @@ TEST_CASE("bad documents are named and skipped while the rest of the batch and t
   CHECK(parse_status(status.out).count == 2);
   CHECK(node.stop() == 0);
 }
+
+TEST_CASE("--input - reads documents and vectors as JSON Lines from standard input") {
+  auto dir = fresh_dir("stdin-input");
+  std::ofstream(dir + "/docs.jsonl") << R"({"id": "s1", "text": "standard input carries these words"})" "\n"
+                                     << R"({"id": "s2", "text": 7})" "\n";
+  std::ofstream(dir + "/vecs.jsonl") << R"({"id": "v1", "vector": [1, 0, 0, 0]})" "\n"
+                                     << R"({"id": "v2", "vector": [0, 1, 0, 0]})" "\n";
+  std::ofstream(dir + "/config.json") << R"({"vectors": {"dim": 4}})";
+  auto sh = [&](const std::string& cmd) { return run_program({"/bin/bash", "-c", cmd}, dir, 60); };
+  std::string agent = P2P_AGENT_BIN;
+  auto processed = sh(agent + " process --input - --data-dir " + dir + "/d1 --json < " + dir + "/docs.jsonl");
+  CHECK(processed.exit_code == 1); // one bad line, named by its place in stdin
+  CHECK(processed.out.find("{\"id\": \"s1\", \"words\": 5") != std::string::npos);
+  CHECK(processed.err.find("stdin: line 2: \"text\" must be a string") != std::string::npos);
+  auto put = sh("cat " + dir + "/vecs.jsonl | " + agent + " put --input - --config " + dir + "/config.json --data-dir "
+                + dir + "/d2 --json");
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  CHECK(json_number(put.out, "stored") == 2);
+  auto search = sh("echo '{\"vector\": [0.9, 0.1, 0, 0]}' | " + agent + " search --input - --k 1 --config " + dir
+                   + "/config.json --data-dir " + dir + "/d2 --json");
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  auto lines = parse_search(search.out);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].ids == std::vector<std::string>{"v1"});
+}
