@@ -82,4 +82,7 @@ TEST_CASE("the result JSON holds the repeat count and every repeat's rate, basel
   auto table = result_table(sc, {}, combine_repeats(reps), 2);
   CHECK(table.find("medians of 2 repeats") != std::string::npos);
   CHECK(table.find("40 (30-50)") != std::string::npos);
+  CHECK(table.find("\n  vector_store  RocksDB WriteBatch, 2 threads\n") != std::string::npos); // named once, below
+  for (size_t at = 0, end; (end = table.find('\n', at)) != std::string::npos; at = end + 1)
+    CHECK(end - at <= 140); // fits a wide terminal
 }
