@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <unordered_map>
 
 
 #include "protocol/messages.hpp"
@@ -176,18 +177,24 @@ caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spe
 }
 
 /// Merges per-shard top-k lists into one top-k list per query, each id once.
-search_result merge(const std::vector<search_result>& parts, size_t queries, size_t k, metric_kind metric) {
+search_result merge(const std::vector<search_result>& parts, size_t queries, size_t k, metric_kind metric,
+                    bool with_payload) {
   search_result out;
   out.counts.assign(queries, 0);
   out.took_us.assign(queries, 0);
   std::vector<size_t> offsets(parts.size(), 0);
   std::vector<scored_id> pool;
+  std::unordered_map<std::string_view, std::string_view> payload; // id -> metadata, this query
   for (size_t q = 0; q < queries; ++q) {
     pool.clear();
+    payload.clear();
     for (size_t s = 0; s < parts.size(); ++s) {
       auto& p = parts[s];
-      for (uint32_t i = 0; i < p.counts[q]; ++i)
+      for (uint32_t i = 0; i < p.counts[q]; ++i) {
         pool.push_back({p.scores[offsets[s] + i], p.ids[offsets[s] + i]});
+        if (with_payload && offsets[s] + i < p.metadata.size())
+          payload.emplace(p.ids[offsets[s] + i], p.metadata[offsets[s] + i]);
+      }
       offsets[s] += p.counts[q];
       out.took_us[q] = std::max(out.took_us[q], p.took_us[q]);
     }
@@ -196,6 +203,10 @@ search_result merge(const std::vector<search_result>& parts, size_t queries, siz
     for (auto& hit : best) {
       out.ids.emplace_back(hit.id);
       out.scores.push_back(hit.score);
+      if (with_payload) {
+        auto it = payload.find(out.ids.back());
+        out.metadata.emplace_back(it == payload.end() ? std::string_view() : it->second);
+      }
     }
     out.counts[q] = uint32_t(best.size());
   }
@@ -215,9 +226,10 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   size_t queries = req.queries.size() / req.dim;
   size_t k = req.k;
   auto metric = metric_kind(spec.metric);
+  bool with_payload = req.with_payload;
   auto started = std::chrono::steady_clock::now();
   auto fan = std::make_shared<fan_in>(
-    [self, rp, parts, queries, k, metric, local_only, started](const caf::error& failure) mutable {
+    [self, rp, parts, queries, k, metric, with_payload, local_only, started](const caf::error& failure) mutable {
       if (!local_only)
         self->state.search_latency.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -225,7 +237,7 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
         rp.deliver(failure);
         return;
       }
-      auto merged = merge(*parts, queries, k, metric);
+      auto merged = merge(*parts, queries, k, metric, with_payload);
       if (!local_only) {
         merged.missing_shards = self->state.missing_shards();
         for (auto& d : self->state.down)

@@ -29,6 +29,7 @@ struct shard_state {
   bool index_scheduled = false;
   std::chrono::steady_clock::time_point last_put{};
   std::vector<shard_hit> hits; // scratch
+  std::vector<float> payload_values; // scratch: a hit's values, read with its metadata
   std::optional<vector_store> store; // set on start
   static inline const char* name = "vector_shard";
 
@@ -140,6 +141,13 @@ search_result search(shard_state& st, const collection_spec& spec, const search_
     for (auto& h : st.hits) {
       out.ids.emplace_back(idx->id_of(h.label));
       out.scores.push_back(score_of(metric, h.distance));
+      if (req.with_payload) {
+        std::string metadata;
+        st.payload_values.clear();
+        if (!st.store->get(spec.name, spec.dim, out.ids.back(), st.payload_values, metadata).ok())
+          metadata.clear(); // erased since the search found it: no payload to give
+        out.metadata.push_back(std::move(metadata));
+      }
     }
     out.counts[q] = uint32_t(st.hits.size());
     auto took = std::chrono::steady_clock::now() - t0;

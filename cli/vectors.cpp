@@ -23,17 +23,24 @@ void print_results(size_t first, const search_result& r, bool json) {
   for (size_t q = 0; q < r.counts.size(); ++q) {
     if (json) {
       out << "{\"query\": " << first + q << ", \"results\": [";
-      for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
+      for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit) {
         out << (i ? ", " : "") << "{\"id\": \"" << json_escape(r.ids[hit]) << "\", \"score\": "
-            << format_float(r.scores[hit]) << "}";
+            << format_float(r.scores[hit]);
+        if (hit < r.metadata.size()) // stored as JSON text; "" when the vector has none
+          out << ", \"metadata\": " << (r.metadata[hit].empty() ? std::string("{}") : r.metadata[hit]);
+        out << "}";
+      }
       out << "], \"took_us\": " << r.took_us[q];
       if (r.missing_shards > 0)
         out << ", \"partial\": true, \"missing_shards\": " << r.missing_shards;
       out << "}\n";
     } else {
       out << "query " << first + q << " (" << r.took_us[q] << " us):";
-      for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit)
+      for (uint32_t i = 0; i < r.counts[q]; ++i, ++hit) {
         out << (i ? ", " : " ") << r.ids[hit] << " " << format_float(r.scores[hit]);
+        if (hit < r.metadata.size() && !r.metadata[hit].empty())
+          out << " " << r.metadata[hit];
+      }
       out << "\n";
     }
   }
@@ -129,7 +136,7 @@ int run_search(int argc, char** argv) {
   client_options o;
   std::string input, text;
   uint32_t k = 10, ef = 0;
-  bool exact = false, allow_partial = false;
+  bool exact = false, allow_partial = false, with_payload = false;
   po::options_description desc("search options");
   add_client_options(desc, o);
   desc.add_options()
@@ -138,11 +145,12 @@ int run_search(int argc, char** argv) {
     ("k", po::value(&k)->default_value(k), "results per query")
     ("ef", po::value(&ef), "HNSW search breadth (default: the node's vectors.hnsw.ef_search)")
     ("exact", po::bool_switch(&exact), "exact scan instead of HNSW")
+    ("with-payload", po::bool_switch(&with_payload), "return each hit's metadata (\"metadata\" in --json)")
     ("allow-partial", po::bool_switch(&allow_partial), "exit 0 (with a warning) when a node is down and its shards could not be searched; without it such an answer exits 3");
   po::variables_map vm;
   if (!parse_args(argc, argv,
                   "p2p-agent search [--peer H:P] (--text STR | --input Q.fvecs|Q.jsonl) [--k 10] [--ef N] [--exact] "
-                  "[--allow-partial] [--collection C] [--json]",
+                  "[--with-payload] [--allow-partial] [--collection C] [--json]",
                   desc, vm))
     return exit_code::ok;
   if (input.empty() == !vm.count("text"))
@@ -152,7 +160,7 @@ int run_search(int argc, char** argv) {
   if (vm.count("text")) {
     auto session = open_session(o);
     auto r = ask<search_result>(*session, o, text_search_atom::value,
-                                text_search_request{o.collection, {text}, k, ef, exact});
+                                text_search_request{o.collection, {text}, k, ef, exact, with_payload});
     print_results(0, r, o.json);
     std::cout.flush();
     partial_answers partial;
@@ -174,7 +182,7 @@ int run_search(int argc, char** argv) {
     more = reader->next(search_batch_queries, rows);
     if (rows.size() == 0)
       break;
-    search_request req{o.collection, rows.dim, std::move(rows.values), k, ef, exact};
+    search_request req{o.collection, rows.dim, std::move(rows.values), k, ef, exact, with_payload};
     size_t first = next_query;
     next_query += rows.size();
     pipeline.send(

@@ -206,11 +206,13 @@ struct search_request {
   uint32_t k = 10;
   uint32_t ef = 0; // 0: the node's vectors.hnsw.ef_search
   bool exact = false;
+  bool with_payload = false; // return each hit's metadata JSON
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_request& x) {
-  return f(caf::meta::type_name("search_request"), x.collection, x.dim, x.queries, x.k, x.ef, x.exact);
+  return f(caf::meta::type_name("search_request"), x.collection, x.dim, x.queries, x.k, x.ef, x.exact,
+           x.with_payload);
 }
 
 /// Results of a search_request, flattened: query i owns `counts[i]` consecutive hits.
@@ -219,6 +221,7 @@ struct search_result {
   std::vector<std::string> ids;
   float_vector scores;
   std::vector<uint32_t> took_us; // per query, time spent searching on the node
+  std::vector<std::string> metadata; // per hit, parallel to ids, when the request asked with_payload
   // Shards of nodes that are down (dropped without leaving): their vectors were not searched.
   uint32_t missing_shards = 0;
   std::vector<std::string> missing_nodes;
@@ -226,8 +229,8 @@ struct search_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_result& x) {
-  return f(caf::meta::type_name("search_result"), x.counts, x.ids, x.scores, x.took_us, x.missing_shards,
-           x.missing_nodes);
+  return f(caf::meta::type_name("search_result"), x.counts, x.ids, x.scores, x.took_us, x.metadata,
+           x.missing_shards, x.missing_nodes);
 }
 
 struct vector_record {
@@ -391,11 +394,12 @@ struct text_search_request {
   uint32_t k = 10;
   uint32_t ef = 0;
   bool exact = false;
+  bool with_payload = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, text_search_request& x) {
-  return f(caf::meta::type_name("text_search_request"), x.collection, x.texts, x.k, x.ef, x.exact);
+  return f(caf::meta::type_name("text_search_request"), x.collection, x.texts, x.k, x.ef, x.exact, x.with_payload);
 }
 
 /// Tasks of one type to run, one per payload.

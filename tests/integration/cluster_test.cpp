@@ -11,10 +11,13 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <sstream>
 #include <type_traits>
 #include <thread>
 
 #include <unistd.h>
+
+#include <simdjson.h>
 
 #include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
@@ -603,4 +606,60 @@ TEST_CASE("cluster.sh up fails at once, naming the node, when a node cannot star
   CHECK(status.out.find("(that is standalone, not node-1)") != std::string::npos);
   CHECK(member_count(standalone.address(), dir) == 1);
   CHECK(standalone.stop() == 0);
+}
+
+TEST_CASE("search --with-payload returns each hit's metadata, from whichever node holds it") {
+  constexpr uint32_t dim = 512, n = 400; // the cluster.sh templates say vectors.dim 512
+  auto dir = fresh_dir("cluster-payload");
+  auto base = free_ports(2);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "2", "--base-port", std::to_string(base), "--dir", dir}, dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto data = embedding_like_vectors(n, dim, 81);
+  {
+    std::ofstream out(dir + "/rows.jsonl");
+    for (uint32_t i = 0; i < n; ++i) {
+      out << "{\"id\": \"r" << i << "\", \"vector\": [";
+      for (uint32_t d = 0; d < dim; ++d)
+        out << (d ? ", " : "") << data[i * dim + d];
+      out << "], \"metadata\": {\"row\": " << i << ", \"even\": " << (i % 2 == 0 ? "true" : "false") << "}}\n";
+    }
+  }
+  auto first = "127.0.0.1:" + std::to_string(base), second = "127.0.0.1:" + std::to_string(base + 1);
+  auto put = run_agent({"put", "--peer", first, "--input", dir + "/rows.jsonl", "--collection", "rows"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  CHECK(node_count(first, dir) == 0); // "default" is empty: the rows went to collection "rows"
+  auto search = run_agent({"search", "--peer", second, "--input", dir + "/rows.jsonl", "--collection", "rows", "--k",
+                           "5", "--with-payload", "--json"},
+                          dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  // Each line: results whose metadata names the same row as the id.
+  simdjson::dom::parser parser;
+  std::istringstream lines(search.out);
+  std::string line;
+  size_t queries = 0, hits = 0, matching = 0, self_first = 0;
+  while (std::getline(lines, line)) {
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(line).get(doc) == simdjson::SUCCESS);
+    size_t q = uint64_t(doc["query"]);
+    size_t rank = 0;
+    for (auto r : doc["results"].get_array()) {
+      std::string id{std::string_view(r["id"])};
+      uint64_t row = uint64_t(r["metadata"]["row"]);
+      ++hits;
+      matching += id == "r" + std::to_string(row) && bool(r["metadata"]["even"]) == (row % 2 == 0);
+      self_first += rank++ == 0 && row == q;
+    }
+    ++queries;
+  }
+  CHECK(queries == n);
+  CHECK(hits == n * 5);
+  CHECK(matching == hits);
+  CHECK(self_first >= n * 95 / 100); // a stored vector finds itself first
+  // Without the flag, no metadata travels.
+  auto plain = run_agent({"search", "--peer", second, "--input", dir + "/rows.jsonl", "--collection", "rows", "--k", "1",
+                          "--json"},
+                         dir);
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.out.find("metadata") == std::string::npos);
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
