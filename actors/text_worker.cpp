@@ -22,6 +22,8 @@ struct worker_state {
 
 using worker_actor = text_worker_actor::stateful_base<worker_state>;
 
+constexpr size_t max_chunk_text_bytes = 16 * 1024;
+
 caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
   auto& e = *self->state.embed;
   ingest_result summary;
@@ -39,9 +41,20 @@ caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
       chunks.ids.push_back(b.ids[i] + "#" + std::to_string(c));
       chunks.values.resize(chunks.values.size() + e.dim());
       e.embed(text.substr(chunk.begin, chunk.end - chunk.begin), chunks.values.data() + chunks.values.size() - e.dim());
+      // The chunk's own text rides along (search --with-payload shows it), cut on a character
+      // boundary past 16 KiB so that the metadata stays well under its limit.
+      auto piece = text.substr(chunk.begin, chunk.end - chunk.begin);
+      bool cut = piece.size() > max_chunk_text_bytes;
+      if (cut) {
+        size_t end = max_chunk_text_bytes;
+        while (end > 0 && (static_cast<unsigned char>(piece[end]) & 0xC0) == 0x80)
+          --end; // not inside a UTF-8 sequence
+        piece = piece.substr(0, end);
+      }
       chunks.metadata.push_back("{\"doc\":\"" + json_escape(b.ids[i]) + "\",\"chunk\":" + std::to_string(c)
                                 + ",\"begin\":" + std::to_string(chunk.begin) + ",\"end\":"
-                                + std::to_string(chunk.end) + "}");
+                                + std::to_string(chunk.end) + ",\"text\":\"" + json_escape(piece) + "\""
+                                + (cut ? ",\"text_cut\":true" : "") + "}");
     }
   }
   summary.chunks = chunks.ids.size();

@@ -31,6 +31,9 @@ std::string check_vector_batch(std::string_view collection, uint32_t dim, const 
   for (size_t i = 0; i < metadata.size(); ++i) {
     if (metadata[i].empty())
       continue;
+    if (metadata[i].size() > max_metadata_bytes)
+      return "id '" + ids[i] + "': metadata of " + std::to_string(metadata[i].size())
+             + " bytes, over the limit of " + std::to_string(max_metadata_bytes) + " bytes";
     simdjson::dom::element doc;
     if (parser.parse(metadata[i]).get(doc) || !doc.is_object())
       return "id '" + ids[i] + "': metadata is not a JSON object";

@@ -12,6 +12,9 @@
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
+#include <algorithm>
+
+#include <simdjson.h>
 
 #include "tests/support/cli_output.hpp"
 #include "tests/support/data.hpp"
@@ -182,12 +185,35 @@ TEST_CASE("ingested documents are found again by a sentence of theirs in the top
   CHECK(asked >= 10);
   CHECK(found == asked);
 
-  // A chunk's metadata names its document and its bytes in the original text.
+  // A chunk's metadata names its document, its bytes in the original text and the text itself,
+  // and search --with-payload hands it back with each hit.
   auto get = run_agent({"get", "--peer", node.address(), "--id", docs[0].id + "#1", "--json"}, dir);
   REQUIRE_MESSAGE(get.exit_code == 0, get.err);
   std::string metadata;
   parse_get(get.out, &metadata);
   CHECK(metadata.find("\"doc\":\"" + docs[0].id + "\"") != std::string::npos);
+  size_t cut = std::min<size_t>(300, docs[0].text.size());
+  while (cut < docs[0].text.size() && (static_cast<unsigned char>(docs[0].text[cut]) & 0xC0) == 0x80)
+    --cut; // on a character boundary
+  auto with = run_agent({"search", "--peer", node.address(), "--text", docs[0].text.substr(0, cut), "--k", "3",
+                         "--with-payload", "--json"},
+                        dir);
+  REQUIRE_MESSAGE(with.exit_code == 0, with.err);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(with.out).get(doc) == simdjson::SUCCESS);
+  size_t checked = 0;
+  for (auto r : doc["results"].get_array()) {
+    std::string id{std::string_view(r["id"])};
+    std::string source{std::string_view(r["metadata"]["doc"])};
+    auto it = std::find_if(docs.begin(), docs.end(), [&](auto& d) { return d.id == source; });
+    REQUIRE(it != docs.end());
+    CHECK(id.rfind(source + "#", 0) == 0);
+    uint64_t begin = r["metadata"]["begin"], end = r["metadata"]["end"];
+    CHECK(std::string_view(r["metadata"]["text"]) == std::string_view(it->text).substr(begin, end - begin));
+    ++checked;
+  }
+  CHECK(checked == 3);
   CHECK(node.stop() == 0);
 }
 

@@ -6,6 +6,17 @@
 
 using namespace p2p;
 
+TEST_CASE("metadata up to 64 KiB is stored; past it the batch is refused naming the id and the size") {
+  std::vector<std::string> ids{"a"};
+  std::vector<float> values{1, 2};
+  auto at_limit = "{\"t\":\"" + std::string(max_metadata_bytes - 8, 'x') + "\"}";
+  REQUIRE(at_limit.size() == max_metadata_bytes);
+  CHECK(check_vector_batch("c", 2, ids, values, {at_limit}).empty());
+  auto over = "{\"t\":\"" + std::string(max_metadata_bytes - 7, 'x') + "\"}";
+  CHECK(check_vector_batch("c", 2, ids, values, {over})
+        == "id 'a': metadata of 65537 bytes, over the limit of 65536 bytes");
+}
+
 TEST_CASE("a batch is accepted whole or refused with what is wrong, naming the row or id") {
   std::vector<std::string> ids{"a", "b"};
   std::vector<float> values{1, 2, 3, 4};
