@@ -107,8 +107,9 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   std::vector<uint32_t> local;
   std::map<size_t, std::vector<uint32_t>> remote; // peer index -> rows
   std::map<std::string, size_t> unreachable;      // down owner -> rows
+  auto nodes = st.placement(); // once per batch, not per row
   for (uint32_t i = 0; i < shared->ids.size(); ++i) {
-    auto route = local_only ? router_state::route{} : st.route_of(shared->ids[i]);
+    auto route = local_only ? router_state::route{} : st.route_of(shared->ids[i], nodes);
     if (route.down)
       ++unreachable[route.peer->id];
     else if (route.peer)
@@ -348,13 +349,8 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       if (route.down)
         return make_error(errc::unavailable, "vector '" + id + "' is on " + route.peer->id
                                                + ", which is down: unavailable until it is back");
-      if (route.peer) {
-        auto rp = self->make_response_promise<vector_record>();
-        ask_peer<vector_record>(
-          self, *route.peer, peer_timeout, [rp](vector_record& r) mutable { rp.deliver(std::move(r)); },
-          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); }, cluster_get_atom::value, *spec, id);
-        return rp;
-      }
+      if (route.peer)
+        return relay_to_peer<vector_record>(self, *route.peer, cluster_get_atom::value, *spec, id);
       return pass_on<vector_record>(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
     },
     [=](delete_atom, const std::string& collection, const std::string& id) -> caf::result<bool> {
@@ -365,13 +361,8 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       if (route.down)
         return make_error(errc::unavailable, "delete of '" + id + "' refused: it belongs to " + route.peer->id
                                                + ", which is down; retry once it is back");
-      if (route.peer) {
-        auto rp = self->make_response_promise<bool>();
-        ask_peer<bool>(
-          self, *route.peer, peer_timeout, [rp](bool existed) mutable { rp.deliver(existed); },
-          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); }, cluster_delete_atom::value, *spec, id);
-        return rp;
-      }
+      if (route.peer)
+        return relay_to_peer<bool>(self, *route.peer, cluster_delete_atom::value, *spec, id);
       return pass_on<bool>(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
     },
     [=](cluster_put_atom, const collection_spec& spec, vector_batch& b, bool if_absent) {

@@ -74,7 +74,13 @@ struct router_state {
   route route_of(std::string_view id) const {
     if (peers.empty() && down.empty())
       return {};
-    auto nodes = placement();
+    return route_of(id, placement());
+  }
+
+  /// The same with the placement computed once by the caller (a batch routes many ids).
+  route route_of(std::string_view id, const std::vector<std::pair<std::string, uint32_t>>& nodes) const {
+    if (peers.empty() && down.empty())
+      return {};
     auto at = owner_node(nodes, id);
     size_t self_slots = leaving ? 0 : 1;
     if (at < self_slots)
@@ -83,12 +89,6 @@ struct router_state {
     if (at < peers.size())
       return {&peers[at], false};
     return {&down[at - peers.size()], true};
-  }
-
-  /// The connected peer that owns `id`, or null when this node does (or a down one: route_of).
-  const peer_node* owner(std::string_view id) const {
-    auto r = route_of(id);
-    return r.down ? nullptr : r.peer;
   }
 
   /// Shards of down nodes, and their ids: what a search cannot reach.
@@ -134,6 +134,17 @@ void ask_peer(router_actor* self, const peer_node& peer, std::chrono::seconds ti
         forget();
         fail(std::move(e));
       });
+}
+
+/// Asks `peer` and answers the current request with its reply (or error): ask_peer for a
+/// handler that passes a request on to the peer that owns the key.
+template <class Reply, class... Ts>
+caf::result<Reply> relay_to_peer(router_actor* self, const peer_node& peer, Ts&&... xs) {
+  auto rp = self->make_response_promise<Reply>();
+  ask_peer<Reply>(
+    self, peer, peer_timeout, [rp](Reply& r) mutable { rp.deliver(std::move(r)); },
+    [rp](caf::error& e) mutable { rp.deliver(std::move(e)); }, std::forward<Ts>(xs)...);
+  return rp;
 }
 
 /// Fails every request waiting on `peer_id` with `unavailable`.
