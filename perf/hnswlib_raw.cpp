@@ -8,6 +8,8 @@
 #include <string>
 
 #include <boost/program_options.hpp>
+
+#include "perf/harness/program_options.hpp"
 #include <hnswlib/hnswlib.h>
 
 #include "perf/harness/datasets.hpp"
@@ -26,17 +28,8 @@ int main(int argc, char** argv) {
     "repeats", po::value(&repeats)->default_value(repeats), "timed search repetitions")(
     "data", po::value(&data)->default_value(data), "embedding or gaussian");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "hnswlib_raw: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (auto status = p2p::bench::parse_program_options("hnswlib_raw", argc, argv, desc, vm))
+    return *status;
   if (data != "embedding" && data != "gaussian") {
     std::fprintf(stderr, "hnswlib_raw: --data: expected embedding or gaussian, got '%s'\n", data.c_str());
     return 2;

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include <boost/program_options.hpp>
+
+#include "perf/harness/program_options.hpp"
 #include <unistd.h>
 
 #include "protocol/messages.hpp"
@@ -82,17 +84,8 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "show this help")("n", po::value(&n)->default_value(n), "messages per measurement")(
     "dir", po::value(&dir)->default_value(dir), "scratch directory")("pong-server", po::value(&mode), "internal");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "messaging_bench: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (auto status = p2p::bench::parse_program_options("messaging_bench", argc, argv, desc, vm))
+    return *status;
   node_config cfg;
   if (vm.count("pong-server"))
     return pong_server(cfg);

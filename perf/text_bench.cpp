@@ -11,6 +11,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "perf/harness/program_options.hpp"
+
 #include "perf/harness/bench_node.hpp"
 #include "text/document_reader.hpp"
 #include "text/embedder.hpp"
@@ -85,17 +87,8 @@ int main(int argc, char** argv) {
     "dir", po::value(&dir)->default_value(dir), "scratch directory")(
     "limit", po::value(&limit), "use only the first N documents (default: all)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "text_bench: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (auto status = p2p::bench::parse_program_options("text_bench", argc, argv, desc, vm))
+    return *status;
   std::filesystem::create_directories(dir);
   auto docs = paragraphs();
   if (limit > 0 && docs.size() > limit)

@@ -13,6 +13,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "perf/harness/program_options.hpp"
+
 #include "perf/harness/bench_node.hpp"
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
@@ -220,17 +222,8 @@ int main(int argc, char** argv) {
     ("skip-memory", po::bool_switch(&o.skip_memory), "skip the node-process memory measurement")
     ("only", po::value(&o.only), "run one part: store, search or memory (for profiling)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "vector_bench: " << e.what() << "\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (auto status = p2p::bench::parse_program_options("vector_bench", argc, argv, desc, vm))
+    return *status;
   if (o.data != "embedding" && o.data != "gaussian") {
     std::cerr << "vector_bench: --data: expected embedding or gaussian\n";
     return 2;
