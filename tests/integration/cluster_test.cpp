@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -75,6 +76,23 @@ std::string read_file(const std::string& path) {
   std::string s;
   std::getline(in, s);
   return s;
+}
+
+/// `cluster.sh up` of a star of `nodes` nodes in `dir` on free ports; its first port.
+uint16_t star_cluster(const std::string& dir, int nodes) {
+  auto base = free_ports(nodes);
+  auto up = cluster({"up", "--topology", "star", "--nodes", std::to_string(nodes), "--base-port", std::to_string(base),
+                     "--dir", dir},
+                    dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  return base;
+}
+
+/// SIGKILLs the cluster's node `node` and waits (bounded) until `via` sees `remaining` members.
+void kill_and_wait_dropped(const std::string& dir, const std::string& node, const std::string& via, size_t remaining) {
+  kill(std::stoi(read_file(dir + "/" + node + "/node.pid")), SIGKILL);
+  wait_members(via, remaining, dir, std::chrono::seconds(10));
+  REQUIRE(member_count(via, dir) == remaining);
 }
 
 } // namespace
@@ -221,8 +239,7 @@ TEST_CASE("tasks spread over the peers, and a peer killed while 5,000 tasks run 
 
   // On node-1's disk: each result is what the kernel makes of its payload, run again here, and
   // each of the 5,000 documents (its number ends its text) became one task.
-  auto a = audit_tasks(read_tasks(dir + "/node-1/data"),
-                       [](const p2p::task_record& t) { return t.payload.substr(t.payload.rfind(' ') + 1); });
+  auto a = audit_tasks(read_tasks(dir + "/node-1/data"), last_word);
   CHECK(a.tasks == 5000);
   CHECK(a.completed == 5000);
   CHECK(a.wrong_results == 0);
@@ -435,9 +452,7 @@ TEST_CASE("a node of another cluster is refused at join with the reason on both 
 TEST_CASE("with one copy per vector, a dead node makes searches say partial and its keys unavailable, never missing") {
   constexpr uint32_t dim = 512, n = 3000;
   auto dir = fresh_dir("cluster-down");
-  auto base = free_ports(3);
-  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir}, dir);
-  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto base = star_cluster(dir, 3);
   auto first = "127.0.0.1:" + std::to_string(base);
   auto data = embedding_like_vectors(n, dim, 51);
   auto queries = embedding_like_vectors(20, dim, 52);
@@ -455,9 +470,7 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   auto before = count_elsewhere();
   CHECK(before == elsewhere.size());
 
-  kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
-  wait_members(first, 2, dir, std::chrono::seconds(10));
-  REQUIRE(member_count(first, dir) == 2);
+  kill_and_wait_dropped(dir, "node-2", first, 2);
 
   // A search says what it missed: exit 3 without --allow-partial, 0 with it, "partial" in the JSON.
   auto search = run_agent({"search", "--peer", first, "--input", dir + "/queries.fvecs", "--json"}, dir);
@@ -513,16 +526,12 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
 TEST_CASE("a down node forgotten by the cluster gives its keys to the others and may not rejoin under its id") {
   constexpr uint32_t dim = 512, n = 2000;
   auto dir = fresh_dir("cluster-forget");
-  auto base = free_ports(3);
-  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir}, dir);
-  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto base = star_cluster(dir, 3);
   auto first = "127.0.0.1:" + std::to_string(base), third = "127.0.0.1:" + std::to_string(base + 2);
   auto data = embedding_like_vectors(n, dim, 61);
   REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
   REQUIRE(run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir).exit_code == 0);
-  kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
-  wait_members(first, 2, dir, std::chrono::seconds(10));
-  REQUIRE(member_count(first, dir) == 2);
+  kill_and_wait_dropped(dir, "node-2", first, 2);
 
   auto forget = run_agent({"forget", "--peer", first, "--id", "node-2"}, dir);
   CHECK_MESSAGE(forget.exit_code == 0, forget.err);
@@ -550,9 +559,7 @@ TEST_CASE("a down node forgotten by the cluster gives its keys to the others and
 TEST_CASE("a get waiting on a hung peer fails with unavailable once the peer is dropped, and works when it resumes") {
   constexpr uint32_t dim = 512, n = 600;
   auto dir = fresh_dir("cluster-hung");
-  auto base = free_ports(2);
-  auto up = cluster({"up", "--topology", "star", "--nodes", "2", "--base-port", std::to_string(base), "--dir", dir}, dir);
-  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto base = star_cluster(dir, 2);
   auto first = "127.0.0.1:" + std::to_string(base);
   auto data = embedding_like_vectors(n, dim, 71);
   REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
@@ -595,6 +602,7 @@ TEST_CASE("cluster.sh up fails at once, naming the node, when a node cannot star
   // node-1 cannot bind; node-2 and node-3 reach the standalone node, whose cluster ("default") is
   // not theirs ("local"), and are refused: whichever is seen first is named.
   CHECK(up.err.find("exited during start") != std::string::npos);
+  CHECK(std::regex_search(up.err, std::regex("cluster\\.sh: node-[123] exited during start \\(status [1-9]")));
   CHECK(up.out.find("cluster up") == std::string::npos);
   // Nothing of it is left running, and status says so.
   for (int i = 1; i <= 3; ++i)
@@ -611,9 +619,7 @@ TEST_CASE("cluster.sh up fails at once, naming the node, when a node cannot star
 TEST_CASE("search --with-payload returns each hit's metadata, from whichever node holds it") {
   constexpr uint32_t dim = 512, n = 400; // the cluster.sh templates say vectors.dim 512
   auto dir = fresh_dir("cluster-payload");
-  auto base = free_ports(2);
-  auto up = cluster({"up", "--topology", "star", "--nodes", "2", "--base-port", std::to_string(base), "--dir", dir}, dir);
-  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto base = star_cluster(dir, 2);
   auto data = embedding_like_vectors(n, dim, 81);
   {
     std::ofstream out(dir + "/rows.jsonl");

@@ -191,7 +191,7 @@ TEST_CASE("a node killed with SIGKILL while 10,000 text tasks are in flight comp
   }
   // Every stored result is what the kernel makes of its payload, run again here; each document
   // (its number ends its text) became one task, none twice.
-  auto a = audit_tasks(read_tasks(data_dir), [](const task_record& t) { return t.payload.substr(t.payload.rfind(' ') + 1); });
+  auto a = audit_tasks(read_tasks(data_dir), last_word);
   CHECK(a.tasks == 10000);
   CHECK(a.completed == 10000);
   CHECK(a.wrong_results == 0);
