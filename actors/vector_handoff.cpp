@@ -158,15 +158,28 @@ void members_changed(router_actor* self, const std::vector<member_info>& infos, 
     same = down[i].id == st.down[i].id;
   if (same)
     return;
+  auto same_peer = [](auto& a, auto& b) { return a.id == b.id && a.node == b.node; };
   std::vector<std::string> dropped;
   for (auto& old : st.peers)
-    if (std::none_of(peers.begin(), peers.end(), [&](auto& p) { return p.id == old.id && p.node == old.node; }))
+    if (std::none_of(peers.begin(), peers.end(), [&](auto& p) { return same_peer(p, old); }))
       dropped.push_back(old.id);
+  bool arrived = std::any_of(peers.begin(), peers.end(), [&](auto& p) {
+    return std::none_of(st.peers.begin(), st.peers.end(), [&](auto& old) { return same_peer(p, old); });
+  });
+  auto owners_before = st.placement();
   st.peers = std::move(peers);
   st.down = std::move(down);
   for (auto& id : dropped)
     fail_waiting(self, id);
-  start_rebalance(self);
+  // A peer going down changes no key's owner (down peers keep theirs) and nothing can move to it:
+  // no scan of every shard for it. A join, a leave, a forget or a peer back (which may take
+  // rows a handoff could not give it while it was away) rebalance.
+  auto owners_after = st.placement();
+  auto by_name = [](auto& a, auto& b) { return a.first < b.first; };
+  std::sort(owners_before.begin(), owners_before.end(), by_name);
+  std::sort(owners_after.begin(), owners_after.end(), by_name);
+  if (arrived || owners_before != owners_after)
+    start_rebalance(self);
 }
 
 } // namespace p2p
