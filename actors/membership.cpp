@@ -255,12 +255,13 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
     [=](leave_atom) -> caf::result<bool> {
       auto& st = self->state;
       // With one copy per vector, part of what this node holds would belong to a down peer
-      // once it is gone, and could go nowhere: refuse before anything moves.
+      // once it is gone, and could go nowhere: refuse before anything moves. With replicas,
+      // the live ones take it and the down one catches up when it returns.
       std::string down;
       for (auto& [id, p] : st.peers)
         if (!p.node)
           down += (down.empty() ? "" : ", ") + id;
-      if (!down.empty())
+      if (!down.empty() && st.setup.cfg.replication_factor <= 1)
         return make_error(errc::refused, "leave refused: " + down + " is down and would own part of this node's "
                                            "vectors; bring it back, or drop it with 'p2p-agent forget', first");
       st.leaving = true;

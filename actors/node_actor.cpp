@@ -225,8 +225,8 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
         }
       self->send(self->state.tasks, a, std::move(live), std::move(live_nodes));
     },
-    [=](cluster_put_atom a, collection_spec& spec, vector_batch& b, bool if_absent) {
-      return self->delegate(self->state.router, a, std::move(spec), std::move(b), if_absent);
+    [=](cluster_put_atom a, collection_spec& spec, vector_batch& b) {
+      return self->delegate(self->state.router, a, std::move(spec), std::move(b));
     },
     [=](cluster_search_atom a, collection_spec& spec, search_request& req) {
       return self->delegate(self->state.router, a, std::move(spec), std::move(req));
@@ -234,8 +234,17 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](cluster_get_atom a, collection_spec& spec, std::string& id) {
       return self->delegate(self->state.router, a, std::move(spec), std::move(id));
     },
-    [=](cluster_delete_atom a, collection_spec& spec, std::string& id) {
-      return self->delegate(self->state.router, a, std::move(spec), std::move(id));
+    [=](sync_specs_atom a) { return self->delegate(self->state.router, a); },
+    [=](sync_digest_atom a, std::string& collection) { return self->delegate(self->state.router, a, std::move(collection)); },
+    [=](sync_list_atom a, std::string& collection, uint32_t vshard) {
+      return self->delegate(self->state.router, a, std::move(collection), vshard);
+    },
+    [=](sync_fetch_atom a, std::string& collection, std::vector<std::string>& ids) {
+      return self->delegate(self->state.router, a, std::move(collection), std::move(ids));
+    },
+    [=](ready_atom a, std::string& id) { self->send(self->state.router, a, std::move(id)); },
+    [=](cluster_delete_atom a, collection_spec& spec, id_versions& d) {
+      return self->delegate(self->state.router, a, std::move(spec), std::move(d));
     },
     [=](leave_atom, bool) { self->state.stop(""); }, // the leave is answered: stop
     [=](leave_atom a, std::string& peer_id) { self->send(self->state.membership, a, std::move(peer_id)); },

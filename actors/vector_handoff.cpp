@@ -1,5 +1,6 @@
-// Handoff: when the members change, or this node leaves, the keys it no longer owns move to
-// their owners in batches, each stored there before it is dropped here.
+// Handoff: when the members change, or this node leaves, the rows and tombstones of virtual
+// shards this node no longer keeps go to every live replica of theirs, in batches, and are
+// dropped here once all of those replicas hold them (kept while one of them is down).
 
 #include <algorithm>
 
@@ -10,8 +11,6 @@
 namespace p2p {
 
 namespace {
-
-// -- handoff: keys move to their owners when the members change or this node leaves ----------
 
 void handoff_step(router_actor* self);
 
@@ -28,8 +27,52 @@ void handoff_finished(router_actor* self) {
   st.leave_waiters.clear();
 }
 
-/// One round: read up to 1,000 vectors of one shard that belong elsewhere, store them at their
-/// owners (without overwriting newer copies), and only then drop them here.
+/// Where one batch goes: per live replica, the rows and tombstones it gets; and what may be
+/// dropped here afterwards (every replica of it live).
+struct handoff_plan {
+  std::map<uint32_t, std::pair<std::vector<uint32_t>, std::vector<uint32_t>>> to; // member -> (rows, tombstones)
+  id_versions droppable;
+};
+
+handoff_plan plan_handoff(const router_state& st, const versioned_rows& d) {
+  handoff_plan plan;
+  auto place = [&](const std::string& id, uint64_t version, uint32_t i, bool row) {
+    uint32_t v = vshard_of(id);
+    bool all_live = true;
+    for (auto* n = st.table.begin(v); n != st.table.end(v); ++n) {
+      if (st.is_self(*n))
+        continue; // kept here after all (the table changed since the scan)
+      if (!st.live(*n)) {
+        all_live = false;
+        continue;
+      }
+      auto& dest = plan.to[*n];
+      (row ? dest.first : dest.second).push_back(i);
+    }
+    uint32_t me = st.self_index();
+    if (all_live && !(me != UINT32_MAX && st.table.holds(me, v)) && st.table.begin(v) != st.table.end(v)) {
+      plan.droppable.ids.push_back(id);
+      plan.droppable.versions.push_back(version);
+    }
+  };
+  for (uint32_t i = 0; i < d.rows.ids.size(); ++i)
+    place(d.rows.ids[i], d.rows.versions[i], i, true);
+  for (uint32_t i = 0; i < d.deleted.ids.size(); ++i)
+    place(d.deleted.ids[i], d.deleted.versions[i], i, false);
+  return plan;
+}
+
+id_versions pick(const id_versions& d, const std::vector<uint32_t>& at) {
+  id_versions out;
+  for (uint32_t i : at) {
+    out.ids.push_back(d.ids[i]);
+    out.versions.push_back(d.versions[i]);
+  }
+  return out;
+}
+
+/// One round: read up to 1,000 rows and tombstones of one shard that this node no longer keeps,
+/// store them on their live replicas (newer versions there win), and only then drop them here.
 void handoff_step(router_actor* self) {
   auto& st = self->state;
   if (st.handoff_work.empty()) {
@@ -37,75 +80,68 @@ void handoff_step(router_actor* self) {
     return;
   }
   auto [collection, shard] = st.handoff_work.front();
-  handoff_request req{collection, {}, {}, st.cfg.id, st.handoff_after, 1000};
-  for (auto& [id, shards] : st.placement()) {
-    req.node_ids.push_back(id);
-    req.node_shards.push_back(shards);
-  }
-  auto next = [self](bool done, std::string after) {
+  handoff_request req{collection, std::vector<uint8_t>(virtual_shards, 0), st.handoff_after, 1000};
+  if (uint32_t me = st.self_index(); me != UINT32_MAX)
+    for (uint32_t v = 0; v < virtual_shards; ++v)
+      req.keep[v] = st.table.holds(me, v);
+  auto next = [self](bool done, uint32_t after) {
     auto& st = self->state;
-    st.handoff_after = std::move(after);
+    st.handoff_after = after;
     if (done) {
       st.handoff_work.erase(st.handoff_work.begin());
-      st.handoff_after.clear();
+      st.handoff_after = 0;
     }
     handoff_step(self);
   };
   auto skip = [self, next](caf::error& e) {
     log(log_level::warn, "handoff: " + error_text(e) + "; skipping to the next shard");
-    next(true, "");
+    next(true, 0);
   };
   self->request(st.shards[shard], shard_timeout, handoff_atom::value, req)
     .then(
       [=](handoff_batch& batch) {
         auto& st = self->state;
-        if (batch.rows.ids.empty()) {
-          next(batch.done, batch.next_after);
+        auto plan = plan_handoff(st, batch.data);
+        if (plan.to.empty()) {
+          next(batch.done, batch.next);
           return;
         }
         auto spec = st.collections.at(collection);
-        // The owners by the placement of the request: node index 0 is this node unless leaving.
-        // Rows of a down owner stay here until it is back: moved nowhere, dropped never.
-        std::map<std::string, std::vector<uint32_t>> by_peer;
-        auto ids = std::make_shared<std::vector<std::string>>();
-        for (uint32_t i = 0; i < batch.owners.size(); ++i) {
-          auto& owner = req.node_ids[batch.owners[i]];
-          if (std::any_of(st.down.begin(), st.down.end(), [&](auto& d) { return d.id == owner; }))
-            continue;
-          by_peer[owner].push_back(i);
-          ids->push_back(batch.rows.ids[i]);
-        }
-        if (by_peer.empty()) {
-          next(batch.done, batch.next_after);
-          return;
-        }
-        auto after = batch.next_after;
+        auto after = batch.next;
         bool done = batch.done;
-        // Once every peer has stored its rows, drop them here; if one could not, start over later.
-        auto fan = std::make_shared<fan_in>(
-          [=](const caf::error& failure) {
-            if (failure) {
-              next(true, "");
-              return;
-            }
-            self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *ids)
-              .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
-          },
-          by_peer.size());
-        for (auto& [peer_id, rows] : by_peer) {
-          auto it = std::find_if(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == peer_id; });
-          if (it == st.peers.end()) {
-            fan->failed(make_error(errc::unavailable, "peer " + peer_id + " is gone"));
-            continue;
+        auto droppable = std::make_shared<id_versions>(std::move(plan.droppable));
+        // Once every replica has stored its part, drop here; if one could not, start over later.
+        auto fan = std::make_shared<fan_in>([=](const caf::error& failure) {
+          if (failure) {
+            next(true, 0);
+            return;
           }
-          ask_peer<uint64_t>(
-            self, *it, peer_timeout, [=](uint64_t) { fan->arrived(); },
-            [=](caf::error& e) {
-              log(log_level::warn, "handoff to " + peer_id + ": " + error_text(e));
-              fan->failed(std::move(e));
-            },
-            cluster_put_atom::value, spec, subset(batch.rows, rows), true);
+          if (droppable->ids.empty()) {
+            next(done, after);
+            return;
+          }
+          self->request(self->state.shards[shard], shard_timeout, drop_atom::value, collection, *droppable)
+            .then([=](uint64_t) { next(done, after); }, [=](caf::error& e) mutable { skip(e); });
+        });
+        fan->expect();
+        for (auto& [member, parts] : plan.to) {
+          auto& peer = st.peer(member);
+          auto failed = [fan, id = peer.id](caf::error& e) {
+            log(log_level::warn, "handoff to " + id + ": " + error_text(e));
+            fan->failed(std::move(e));
+          };
+          if (!parts.first.empty()) {
+            fan->expect();
+            ask_peer<uint64_t>(self, peer, peer_timeout, [fan](uint64_t) { fan->arrived(); }, failed,
+                               cluster_put_atom::value, spec, subset(batch.data.rows, parts.first));
+          }
+          if (!parts.second.empty()) {
+            fan->expect();
+            ask_peer<uint64_t>(self, peer, peer_timeout, [fan](uint64_t) { fan->arrived(); }, failed,
+                               cluster_delete_atom::value, spec, pick(batch.data.deleted, parts.second));
+          }
         }
+        fan->arrived();
       },
       [=](caf::error& e) mutable { skip(e); });
 }
@@ -132,11 +168,11 @@ void start_rebalance(router_actor* self) {
     return;
   }
   st.handoff_work.clear();
-  if (!st.peers.empty() || !st.down.empty())
+  if (st.table.nodes().size() > 1 || st.leaving)
     for (auto& [name, _] : st.collections)
       for (uint16_t s = 0; s < st.shards.size(); ++s)
         st.handoff_work.emplace_back(name, s);
-  st.handoff_after.clear();
+  st.handoff_after = 0;
   st.rebalancing = true;
   handoff_step(self);
 }
@@ -159,27 +195,33 @@ void members_changed(router_actor* self, const std::vector<member_info>& infos, 
   if (same)
     return;
   auto same_peer = [](auto& a, auto& b) { return a.id == b.id && a.node == b.node; };
-  std::vector<std::string> dropped;
+  std::vector<std::string> dropped, arrived;
   for (auto& old : st.peers)
     if (std::none_of(peers.begin(), peers.end(), [&](auto& p) { return same_peer(p, old); }))
       dropped.push_back(old.id);
-  bool arrived = std::any_of(peers.begin(), peers.end(), [&](auto& p) {
-    return std::none_of(st.peers.begin(), st.peers.end(), [&](auto& old) { return same_peer(p, old); });
-  });
-  auto owners_before = st.placement();
+  for (auto& p : peers)
+    if (std::none_of(st.peers.begin(), st.peers.end(), [&](auto& old) { return same_peer(p, old); }))
+      arrived.push_back(p.id);
   st.peers = std::move(peers);
   st.down = std::move(down);
-  for (auto& id : dropped)
+  for (auto& id : dropped) {
     fail_waiting(self, id);
-  // A peer going down changes no key's owner (down peers keep theirs) and nothing can move to it:
-  // no scan of every shard for it. A join, a leave, a forget or a peer back (which may take
-  // rows a handoff could not give it while it was away) rebalance.
-  auto owners_after = st.placement();
-  auto by_name = [](auto& a, auto& b) { return a.first < b.first; };
-  std::sort(owners_before.begin(), owners_before.end(), by_name);
-  std::sort(owners_after.begin(), owners_after.end(), by_name);
-  if (arrived || owners_before != owners_after)
+    st.not_ready.erase(id);
+    st.ready_early.erase(id);
+  }
+  // A peer that arrives (new, back, or healed) serves reads once it says it caught up; one
+  // that said so before this router saw it arrive already has.
+  for (auto& id : arrived)
+    if (!st.ready_early.erase(id))
+      st.not_ready.insert(id);
+  bool placement_changed = st.rebuild_table();
+  // A peer going down changes no replica (down peers keep their virtual shards) and nothing can
+  // move to it: no scan. A join, a leave, a forget or a peer back rebalance, and this node
+  // pulls what it may have missed from the peers that arrived.
+  if (!arrived.empty() || placement_changed) {
     start_rebalance(self);
+    start_sync(self);
+  }
 }
 
 } // namespace p2p

@@ -24,13 +24,15 @@ namespace p2p {
 
 /// The rows `rows` of `b` as a batch of their own.
 vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
-  vector_batch out{b.collection, b.dim, {}, {}, {}};
+  vector_batch out{b.collection, b.dim, {}, {}, {}, {}};
   out.values.reserve(rows.size() * b.dim);
   for (uint32_t i : rows) {
     out.ids.push_back(b.ids[i]);
     out.values.insert(out.values.end(), b.values.begin() + size_t(i) * b.dim, b.values.begin() + size_t(i + 1) * b.dim);
     if (!b.metadata.empty())
       out.metadata.push_back(b.metadata[i]);
+    if (!b.versions.empty())
+      out.versions.push_back(b.versions[i]);
   }
   return out;
 }
@@ -76,17 +78,14 @@ caf::expected<collection_spec> collection_for_put(router_state& st, const vector
   return spec;
 }
 
-/// Sends the rows of `batch` that this node stores to their local shards, as parts of `fan`;
-/// each part adds the rows it stored to `stored`.
+/// Sends the rows `rows` of `batch` to their local shards, as parts of `fan`.
 void put_local(router_actor* self, const collection_spec& spec, std::shared_ptr<const vector_batch> batch,
-               const std::vector<uint32_t>& rows, bool if_absent, std::shared_ptr<fan_in> fan,
-               std::shared_ptr<uint64_t> stored) {
+               const std::vector<uint32_t>& rows, std::shared_ptr<fan_in> fan) {
   auto& st = self->state;
   std::vector<shard_put> parts(st.shards.size());
   for (auto& p : parts) {
     p.spec = spec;
     p.batch = batch;
-    p.if_absent = if_absent;
   }
   for (uint32_t i : rows)
     parts[st.shard_of(batch->ids[i])].rows.push_back(i);
@@ -95,55 +94,149 @@ void put_local(router_actor* self, const collection_spec& spec, std::shared_ptr<
       continue;
     fan->expect();
     self->request(st.shards[s], shard_timeout, put_atom::value, std::move(parts[s]))
-      .then([fan, stored](uint64_t n) { *stored += n, fan->arrived(); }, fan_in::on_error(fan));
+      .then([fan](uint64_t) { fan->arrived(); }, fan_in::on_error(fan));
   }
 }
 
-/// Stores a checked batch: each row on the node that owns its id, acknowledged when all are.
-caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vector_batch&& b, bool local_only,
-                            bool if_absent) {
+/// Sends tombstones to their local shards, as parts of `fan`; adds how many existed to `existed`.
+void delete_local(router_actor* self, const collection_spec& spec, const id_versions& d, std::shared_ptr<fan_in> fan,
+                  std::shared_ptr<uint64_t> existed) {
+  auto& st = self->state;
+  std::vector<id_versions> parts(st.shards.size());
+  for (size_t i = 0; i < d.ids.size(); ++i) {
+    auto& p = parts[st.shard_of(d.ids[i])];
+    p.ids.push_back(d.ids[i]);
+    p.versions.push_back(d.versions[i]);
+  }
+  for (size_t s = 0; s < parts.size(); ++s) {
+    if (parts[s].ids.empty())
+      continue;
+    fan->expect();
+    self->request(st.shards[s], shard_timeout, delete_atom::value, spec, std::move(parts[s]))
+      .then([fan, existed](uint64_t n) { *existed += n, fan->arrived(); }, fan_in::on_error(fan));
+  }
+}
+
+/// The members (indices) that hold each row's virtual shard, split into live ones and a count of
+/// down ones; rows with no live replica are named in `unreachable` (their down replicas).
+struct write_plan {
+  std::vector<uint32_t> local;
+  std::map<uint32_t, std::vector<uint32_t>> remote; // member index -> rows
+  size_t unreachable_rows = 0;
+  std::set<std::string> unreachable_nodes;
+  size_t missed_copies = 0; // copies a down replica will catch up on
+};
+
+template <class Ids>
+write_plan plan_writes(const router_state& st, const Ids& ids) {
+  write_plan plan;
+  for (uint32_t i = 0; i < ids.size(); ++i) {
+    uint32_t v = vshard_of(ids[i]);
+    bool any_live = false;
+    for (auto* n = st.table.begin(v); n != st.table.end(v); ++n) {
+      if (st.is_self(*n))
+        plan.local.push_back(i), any_live = true;
+      else if (st.is_down(*n))
+        ++plan.missed_copies;
+      else
+        plan.remote[*n].push_back(i), any_live = true;
+    }
+    if (!any_live) {
+      ++plan.unreachable_rows;
+      for (auto* n = st.table.begin(v); n != st.table.end(v); ++n)
+        plan.unreachable_nodes.insert(st.member_id(*n));
+    }
+  }
+  return plan;
+}
+
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (auto& n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+/// Stores a checked, versioned batch: each row on every live replica of its virtual shard (all of
+/// it here when `local_only`), acknowledged when all are. A down replica catches up on return.
+caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vector_batch&& b, bool local_only) {
   auto& st = self->state;
   auto shared = std::make_shared<const vector_batch>(std::move(b));
-  std::vector<uint32_t> local;
-  std::map<size_t, std::vector<uint32_t>> remote; // peer index -> rows
-  std::map<std::string, size_t> unreachable;      // down owner -> rows
-  auto nodes = st.placement(); // once per batch, not per row
-  for (uint32_t i = 0; i < shared->ids.size(); ++i) {
-    auto route = local_only ? router_state::route{} : st.route_of(shared->ids[i], nodes);
-    if (route.down)
-      ++unreachable[route.peer->id];
-    else if (route.peer)
-      remote[size_t(route.peer - st.peers.data())].push_back(i);
-    else
-      local.push_back(i);
+  write_plan plan;
+  if (local_only || st.table.nodes().size() <= 1) {
+    plan.local.resize(shared->ids.size());
+    for (uint32_t i = 0; i < plan.local.size(); ++i)
+      plan.local[i] = i;
+  } else {
+    plan = plan_writes(st, shared->ids);
   }
-  // One copy per key: a key whose owner is down cannot be written without being lost (or
-  // rolled back) when the owner returns, so the batch is refused whole, before anything is written.
-  if (!unreachable.empty()) {
-    std::string who;
-    size_t rows = 0;
-    for (auto& [id, n] : unreachable)
-      who += (who.empty() ? "" : ", ") + id, rows += n;
-    return make_error(errc::unavailable, "put refused: " + std::to_string(rows) + " of the batch's "
-                                           + std::to_string(shared->ids.size()) + " ids belong to " + who
-                                           + ", which is down; nothing of the batch was written (one copy "
-                                             "per vector: retry once it is back)");
-  }
+  // A row with no live replica cannot be written without being lost (or rolled back) when its
+  // replicas return: the batch is refused whole, before anything is written.
+  if (plan.unreachable_rows > 0)
+    return make_error(errc::unavailable, "put refused: " + std::to_string(plan.unreachable_rows) + " of the batch's "
+                                           + std::to_string(shared->ids.size()) + " ids belong only to "
+                                           + joined(plan.unreachable_nodes) + ", which "
+                                           + (plan.unreachable_nodes.size() == 1 ? "is" : "are")
+                                           + " down; nothing of the batch was written (retry once one is back)");
+  // Acknowledged when every live replica of each row holds it. A replica dropped while the
+  // write waited on it counts as down: it catches up on return, and the write stands if every
+  // row is held by some other replica.
   auto rp = self->make_response_promise<uint64_t>();
-  auto stored = std::make_shared<uint64_t>(0);
-  auto fan = std::make_shared<fan_in>([rp, stored](const caf::error& failure) mutable {
-    if (failure)
+  uint64_t rows = shared->ids.size();
+  auto held = std::make_shared<std::vector<uint8_t>>(rows, 0);
+  auto lost_replica = std::make_shared<bool>(false);
+  auto fan = std::make_shared<fan_in>([rp, rows, held, lost_replica](const caf::error& failure) mutable {
+    if (failure) {
       rp.deliver(failure);
-    else
-      rp.deliver(*stored);
+      return;
+    }
+    if (*lost_replica) {
+      auto unheld = size_t(std::count(held->begin(), held->end(), 0));
+      if (unheld > 0) {
+        rp.deliver(make_error(errc::unavailable, "put failed: " + std::to_string(unheld) + " of the batch's "
+                                                   + std::to_string(rows) + " ids lost every replica while it was "
+                                                   "written; retry the batch"));
+        return;
+      }
+    }
+    rp.deliver(rows);
   });
+  auto mark = [held](const std::vector<uint32_t>& part) {
+    for (uint32_t i : part)
+      (*held)[i] = 1;
+  };
   fan->expect(); // held until every part is sent
-  put_local(self, spec, shared, local, if_absent, fan, stored);
-  for (auto& [peer, rows] : remote) {
+  {
+    auto part_fan = std::make_shared<fan_in>([fan, mark, local = plan.local](const caf::error& e) {
+      if (e) {
+        fan->failed(e);
+        return;
+      }
+      mark(local);
+      fan->arrived();
+    });
+    fan->expect();
+    part_fan->expect();
+    put_local(self, spec, shared, plan.local, part_fan);
+    part_fan->arrived();
+  }
+  for (auto& [member, part] : plan.remote) {
     fan->expect();
     ask_peer<uint64_t>(
-      self, st.peers[peer], peer_timeout, [fan, stored](uint64_t n) { *stored += n, fan->arrived(); },
-      fan_in::on_error(fan), cluster_put_atom::value, spec, subset(*shared, rows), if_absent);
+      self, st.peer(member), peer_timeout,
+      [fan, mark, part = part](uint64_t) {
+        mark(part);
+        fan->arrived();
+      },
+      [fan, lost_replica](caf::error& e) {
+        if (code_of(e) == errc::unavailable) { // dropped while this waited: it catches up later
+          *lost_replica = true;
+          fan->arrived();
+          return;
+        }
+        fan->failed(std::move(e));
+      },
+      cluster_put_atom::value, spec, subset(*shared, part));
   }
   fan->arrived();
   return rp;
@@ -156,25 +249,168 @@ caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto spec = collection_for_put(st, b);
   if (!spec)
     return spec.error();
-  return store(self, *spec, std::move(b), false, false);
+  // One version for the whole batch, assigned where it enters the cluster.
+  b.versions.assign(b.ids.size(), st.clock.next());
+  return store(self, *spec, std::move(b), false);
 }
 
-/// A peer stores rows here: the collection comes with them.
-caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spec, vector_batch& b, bool if_absent) {
+} // namespace
+
+caf::expected<collection_spec> known_collection(router_state& st, const collection_spec& spec) {
+  auto it = st.collections.find(spec.name);
+  if (it == st.collections.end())
+    return add_collection(st, spec);
+  if (it->second.dim != spec.dim || it->second.metric != spec.metric)
+    return make_error(errc::conflict, "collection '" + spec.name + "' differs between peers (dimension "
+                                        + std::to_string(it->second.dim) + " here, " + std::to_string(spec.dim) + " there)");
+  return it->second;
+}
+
+void apply_local(router_actor* self, const collection_spec& spec, versioned_rows&& data,
+                 std::function<void(const caf::error&)> done) {
+  auto fan = std::make_shared<fan_in>(std::move(done));
+  fan->expect();
+  if (!data.rows.ids.empty()) {
+    auto batch = std::make_shared<const vector_batch>(std::move(data.rows));
+    std::vector<uint32_t> rows(batch->ids.size());
+    for (uint32_t i = 0; i < rows.size(); ++i)
+      rows[i] = i;
+    put_local(self, spec, batch, rows, fan);
+  }
+  if (!data.deleted.ids.empty())
+    delete_local(self, spec, data.deleted, fan, std::make_shared<uint64_t>(0));
+  fan->arrived();
+}
+
+namespace {
+
+/// A peer stores rows here: the collection and the versions come with them.
+caf::result<uint64_t> cluster_put(router_actor* self, const collection_spec& spec, vector_batch& b) {
   auto& st = self->state;
   if (auto problem = check_batch(b); !problem.empty())
     return make_error(errc::invalid_input, "put refused: " + problem);
-  auto it = st.collections.find(spec.name);
-  if (it == st.collections.end()) {
-    auto added = add_collection(st, spec);
-    if (!added)
-      return added.error();
-    return store(self, *added, std::move(b), true, if_absent);
+  if (b.versions.size() != b.ids.size())
+    return make_error(errc::invalid_input, "put refused: " + std::to_string(b.versions.size()) + " versions for "
+                                             + std::to_string(b.ids.size()) + " ids");
+  auto known = known_collection(st, spec);
+  if (!known)
+    return known.error();
+  for (auto v : b.versions)
+    st.clock.observe(v);
+  return store(self, *known, std::move(b), true);
+}
+
+/// Tombstones `d` on every live replica of each id (only here when `local_only`), then calls
+/// `done` with how many ids existed (on some replica) or the error.
+void erase_then(router_actor* self, const collection_spec& spec, id_versions&& d, bool local_only,
+                std::function<void(caf::expected<uint64_t>)> done) {
+  auto& st = self->state;
+  write_plan plan;
+  if (local_only || st.table.nodes().size() <= 1) {
+    for (uint32_t i = 0; i < d.ids.size(); ++i)
+      plan.local.push_back(i);
+  } else {
+    plan = plan_writes(st, d.ids);
   }
-  if (it->second.dim != spec.dim || it->second.metric != spec.metric)
-    return make_error(errc::conflict, "collection '" + spec.name + "' differs between peers (dimension "
-                           + std::to_string(it->second.dim) + " here, " + std::to_string(spec.dim) + " there)");
-  return store(self, it->second, std::move(b), true, if_absent);
+  if (plan.unreachable_rows > 0) {
+    done(make_error(errc::unavailable, "delete refused: " + std::string(d.ids.size() == 1 ? "'" + d.ids[0] + "'" : "ids")
+                                         + " belong" + (d.ids.size() == 1 ? "s" : "") + " only to "
+                                         + joined(plan.unreachable_nodes) + ", which "
+                                         + (plan.unreachable_nodes.size() == 1 ? "is" : "are")
+                                         + " down; nothing was deleted (retry once one is back)"));
+    return;
+  }
+  auto pick = [&](const std::vector<uint32_t>& rows) {
+    id_versions out;
+    for (uint32_t i : rows) {
+      out.ids.push_back(d.ids[i]);
+      out.versions.push_back(d.versions[i]);
+    }
+    return out;
+  };
+  auto existed = std::make_shared<uint64_t>(0);
+  auto fan = std::make_shared<fan_in>([done, existed](const caf::error& failure) mutable {
+    if (failure)
+      done(failure);
+    else
+      done(*existed);
+  });
+  fan->expect();
+  if (!plan.local.empty())
+    delete_local(self, spec, pick(plan.local), fan, existed);
+  for (auto& [member, rows] : plan.remote) {
+    fan->expect();
+    ask_peer<uint64_t>(
+      self, st.peer(member), peer_timeout, [fan, existed](uint64_t n) { *existed = std::max(*existed, n), fan->arrived(); },
+      fan_in::on_error(fan), cluster_delete_atom::value, spec, pick(rows));
+  }
+  fan->arrived();
+}
+
+caf::result<uint64_t> erase(router_actor* self, const collection_spec& spec, id_versions&& d, bool local_only) {
+  auto rp = self->make_response_promise<uint64_t>();
+  erase_then(self, spec, std::move(d), local_only, [rp](caf::expected<uint64_t> r) mutable {
+    if (r)
+      rp.deliver(*r);
+    else
+      rp.deliver(r.error());
+  });
+  return rp;
+}
+
+/// Reads `id` from one replica: this node when it holds the id and has caught up, else the
+/// others in turn (caught-up ones first); a replica that fails (not "not found") passes the
+/// read to the next. Unavailable when no replica is live.
+void get_from(router_actor* self, const collection_spec& spec, const std::string& id,
+              std::shared_ptr<std::vector<uint32_t>> order, size_t at, caf::response_promise rp,
+              std::string last_error) {
+  auto& st = self->state;
+  if (at >= order->size()) {
+    rp.deliver(make_error(errc::unavailable, last_error));
+    return;
+  }
+  uint32_t n = (*order)[at];
+  auto next = [self, spec, id, order, at, rp](caf::error& e) mutable {
+    if (code_of(e) == errc::not_found) {
+      rp.deliver(std::move(e));
+      return;
+    }
+    get_from(self, spec, id, order, at + 1, rp, error_text(e));
+  };
+  if (st.is_self(n)) {
+    self->request(st.shards[st.shard_of(id)], shard_timeout, get_atom::value, spec, id)
+      .then([rp](vector_record& r) mutable { rp.deliver(std::move(r)); }, next);
+    return;
+  }
+  ask_peer<vector_record>(
+    self, st.peer(n), peer_timeout, [rp](vector_record& r) mutable { rp.deliver(std::move(r)); }, next,
+    cluster_get_atom::value, spec, id);
+}
+
+caf::result<vector_record> get(router_actor* self, const collection_spec& spec, const std::string& id) {
+  auto& st = self->state;
+  if (st.table.nodes().size() <= 1)
+    return pass_on<vector_record>(self, st.shards[st.shard_of(id)], get_atom::value, spec, id);
+  uint32_t v = vshard_of(id);
+  auto order = std::make_shared<std::vector<uint32_t>>();
+  std::set<std::string> down;
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto* n = st.table.begin(v); n != st.table.end(v); ++n) {
+      bool take = pass == 0 ? st.ready(*n) : st.live(*n) && !st.ready(*n);
+      if (take && pass == 0 && st.is_self(*n))
+        order->insert(order->begin(), *n);
+      else if (take)
+        order->push_back(*n);
+      if (pass == 0 && st.is_down(*n))
+        down.insert(st.member_id(*n));
+    }
+  if (order->empty())
+    return make_error(errc::unavailable, "vector '" + id + "' is on " + joined(down) + ", which "
+                                           + (down.size() == 1 ? "is" : "are") + " down: unavailable until "
+                                           + (down.size() == 1 ? "it is" : "one is") + " back");
+  auto rp = self->make_response_promise<vector_record>();
+  get_from(self, spec, id, order, 0, rp, "");
+  return rp;
 }
 
 /// Merges per-shard top-k lists into one top-k list per query, each id once.
@@ -214,14 +450,75 @@ search_result merge(const std::vector<search_result>& parts, size_t queries, siz
   return out;
 }
 
-/// Searches this node's shards, and the peers' unless `local_only`, and merges the top k.
+/// Which members a search asks so that every virtual shard is covered by one replica: greedily
+/// the member that covers most of what is left (this node first among equals, then the others in
+/// turn, so that equally good replicas share the load), caught-up replicas before those still
+/// catching up. What no live replica covers is `missing`.
+struct search_plan {
+  bool self = false;
+  std::vector<uint32_t> peers; // member indices
+  uint32_t missing = 0;
+  std::set<std::string> missing_nodes;
+};
+
+search_plan plan_search(router_state& st) {
+  search_plan plan;
+  auto& t = st.table;
+  uint32_t members = uint32_t(t.nodes().size());
+  if (members <= 1) {
+    plan.self = !st.leaving;
+    return plan;
+  }
+  std::vector<uint8_t> covered(virtual_shards, 0);
+  uint32_t left = virtual_shards;
+  uint64_t turn = st.rotation++;
+  for (int pass = 0; pass < 2 && left > 0; ++pass) { // pass 0: ready members, 1: live ones
+    for (;;) {
+      uint32_t best = UINT32_MAX, best_count = 0;
+      for (uint32_t k = 0; k < members; ++k) {
+        uint32_t n = uint32_t((k + turn) % members);
+        if (pass == 0 ? !st.ready(n) : !st.live(n))
+          continue;
+        uint32_t count = 0;
+        for (uint32_t v = 0; v < virtual_shards; ++v)
+          count += !covered[v] && t.holds(n, v);
+        bool better = count > best_count || (count == best_count && count > 0 && st.is_self(n));
+        if (better)
+          best = n, best_count = count;
+      }
+      if (best == UINT32_MAX)
+        break;
+      for (uint32_t v = 0; v < virtual_shards; ++v)
+        if (!covered[v] && t.holds(best, v))
+          covered[v] = 1, --left;
+      if (st.is_self(best))
+        plan.self = true;
+      else
+        plan.peers.push_back(best);
+    }
+  }
+  plan.missing = left;
+  for (uint32_t v = 0; v < virtual_shards && left > 0; ++v)
+    if (!covered[v])
+      for (auto* n = t.begin(v); n != t.end(v); ++n)
+        plan.missing_nodes.insert(st.member_id(*n));
+  return plan;
+}
+
+/// Searches this node's shards, and the peers the plan names unless `local_only`, and merges the
+/// top k.
 caf::result<search_result> search_spec(router_actor* self, const collection_spec& spec, search_request& req,
                                        bool local_only) {
   auto& st = self->state;
   if (req.ef == 0)
     req.ef = st.cfg.hnsw.ef_search;
-  size_t shards = st.shards.size();
-  size_t peers = local_only ? 0 : st.peers.size();
+  search_plan plan;
+  if (local_only)
+    plan.self = true;
+  else
+    plan = plan_search(st);
+  size_t shards = plan.self ? st.shards.size() : 0;
+  size_t peers = plan.peers.size();
   auto parts = std::make_shared<std::vector<search_result>>(shards + peers);
   auto rp = self->make_response_promise<search_result>();
   size_t queries = req.queries.size() / req.dim;
@@ -229,8 +526,11 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   auto metric = metric_kind(spec.metric);
   bool with_payload = req.with_payload;
   auto started = std::chrono::steady_clock::now();
+  auto missing = plan.missing;
+  std::vector<std::string> missing_nodes(plan.missing_nodes.begin(), plan.missing_nodes.end());
   auto fan = std::make_shared<fan_in>(
-    [self, rp, parts, queries, k, metric, with_payload, local_only, started](const caf::error& failure) mutable {
+    [self, rp, parts, queries, k, metric, with_payload, local_only, started, missing,
+     missing_nodes](const caf::error& failure) mutable {
       if (!local_only)
         self->state.search_latency.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -239,21 +539,23 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
         return;
       }
       auto merged = merge(*parts, queries, k, metric, with_payload);
-      if (!local_only) {
-        merged.missing_shards = self->state.missing_shards();
-        for (auto& d : self->state.down)
-          merged.missing_nodes.push_back(d.id);
-      }
+      merged.missing_shards = missing;
+      merged.missing_nodes = std::move(missing_nodes);
       rp.deliver(std::move(merged));
     },
     shards + peers);
+  if (shards + peers == 0) { // nothing reachable holds any of it
+    fan->expect();
+    fan->arrived();
+    return rp;
+  }
   auto into = [parts, fan](size_t slot) {
     return [parts, fan, slot](search_result& r) { (*parts)[slot] = std::move(r), fan->arrived(); };
   };
   for (size_t s = 0; s < shards; ++s)
     self->request(st.shards[s], shard_timeout, search_atom::value, spec, req).then(into(s), fan_in::on_error(fan));
   for (size_t p = 0; p < peers; ++p)
-    ask_peer<search_result>(self, st.peers[p], peer_timeout, into(shards + p), fan_in::on_error(fan),
+    ask_peer<search_result>(self, st.peer(plan.peers[p]), peer_timeout, into(shards + p), fan_in::on_error(fan),
                             cluster_search_atom::value, spec, req);
   return rp;
 }
@@ -281,7 +583,7 @@ caf::result<std::vector<collection_info>> stats(router_actor* self) {
   auto& st = self->state;
   auto acc = std::make_shared<std::map<std::string, collection_info>>();
   for (auto& [name, spec] : st.collections)
-    (*acc)[name] = {name, spec.dim, std::string(to_string(metric_kind(spec.metric))), 0, 0};
+    (*acc)[name] = {name, spec.dim, std::string(to_string(metric_kind(spec.metric))), 0, 0, 0, st.under_replicated()};
   auto rp = self->make_response_promise<std::vector<collection_info>>();
   // A shard that does not answer leaves its counts out; the others still make the figures.
   auto fan = std::make_shared<fan_in>(
@@ -299,6 +601,7 @@ caf::result<std::vector<collection_info>> stats(router_actor* self) {
           for (auto& i : infos) {
             (*acc)[i.name].count += i.count;
             (*acc)[i.name].pending += i.pending;
+            (*acc)[i.name].tombstones += i.tombstones;
           }
           fan->arrived();
         },
@@ -318,6 +621,9 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
     specs.push_back(spec);
   for (uint16_t s = 0; s < st.cfg.shards; ++s)
     st.shards.push_back(spawn_vector_shard(self, {s, st.db, st.cfg.hnsw, specs}));
+  st.clock = hybrid_clock(version_tag(st.cfg.id));
+  st.rebuild_table();
+  start_sync(self);
   auto lookup = [self](const std::string& collection) -> caf::expected<collection_spec> {
     auto it = self->state.collections.find(collection);
     if (it == self->state.collections.end())
@@ -345,29 +651,23 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       auto spec = lookup(collection);
       if (!spec)
         return spec.error();
-      auto route = self->state.route_of(id);
-      if (route.down)
-        return make_error(errc::unavailable, "vector '" + id + "' is on " + route.peer->id
-                                               + ", which is down: unavailable until it is back");
-      if (route.peer)
-        return relay_to_peer<vector_record>(self, *route.peer, cluster_get_atom::value, *spec, id);
-      return pass_on<vector_record>(self, self->state.shards[self->state.shard_of(id)], get_atom::value, *spec, id);
+      return get(self, *spec, id);
     },
     [=](delete_atom, const std::string& collection, const std::string& id) -> caf::result<bool> {
       auto spec = lookup(collection);
       if (!spec)
         return false;
-      auto route = self->state.route_of(id);
-      if (route.down)
-        return make_error(errc::unavailable, "delete of '" + id + "' refused: it belongs to " + route.peer->id
-                                               + ", which is down; retry once it is back");
-      if (route.peer)
-        return relay_to_peer<bool>(self, *route.peer, cluster_delete_atom::value, *spec, id);
-      return pass_on<bool>(self, self->state.shards[self->state.shard_of(id)], delete_atom::value, *spec, id);
+      auto rp = self->make_response_promise<bool>();
+      erase_then(self, *spec, id_versions{{id}, {self->state.clock.next()}}, false,
+                 [rp](caf::expected<uint64_t> r) mutable {
+                   if (r)
+                     rp.deliver(*r > 0);
+                   else
+                     rp.deliver(r.error());
+                 });
+      return rp;
     },
-    [=](cluster_put_atom, const collection_spec& spec, vector_batch& b, bool if_absent) {
-      return cluster_put(self, spec, b, if_absent);
-    },
+    [=](cluster_put_atom, const collection_spec& spec, vector_batch& b) { return cluster_put(self, spec, b); },
     [=](cluster_search_atom, const collection_spec& spec, search_request& req) -> caf::result<search_result> {
       if (!self->state.collections.count(spec.name)) { // nothing of it stored here
         search_result empty;
@@ -381,8 +681,36 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
     [=](cluster_get_atom, const collection_spec& spec, const std::string& id) {
       return self->delegate(self->state.shards[self->state.shard_of(id)], get_atom::value, spec, id);
     },
-    [=](cluster_delete_atom, const collection_spec& spec, const std::string& id) {
-      return self->delegate(self->state.shards[self->state.shard_of(id)], delete_atom::value, spec, id);
+    [=](cluster_delete_atom, const collection_spec& spec, id_versions& d) -> caf::result<uint64_t> {
+      if (d.ids.size() != d.versions.size())
+        return make_error(errc::invalid_input, "delete refused: " + std::to_string(d.versions.size())
+                                                 + " versions for " + std::to_string(d.ids.size()) + " ids");
+      auto known = known_collection(self->state, spec);
+      if (!known)
+        return known.error();
+      for (auto v : d.versions)
+        self->state.clock.observe(v);
+      return erase(self, *known, std::move(d), true);
+    },
+    [=](sync_specs_atom) {
+      std::vector<collection_spec> out;
+      for (auto& [_, spec] : self->state.collections)
+        out.push_back(spec);
+      return out;
+    },
+    [=](sync_digest_atom, const std::string& collection) { return local_digest(self, collection); },
+    [=](sync_list_atom, const std::string& collection, uint32_t vshard) { return local_list(self, collection, vshard); },
+    [=](sync_fetch_atom, const std::string& collection, const std::vector<std::string>& ids) {
+      return local_fetch(self, collection, ids);
+    },
+    [=](ready_atom, const std::string& id) {
+      auto& st = self->state;
+      if (std::any_of(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == id; })) {
+        if (st.not_ready.erase(id))
+          log(log_level::info, "peer " + id + " caught up: reading from it again");
+      } else {
+        st.ready_early.insert(id);
+      }
     },
     [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
       members_changed(self, infos, nodes);
@@ -392,6 +720,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       if (st.peers.empty())
         return false; // nowhere to hand the vectors to: they stay here for when it comes back
       st.leaving = true;
+      st.rebuild_table();
       st.leave_waiters.push_back(self->make_response_promise());
       start_rebalance(self);
       return st.leave_waiters.back();

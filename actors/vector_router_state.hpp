@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <functional>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,6 +18,7 @@
 #include "protocol/interfaces.hpp"
 #include "config/node_config.hpp"
 #include "vectors/placement.hpp"
+#include "vectors/version.hpp"
 
 namespace p2p {
 
@@ -36,13 +39,30 @@ struct router_state {
   std::vector<vector_shard_actor> shards;
   std::map<std::string, collection_spec, std::less<>> collections;
   std::vector<peer_node> peers; // by id
-  std::vector<peer_node> down;  // by id: dropped without leaving; they own their keys, unreachable
-  // Handoff: (collection, shard) pairs still to scan, one at a time.
+  std::vector<peer_node> down;  // by id: dropped without leaving; they keep their virtual shards, unreachable
+  // The replicas of every virtual shard over the members (this node unless leaving, the peers,
+  // the down ones), and what each member index is: -1 this node, else an index into peers, then
+  // (past peers.size()) into down.
+  replica_table table;
+  std::vector<int32_t> member_of;
+  hybrid_clock clock;
+  // Catch-up: while this node pulls what it missed it serves no reads (its peers read from the
+  // other replicas), and peers that have not said they caught up are read only when no replica
+  // that has is live.
+  bool syncing = true;
+  bool sync_running = false;
+  bool sync_again = false;
+  std::set<std::string> not_ready;   // peers still catching up
+  std::set<std::string> ready_early; // peers that said ready before this router saw them arrive
+  uint64_t caught_up_rows = 0;       // rows and tombstones pulled by catch-up, since start
+  double caught_up_seconds = 0;
+  uint64_t rotation = 0; // spreads searches over equally good replicas
+  // Handoff: collections still to scan, one at a time.
   bool leaving = false;
   bool rebalancing = false;
   bool rebalance_again = false;
   std::vector<std::pair<std::string, uint16_t>> handoff_work;
-  std::string handoff_after;
+  uint32_t handoff_after = 0;
   std::vector<caf::response_promise> leave_waiters;
   latency_histogram search_latency; // searches asked of this node, request to merged answer
   // Requests waiting on each peer (by id), failed at once when the peer is dropped: no caller
@@ -53,49 +73,52 @@ struct router_state {
 
   size_t shard_of(std::string_view id) const { return local_shard(cfg.id, uint32_t(shards.size()), id); }
 
-  /// The nodes that own keys now: this node first (unless leaving), then the connected peers,
-  /// then the down ones.
-  std::vector<std::pair<std::string, uint32_t>> placement() const {
-    std::vector<std::pair<std::string, uint32_t>> out;
+  /// Recomputes the replica table from the members; true when it changed.
+  bool rebuild_table() {
+    std::vector<std::pair<std::string, int32_t>> members;
     if (!leaving)
-      out.emplace_back(cfg.id, uint32_t(shards.size()));
-    for (auto& p : peers)
-      out.emplace_back(p.id, p.shards);
-    for (auto& p : down)
-      out.emplace_back(p.id, p.shards);
-    return out;
+      members.emplace_back(cfg.id, -1);
+    for (size_t i = 0; i < peers.size(); ++i)
+      members.emplace_back(peers[i].id, int32_t(i));
+    for (size_t i = 0; i < down.size(); ++i)
+      members.emplace_back(down[i].id, int32_t(peers.size() + i));
+    std::sort(members.begin(), members.end());
+    std::vector<std::string> ids;
+    member_of.clear();
+    for (auto& [id, at] : members) {
+      ids.push_back(id);
+      member_of.push_back(at);
+    }
+    bool changed = ids != table.nodes() || table.replication() != std::min<size_t>(cfg.replication_factor, ids.size());
+    if (changed)
+      table = replica_table(ids, cfg.replication_factor);
+    return changed;
   }
 
-  /// Where the key `id` lives: this node (peer null), a connected peer, or a down one.
-  struct route {
-    const peer_node* peer = nullptr;
-    bool down = false;
-  };
-  route route_of(std::string_view id) const {
-    if (peers.empty() && down.empty())
-      return {};
-    return route_of(id, placement());
+  [[nodiscard]] bool is_self(uint32_t n) const { return member_of[n] < 0; }
+  [[nodiscard]] bool is_down(uint32_t n) const { return member_of[n] >= int32_t(peers.size()); }
+  [[nodiscard]] const peer_node& peer(uint32_t n) const {
+    return member_of[n] < int32_t(peers.size()) ? peers[size_t(member_of[n])] : down[size_t(member_of[n]) - peers.size()];
+  }
+  [[nodiscard]] const std::string& member_id(uint32_t n) const { return table.nodes()[n]; }
+  /// The member index of this node; UINT32_MAX while leaving.
+  [[nodiscard]] uint32_t self_index() const {
+    for (uint32_t n = 0; n < member_of.size(); ++n)
+      if (member_of[n] < 0)
+        return n;
+    return UINT32_MAX;
+  }
+  /// Live: this node, or a connected peer. Ready: live and caught up (serves reads).
+  [[nodiscard]] bool live(uint32_t n) const { return !is_down(n); }
+  [[nodiscard]] bool ready(uint32_t n) const {
+    return is_self(n) ? !syncing : !is_down(n) && !not_ready.count(member_id(n));
   }
 
-  /// The same with the placement computed once by the caller (a batch routes many ids).
-  route route_of(std::string_view id, const std::vector<std::pair<std::string, uint32_t>>& nodes) const {
-    if (peers.empty() && down.empty())
-      return {};
-    auto at = owner_node(nodes, id);
-    size_t self_slots = leaving ? 0 : 1;
-    if (at < self_slots)
-      return {};
-    at -= self_slots;
-    if (at < peers.size())
-      return {&peers[at], false};
-    return {&down[at - peers.size()], true};
-  }
-
-  /// Shards of down nodes, and their ids: what a search cannot reach.
-  uint32_t missing_shards() const {
+  /// Virtual shards with fewer live replicas than the table gives them.
+  uint32_t under_replicated() const {
     uint32_t n = 0;
-    for (auto& p : down)
-      n += p.shards;
+    for (uint32_t v = 0; v < virtual_shards; ++v)
+      n += std::any_of(table.begin(v), table.end(v), [&](uint32_t m) { return !live(m); });
     return n;
   }
 };
@@ -155,6 +178,28 @@ vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);
 
 /// Moves the keys this node no longer owns to their owners (again, if already moving).
 void start_rebalance(router_actor* self);
+
+/// Pulls from every live peer what it holds newer than this node in the virtual shards this node
+/// keeps (again, if already pulling), then tells the peers this node is ready.
+void start_sync(router_actor* self);
+
+/// Stores rows and tombstones pulled or handed here, on this node's shards; `done` once written.
+void apply_local(router_actor* self, const collection_spec& spec, versioned_rows&& data,
+                 std::function<void(const caf::error&)> done);
+
+/// What this node's shards hold of `collection`: per virtual shard digests, the (id, version)
+/// pairs of one virtual shard, and the rows and tombstones of some ids.
+void local_digest_then(router_actor* self, const std::string& collection,
+                       std::function<void(caf::expected<std::vector<uint64_t>>)> done);
+caf::result<std::vector<uint64_t>> local_digest(router_actor* self, const std::string& collection);
+void local_list_then(router_actor* self, const std::string& collection, uint32_t vshard,
+                     std::function<void(id_versions)> done);
+caf::result<id_versions> local_list(router_actor* self, const std::string& collection, uint32_t vshard);
+caf::result<versioned_rows> local_fetch(router_actor* self, const std::string& collection,
+                                        const std::vector<std::string>& ids);
+
+/// The collection `spec` here, recorded on first sight; an error when it differs.
+caf::expected<collection_spec> known_collection(router_state& st, const collection_spec& spec);
 
 /// The peers storing vectors changed: remember them and rebalance.
 void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/hashing.hpp"
 #include "core/log.hpp"
 #include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
@@ -99,31 +100,139 @@ void reload(shard_state& st) {
     ++loaded;
     return true;
   });
-  if (loaded + skipped > 0)
+  size_t tombstones = 0;
+  skipped += st.store->scan_versions([&](std::string_view collection, std::string_view id, uint64_t version, bool tomb) {
+    auto spec = specs.find(collection);
+    if (spec == specs.end())
+      return;
+    st.index_for(spec->second).set_version(id, version);
+    tombstones += tomb;
+  });
+  if (loaded + skipped + tombstones > 0)
     log(log_level::info, "shard " + std::to_string(st.setup.shard) + ": reloaded " + std::to_string(loaded)
-                           + " vectors" + (skipped ? ", skipped " + std::to_string(skipped) + " unreadable" : ""));
+                           + " vectors" + (tombstones ? " and " + std::to_string(tombstones) + " tombstones" : "")
+                           + (skipped ? ", skipped " + std::to_string(skipped) + " unreadable" : ""));
 }
 
 caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   auto& st = self->state;
   const vector_batch& b = *p.batch;
-  std::vector<uint32_t> kept;
-  const std::vector<uint32_t>* rows = &p.rows;
-  if (p.if_absent) { // a handoff: what this shard holds already is newer
-    auto* idx = st.find(p.spec.name);
-    for (uint32_t i : p.rows)
-      if (!idx || !idx->contains(b.ids[i]))
-        kept.push_back(i);
-    rows = &kept;
-  }
-  if (auto s = st.store->put(p.spec.name, b.dim, b.ids, b.values.data(), b.metadata, *rows); !s.ok())
-    return make_error(s.code(), s.message());
+  if (b.versions.size() != b.ids.size())
+    return make_error(errc::invalid_input, "put refused: " + std::to_string(b.versions.size()) + " versions for "
+                                             + std::to_string(b.ids.size()) + " ids");
   auto& idx = st.index_for(p.spec);
-  for (uint32_t i : *rows)
+  // What this shard holds already at the same or a newer version stays: a late or repeated
+  // write (a retry, a handoff, a catch-up) never rolls a newer one back.
+  std::vector<uint32_t> kept;
+  kept.reserve(p.rows.size());
+  for (uint32_t i : p.rows)
+    if (b.versions[i] > idx.version_of(b.ids[i]))
+      kept.push_back(i);
+  if (kept.empty())
+    return uint64_t(p.rows.size());
+  if (auto s = st.store->put(p.spec.name, b.dim, b.ids, b.values.data(), b.metadata, b.versions, kept); !s.ok())
+    return make_error(s.code(), s.message());
+  for (uint32_t i : kept) {
     idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
+    idx.set_version(b.ids[i], b.versions[i]);
+  }
   st.last_put = std::chrono::steady_clock::now();
   schedule_indexing(self);
   return uint64_t(p.rows.size());
+}
+
+/// Tombstones: each id newer than what is here is deleted and its version kept.
+caf::result<uint64_t> erase(shard_state& st, const collection_spec& spec, const id_versions& d) {
+  if (d.versions.size() != d.ids.size())
+    return make_error(errc::invalid_input, "delete refused: " + std::to_string(d.versions.size()) + " versions for "
+                                             + std::to_string(d.ids.size()) + " ids");
+  auto& idx = st.index_for(spec);
+  id_versions newer;
+  uint64_t existed = 0;
+  for (size_t i = 0; i < d.ids.size(); ++i) {
+    if (d.versions[i] <= idx.version_of(d.ids[i]))
+      continue;
+    existed += idx.contains(d.ids[i]);
+    newer.ids.push_back(d.ids[i]);
+    newer.versions.push_back(d.versions[i]);
+  }
+  if (newer.ids.empty())
+    return existed;
+  if (auto s = st.store->erase(spec.name, newer.ids, newer.versions); !s.ok())
+    return make_error(s.code(), s.message());
+  for (size_t i = 0; i < newer.ids.size(); ++i) {
+    idx.erase(newer.ids[i]);
+    idx.set_version(newer.ids[i], newer.versions[i]);
+  }
+  return existed;
+}
+
+/// Whether a label is a write to tell others about: live, or a tombstone.
+bool known(const shard_index& idx, uint32_t label) {
+  return idx.live_label(label) || idx.version_at(label) > 0;
+}
+
+/// Adds the row (live) or tombstone of `id` at `version` to `out`; false when its row cannot
+/// be read.
+bool add_entry(shard_state& st, const std::string& collection, const shard_index& idx, std::string_view id,
+               uint64_t version, bool live, versioned_rows& out) {
+  if (!live) {
+    out.deleted.ids.emplace_back(id);
+    out.deleted.versions.push_back(version);
+    return true;
+  }
+  std::string metadata;
+  if (!st.store->get(collection, idx.dim(), id, st.payload_values, metadata).ok())
+    return false;
+  out.rows.ids.emplace_back(id);
+  out.rows.values.insert(out.rows.values.end(), st.payload_values.begin(), st.payload_values.end());
+  out.rows.metadata.push_back(std::move(metadata));
+  out.rows.versions.push_back(version);
+  return true;
+}
+
+/// Per virtual shard, the XOR of a hash of each (id, version) held here: equal digests on two
+/// nodes mean (but for a 2^-64 chance) they hold the same writes of that virtual shard.
+std::vector<uint64_t> digest(shard_state& st, const std::string& collection) {
+  std::vector<uint64_t> out(virtual_shards, 0);
+  auto* idx = st.find(collection);
+  if (!idx)
+    return out;
+  for (uint32_t label = 0; label < idx->labels(); ++label)
+    if (known(*idx, label)) {
+      auto id = idx->id_of(label);
+      out[vshard_of(id)] ^= mix64(fnv1a(id) ^ mix64(idx->version_at(label) + 1));
+    }
+  return out;
+}
+
+id_versions list(shard_state& st, const std::string& collection, uint32_t vshard) {
+  id_versions out;
+  auto* idx = st.find(collection);
+  if (!idx)
+    return out;
+  for (uint32_t label = 0; label < idx->labels(); ++label)
+    if (known(*idx, label) && vshard_of(idx->id_of(label)) == vshard) {
+      out.ids.emplace_back(idx->id_of(label));
+      out.versions.push_back(idx->version_at(label));
+    }
+  return out;
+}
+
+versioned_rows fetch(shard_state& st, const std::string& collection, const std::vector<std::string>& ids) {
+  versioned_rows out;
+  out.rows.collection = collection;
+  auto* idx = st.find(collection);
+  if (!idx)
+    return out;
+  out.rows.dim = idx->dim();
+  for (auto& id : ids) {
+    bool live = idx->contains(id);
+    uint64_t version = idx->version_of(id);
+    if (live || version > 0)
+      add_entry(st, collection, *idx, id, version, live, out);
+  }
+  return out;
 }
 
 search_result search(shard_state& st, const collection_spec& spec, const search_request& req) {
@@ -156,41 +265,28 @@ search_result search(shard_state& st, const collection_spec& spec, const search_
   return out;
 }
 
-/// Reads the next vectors of a collection that another node owns now (at most r.max_rows, and
-/// at most 20,000 keys looked at per call, so the shard stays responsive).
+/// Reads the next rows and tombstones of a collection in virtual shards this node no longer
+/// keeps (at most r.max_rows, and at most 20,000 labels looked at per call, so the shard stays
+/// responsive).
 handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
   handoff_batch out;
-  out.rows.collection = r.collection;
-  std::vector<std::pair<std::string, uint32_t>> nodes;
-  for (size_t i = 0; i < r.node_ids.size(); ++i)
-    nodes.emplace_back(r.node_ids[i], r.node_shards[i]);
+  out.data.rows.collection = r.collection;
   auto* idx = st.find(r.collection);
-  if (!idx || nodes.empty()) {
+  if (!idx || r.keep.size() != virtual_shards) {
     out.done = true;
     return out;
   }
-  out.rows.dim = idx->dim();
-  size_t looked = 0;
-  out.next_after = r.after;
-  std::string_view metadata;
-  out.done = st.store->scan_from(r.collection, out.next_after, [&](std::string_view, std::string_view id,
-                                                                   std::string_view row) {
-    if (out.rows.ids.size() >= r.max_rows || ++looked > 20000)
-      return false;
-    size_t owner = owner_node(nodes, id);
-    if (nodes[owner].first == r.self_id)
-      return true;
-    size_t at = out.rows.values.size();
-    out.rows.values.resize(at + out.rows.dim);
-    if (!vector_store::decode_row(row, out.rows.dim, out.rows.values.data() + at, metadata)) {
-      out.rows.values.resize(at);
-      return true;
-    }
-    out.rows.ids.emplace_back(id);
-    out.rows.metadata.emplace_back(metadata);
-    out.owners.push_back(uint32_t(owner));
-    return true;
-  });
+  out.data.rows.dim = idx->dim();
+  uint32_t label = r.after, end = idx->labels(), looked = 0;
+  for (; label < end && looked < 20000; ++label, ++looked) {
+    if (out.data.rows.ids.size() + out.data.deleted.ids.size() >= r.max_rows)
+      break;
+    if (!known(*idx, label) || r.keep[vshard_of(idx->id_of(label))])
+      continue;
+    add_entry(st, r.collection, *idx, idx->id_of(label), idx->version_at(label), idx->live_label(label), out.data);
+  }
+  out.next = label;
+  out.done = label >= end;
   return out;
 }
 
@@ -212,32 +308,40 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
         return make_error(s.code(), s.message());
       return rec;
     },
-    [=](delete_atom, const collection_spec& spec, const std::string& id) -> caf::result<bool> {
-      auto& st = self->state;
-      auto* idx = st.find(spec.name);
-      if (!idx || !idx->contains(id))
-        return false;
-      if (auto s = st.store->erase(spec.name, {id}); !s.ok())
-        return make_error(s.code(), s.message());
-      idx->erase(id);
-      return true;
-    },
+    [=](delete_atom, const collection_spec& spec, const id_versions& d) { return erase(self->state, spec, d); },
     [=](handoff_atom, const handoff_request& r) { return handoff_scan(self->state, r); },
-    [=](drop_atom, const std::string& collection, const std::vector<std::string>& ids) -> caf::result<uint64_t> {
+    [=](drop_atom, const std::string& collection, const id_versions& d) -> caf::result<uint64_t> {
       auto& st = self->state;
       auto* idx = st.find(collection);
-      if (auto s = st.store->erase(collection, ids); !s.ok())
+      if (!idx)
+        return uint64_t(0);
+      // Only what is still at the version handed off: a newer write since then stays.
+      std::vector<std::string> ids;
+      for (size_t i = 0; i < d.ids.size() && i < d.versions.size(); ++i)
+        if (idx->version_of(d.ids[i]) == d.versions[i])
+          ids.push_back(d.ids[i]);
+      if (auto s = st.store->drop(collection, ids); !s.ok())
         return make_error(s.code(), s.message());
-      uint64_t dropped = 0;
-      for (auto& id : ids)
-        dropped += idx && idx->erase(id) ? 1 : 0;
-      return dropped;
+      for (auto& id : ids) {
+        idx->erase(id);
+        idx->set_version(id, 0);
+      }
+      return uint64_t(ids.size());
+    },
+    [=](sync_digest_atom, const std::string& collection) { return digest(self->state, collection); },
+    [=](sync_list_atom, const std::string& collection, uint32_t vshard) { return list(self->state, collection, vshard); },
+    [=](sync_fetch_atom, const std::string& collection, const std::vector<std::string>& ids) {
+      return fetch(self->state, collection, ids);
     },
     [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](stats_atom) {
       std::vector<collection_info> out;
-      for (auto& [name, idx] : self->state.indexes)
-        out.push_back({name, idx->dim(), std::string(to_string(idx->metric())), idx->size(), idx->pending()});
+      for (auto& [name, idx] : self->state.indexes) {
+        uint64_t tombstones = 0;
+        for (uint32_t label = 0; label < idx->labels(); ++label)
+          tombstones += !idx->live_label(label) && idx->version_at(label) > 0;
+        out.push_back({name, idx->dim(), std::string(to_string(idx->metric())), idx->size(), idx->pending(), tombstones, 0});
+      }
       return out;
     },
     [=](index_atom) { index_step(self); },

@@ -77,13 +77,18 @@ struct partial_answers {
 int run_put(int argc, char** argv) {
   client_options o;
   std::string input;
+  uint64_t first_id = 0;
   po::options_description desc("put options");
   add_client_options(desc, o);
-  desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl; - reads JSON Lines from standard input");
+  desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl; - reads JSON Lines from standard input")(
+    "first-id", po::value(&first_id), "ids of an .fvecs file's rows count from this number (default 0)");
   po::variables_map vm;
-  if (!parse_args(argc, argv, "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--collection C] [--json]",
-                  desc, vm))
+  if (!parse_args(argc, argv,
+                  "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--first-id N] [--collection C] [--json]", desc, vm))
     return exit_code::ok;
+  bool fvecs = input.size() >= 6 && input.compare(input.size() - 6, 6, ".fvecs") == 0;
+  if (vm.count("first-id") && !fvecs)
+    throw cli_exit{exit_code::usage, "--first-id: only for .fvecs input (JSON Lines name their ids)"};
   auto reader = open_input_file<vector_reader>(input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
@@ -98,7 +103,10 @@ int run_put(int argc, char** argv) {
     if (rows.size() == 0)
       break;
     progress.set_total(reader->rows_total());
-    vector_batch b{o.collection, rows.dim, std::move(rows.ids), std::move(rows.values), {}};
+    if (first_id > 0)
+      for (auto& id : rows.ids)
+        id = std::to_string(first_id + std::stoull(id));
+    vector_batch b{o.collection, rows.dim, std::move(rows.ids), std::move(rows.values), {}, {}};
     for (auto& m : rows.metadata)
       if (!m.empty()) {
         b.metadata = std::move(rows.metadata);

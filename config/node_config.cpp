@@ -64,6 +64,7 @@ void read_root(element root, node_config& c) {
          {"gossip_interval_ms", [&](auto& k, element x) { read_uint(k, x, c.gossip_interval_ms, 1, 3600000); }},
          {"heartbeat_ms", [&](auto& k, element x) { read_uint(k, x, c.heartbeat_ms, 1, 3600000); }},
          {"failure_timeout_ms", [&](auto& k, element x) { read_uint(k, x, c.failure_timeout_ms, 1, 3600000); }},
+         {"replication_factor", [&](auto& k, element x) { read_uint(k, x, c.replication_factor, 1, 16); }},
        });
      }},
     {"runtime", [&](auto& p, element v) {

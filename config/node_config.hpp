@@ -29,6 +29,7 @@ struct node_config {
   uint32_t gossip_interval_ms = 500;
   uint32_t heartbeat_ms = 1000;
   uint32_t failure_timeout_ms = 5000;
+  uint32_t replication_factor = 2; // copies of every vector (capped at the member count)
   // runtime
   uint32_t scheduler_threads = 2;
   std::string scheduler_policy = "sharing"; // CAF scheduler: "sharing" or "stealing"

@@ -40,12 +40,18 @@ using vector_shard_actor = caf::typed_actor<
   // Top-k per query over this shard's vectors of the collection.
   caf::replies_to<search_atom, collection_spec, search_request>::with<search_result>,
   caf::replies_to<get_atom, collection_spec, std::string>::with<vector_record>,
-  // Whether the id existed.
-  caf::replies_to<delete_atom, collection_spec, std::string>::with<bool>,
-  // The next rows, from the request's cursor, that now belong to another node.
+  // Tombstones the ids (where newer than what is here); how many existed.
+  caf::replies_to<delete_atom, collection_spec, id_versions>::with<uint64_t>,
+  // The next rows and tombstones, from the request's cursor, of virtual shards not kept here.
   caf::replies_to<handoff_atom, handoff_request>::with<handoff_batch>,
-  // Deletes rows handed off; how many were here.
-  caf::replies_to<drop_atom, std::string, std::vector<std::string>>::with<uint64_t>,
+  // Removes ids handed off (those still at the version handed off); how many.
+  caf::replies_to<drop_atom, std::string, id_versions>::with<uint64_t>,
+  // Catch-up: per virtual shard, the digest of the (id, version) pairs held here.
+  caf::replies_to<sync_digest_atom, std::string>::with<std::vector<uint64_t>>,
+  // Catch-up: the (id, version) pairs held here of one virtual shard.
+  caf::replies_to<sync_list_atom, std::string, uint32_t>::with<id_versions>,
+  // Catch-up: the rows and tombstones of these ids (those held here).
+  caf::replies_to<sync_fetch_atom, std::string, std::vector<std::string>>::with<versioned_rows>,
   caf::replies_to<stats_atom>::with<std::vector<collection_info>>,
   // Messages waiting in its mailbox.
   caf::replies_to<mailbox_atom>::with<uint64_t>,

@@ -6,7 +6,10 @@ namespace p2p {
 
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<vector_batch>("vector_batch");
+  cfg.add_message_type<id_versions>("id_versions");
+  cfg.add_message_type<versioned_rows>("versioned_rows");
   cfg.add_message_type<collection_spec>("collection_spec");
+  cfg.add_message_type<std::vector<collection_spec>>("std::vector<collection_spec>");
   cfg.add_message_type<search_request>("search_request");
   cfg.add_message_type<search_result>("search_result");
   cfg.add_message_type<vector_record>("vector_record");

@@ -30,10 +30,18 @@
 //   (members_atom, vector<member_info>, vector<actor>) membership -> node -> task_manager: the
 //                                             connected peers (without this node) and their nodes
 //   (run_task_atom, type, params, payload)    to a node from a peer's task manager: run it here
-//   (cluster_put_atom, collection_spec, vector_batch, bool if_absent) -> uint64_t: store here
-//                                             (if_absent: a handoff, which must not overwrite)
+//   (cluster_put_atom, collection_spec, vector_batch) -> uint64_t: store here (rows carry
+//                                             versions; one older than what is here is skipped)
+//   (cluster_delete_atom, collection_spec, id_versions) -> uint64_t how many existed: tombstones
 //   (cluster_search_atom, collection_spec, search_request) -> search_result of this node's shards
-//   (cluster_get_atom | cluster_delete_atom, collection_spec, string id) -> vector_record | bool
+//   (cluster_get_atom, collection_spec, string id) -> vector_record
+// Between nodes (catch-up: a node pulls what its peers hold newer than it does):
+//   (sync_specs_atom)                         -> std::vector<collection_spec> held there
+//   (sync_digest_atom, string collection)     -> std::vector<uint64_t>: per virtual shard, a digest
+//                                                of the (id, version) pairs held here
+//   (sync_list_atom, string collection, uint32_t vshard) -> id_versions held here
+//   (sync_fetch_atom, string collection, std::vector<string> ids) -> versioned_rows
+//   (ready_atom, string node id)              one-way: that node caught up and serves reads
 //   (leave_atom)                              runtime to node: hand every vector to the peers,
 //                                             then answer true; (leave_atom, string id) between
 //                                             nodes: that peer is leaving
@@ -104,11 +112,16 @@ using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
 using metrics_atom = caf::atom_constant<caf::atom("n_metrics")>;
 using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
 using shard_mailbox_atom = caf::atom_constant<caf::atom("n_shmbox")>;
+using sync_specs_atom = caf::atom_constant<caf::atom("y_specs")>;
+using sync_digest_atom = caf::atom_constant<caf::atom("y_digest")>;
+using sync_list_atom = caf::atom_constant<caf::atom("y_list")>;
+using sync_fetch_atom = caf::atom_constant<caf::atom("y_fetch")>;
+using ready_atom = caf::atom_constant<caf::atom("y_ready")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search
-// result names the shards it could not reach.
-constexpr uint32_t protocol_version = 3;
+// result names the shards it could not reach; 4: replicas, versioned writes, catch-up.
+constexpr uint32_t protocol_version = 4;
 
 /// Floats that travel as one raw block. CAF 0.17 serialises a std::vector<float> value by
 /// value (measured: 44 % of a client's CPU on a remote put); a block is one memcpy. Peers are
@@ -152,11 +165,36 @@ struct vector_batch {
   std::vector<std::string> ids;
   float_vector values;
   std::vector<std::string> metadata; // empty, or one entry per id
+  // One per id (vectors/version.hpp), assigned by the node where the write enters the cluster;
+  // empty from clients.
+  std::vector<uint64_t> versions;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vector_batch& x) {
-  return f(caf::meta::type_name("vector_batch"), x.collection, x.dim, x.ids, x.values, x.metadata);
+  return f(caf::meta::type_name("vector_batch"), x.collection, x.dim, x.ids, x.values, x.metadata, x.versions);
+}
+
+/// Ids with a version each: deletes (tombstones), or what a node holds of a virtual shard.
+struct id_versions {
+  std::vector<std::string> ids;
+  std::vector<uint64_t> versions;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, id_versions& x) {
+  return f(caf::meta::type_name("id_versions"), x.ids, x.versions);
+}
+
+/// Rows with their versions and tombstones: what catch-up pulls and handoff pushes.
+struct versioned_rows {
+  vector_batch rows;   // with versions and one metadata entry per row
+  id_versions deleted; // tombstones
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, versioned_rows& x) {
+  return f(caf::meta::type_name("versioned_rows"), x.rows, x.deleted);
 }
 
 /// A collection's fixed properties, set by its first put.
@@ -172,30 +210,28 @@ typename Inspector::result_type inspect(Inspector& f, collection_spec& x) {
 }
 
 /// Router to shard, in the same process: the rows of a shared batch that the shard owns.
-/// Sharing the batch instead of splitting it saves copying every vector once per put.
+/// Sharing the batch instead of splitting it saves copying every vector once per put. Every row
+/// carries a version (batch->versions); a row older than what the shard holds of its id is
+/// skipped, so that a late or repeated write never rolls a newer one back.
 struct shard_put {
   collection_spec spec;
   std::shared_ptr<const vector_batch> batch;
   std::vector<uint32_t> rows;
-  bool if_absent = false; // skip ids the shard already has (a handoff must not overwrite)
 };
 
-/// Router to shard: find up to `max_rows` vectors of `collection` that belong to another node
-/// of `nodes` (ids and shard counts), from the shard's cursor `after` (the last id looked at).
+/// Router to shard: up to `max_rows` rows and tombstones of `collection` in virtual shards this
+/// node does not keep (`keep`: one flag per virtual shard), from label `after` on.
 struct handoff_request {
   std::string collection;
-  std::vector<std::string> node_ids;
-  std::vector<uint32_t> node_shards;
-  std::string self_id;
-  std::string after;
+  std::vector<uint8_t> keep;
+  uint32_t after = 0;
   uint32_t max_rows = 1000;
 };
 
 struct handoff_batch {
-  vector_batch rows;            // with metadata, one entry per row
-  std::vector<uint32_t> owners; // per row: index into the request's nodes
-  std::string next_after;       // where to go on
-  bool done = false;            // the scan reached the end of the collection
+  versioned_rows data;
+  uint32_t next = 0; // the label to go on from
+  bool done = false; // the scan reached the end of the collection
 };
 
 /// One or more queries (`dim` floats each) against one collection.
@@ -250,11 +286,14 @@ struct collection_info {
   std::string metric;
   uint64_t count = 0;
   uint64_t pending = 0; // stored and searchable, not yet in the HNSW graph
+  uint64_t tombstones = 0;       // deletes remembered (so that no replica brings the id back)
+  uint32_t under_replicated = 0; // virtual shards with fewer live replicas than the replication factor
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, collection_info& x) {
-  return f(caf::meta::type_name("collection_info"), x.name, x.dim, x.metric, x.count, x.pending);
+  return f(caf::meta::type_name("collection_info"), x.name, x.dim, x.metric, x.count, x.pending, x.tombstones,
+           x.under_replicated);
 }
 
 /// A cluster member as gossiped between nodes.

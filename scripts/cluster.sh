@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts, stops and shows a cluster of p2p-agent nodes on one host (loopback by default).
 #   scripts/cluster.sh up --topology star|chain|mesh --nodes N [--base-port P] [--dir D] [--host H] [--metrics-base-port M]
-#                         [--name CLUSTER] [--insecure-plaintext]   (the latter for a --host that is not loopback)
+#                         [--name CLUSTER] [--replicas R] [--insecure-plaintext]   (the latter for a --host that is not loopback)
 #   scripts/cluster.sh down [--dir D]
 #   scripts/cluster.sh status [--dir D]
 # Node i (1..N) is node-i on port P+i-1, with config.json, node.log and node.pid in D/node-i/.
@@ -18,7 +18,7 @@ if [ -z "$agent" ]; then
 fi
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
-topology=star nodes=3 base_port=7401 dir="$PWD/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false name=local
+topology=star nodes=3 base_port=7401 dir="$PWD/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false name=local replicas=2
 
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "cluster.sh: $*" >&2; exit 2; }
@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
     --metrics-base-port) metrics_base="${2:?--metrics-base-port needs a value}"; shift 2 ;;
     --insecure-plaintext) plaintext=true; shift ;;
     --name) name="${2:?--name needs a value}"; shift 2 ;;
+    --replicas) replicas="${2:?--replicas needs a value}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -60,6 +61,8 @@ up() {
     || die "--base-port: expected 1..65535 for every node, got '$base_port'"
   [[ "$metrics_base" =~ ^[0-9]+$ ]] && [ $((metrics_base + nodes - 1)) -le 65535 ] \
     || die "--metrics-base-port: expected 1..65535 for every node (0: no metrics), got '$metrics_base'"
+  [[ "$replicas" =~ ^[0-9]+$ ]] && [ "$replicas" -ge 1 ] && [ "$replicas" -le 16 ] \
+    || die "--replicas: expected 1..16 copies of every vector, got '$replicas'"
   [[ "$name" =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "--name: expected 1 to 64 letters, digits, '.', '_' or '-', got '$name'"
   [ -x "$agent" ] || die "no $agent: run scripts/setup.sh first"
   local template="$root/config/topologies/$topology.json" i d
@@ -73,7 +76,7 @@ up() {
     fi
     sed -e "s|{{I}}|$i|g" -e "s|{{HOST}}|$host|g" -e "s|{{PORT}}|$((base_port + i - 1))|g" \
         -e "s|{{DIR}}|$dir|g" -e "s|{{BOOTSTRAP}}|$(bootstrap_for "$i")|g" \
-        -e "s|{{PLAINTEXT}}|$plaintext|g" -e "s|{{NAME}}|$name|g" "$template" > "$d/config.json"
+        -e "s|{{PLAINTEXT}}|$plaintext|g" -e "s|{{NAME}}|$name|g" -e "s|{{REPLICAS}}|$replicas|g" "$template" > "$d/config.json"
     metrics=()
     [ "$metrics_base" -gt 0 ] && metrics=(--metrics-port $((metrics_base + i - 1)))
     "$agent" node --config "$d/config.json" "${metrics[@]}" > "$d/node.log" 2>&1 &

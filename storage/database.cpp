@@ -8,7 +8,7 @@ namespace p2p {
 
 namespace {
 
-const char* const column_names[] = {"vectors", "collections", "tasks"};
+const char* const column_names[] = {"vectors", "collections", "tasks", "versions"};
 
 } // namespace
 

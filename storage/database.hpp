@@ -17,7 +17,9 @@ namespace p2p {
 
 /// vectors: key of storage/vector_keys.hpp -> dim float32 values followed by the metadata JSON.
 /// collections: name -> collection record. tasks: reserved for the task manager.
-enum class column : uint8_t { vectors = 0, collections, tasks };
+/// versions: the same key as vectors -> 8 bytes version (little-endian) + 1 byte tombstone flag;
+/// a tombstone has a versions entry and no vectors entry.
+enum class column : uint8_t { vectors = 0, collections, tasks, versions };
 
 class database {
 public:

@@ -9,6 +9,19 @@
 
 namespace p2p {
 
+namespace {
+
+/// A versions entry: the version, little-endian, then 1 for a tombstone.
+std::string version_value(uint64_t v, bool tombstone) {
+  std::string out(9, '\0');
+  for (int b = 0; b < 8; ++b)
+    out[size_t(b)] = char((v >> (8 * b)) & 0xff);
+  out[8] = tombstone ? 1 : 0;
+  return out;
+}
+
+} // namespace
+
 struct vector_store::impl {
   std::shared_ptr<database> db;
   uint16_t shard = 0;
@@ -33,7 +46,7 @@ vector_store& vector_store::operator=(vector_store&&) noexcept = default;
 
 status vector_store::put(std::string_view collection, uint32_t dim, const std::vector<std::string>& ids,
                          const float* values, const std::vector<std::string>& metadata,
-                         const std::vector<uint32_t>& rows) {
+                         const std::vector<uint64_t>& versions, const std::vector<uint32_t>& rows) {
   auto& s = *impl_;
   size_t row_bytes = size_t(dim) * 4;
   s.batch.Clear();
@@ -43,6 +56,7 @@ status vector_store::put(std::string_view collection, uint32_t dim, const std::v
     if (!metadata.empty())
       s.value += metadata[i];
     s.batch.Put(s.db->cf(column::vectors), s.key, s.value);
+    s.batch.Put(s.db->cf(column::versions), s.key, version_value(versions[i], false));
   }
   return s.write();
 }
@@ -63,12 +77,44 @@ status vector_store::get(std::string_view collection, uint32_t dim, std::string_
   return {};
 }
 
-status vector_store::erase(std::string_view collection, const std::vector<std::string>& ids) {
+status vector_store::erase(std::string_view collection, const std::vector<std::string>& ids,
+                           const std::vector<uint64_t>& versions) {
   auto& s = *impl_;
   s.batch.Clear();
-  for (auto& id : ids)
-    s.batch.Delete(s.db->cf(column::vectors), vector_key(s.shard, collection, id));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    s.key = vector_key(s.shard, collection, ids[i]);
+    s.batch.Delete(s.db->cf(column::vectors), s.key);
+    s.batch.Put(s.db->cf(column::versions), s.key, version_value(versions[i], true));
+  }
   return s.write();
+}
+
+status vector_store::drop(std::string_view collection, const std::vector<std::string>& ids) {
+  auto& s = *impl_;
+  s.batch.Clear();
+  for (auto& id : ids) {
+    s.key = vector_key(s.shard, collection, id);
+    s.batch.Delete(s.db->cf(column::vectors), s.key);
+    s.batch.Delete(s.db->cf(column::versions), s.key);
+  }
+  return s.write();
+}
+
+size_t vector_store::scan_versions(const version_fn& fn) const {
+  size_t unreadable = 0;
+  impl_->db->scan_after(column::versions, shard_prefix(impl_->shard), "", [&](std::string_view key, std::string_view value) {
+    vector_key_parts parts;
+    if (!parse_vector_key(key, parts) || value.size() != 9) {
+      ++unreadable;
+      return true;
+    }
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; --b)
+      v = (v << 8) | uint8_t(value[size_t(b)]);
+    fn(parts.collection, parts.id, v, value[8] != 0);
+    return true;
+  });
+  return unreadable;
 }
 
 size_t vector_store::scan(const row_fn& fn) const {
@@ -82,18 +128,6 @@ size_t vector_store::scan(const row_fn& fn) const {
     return fn(parts.collection, parts.id, value);
   });
   return unreadable;
-}
-
-bool vector_store::scan_from(std::string_view collection, std::string& cursor, const row_fn& fn) const {
-  auto prefix = vector_key(impl_->shard, collection, "");
-  std::string after = cursor.empty() ? std::string() : prefix + cursor;
-  return impl_->db->scan_after(column::vectors, prefix, after, [&](std::string_view key, std::string_view value) {
-    auto id = key.substr(prefix.size());
-    if (!fn(collection, id, value))
-      return false;
-    cursor.assign(id);
-    return true;
-  });
 }
 
 bool vector_store::decode_row(std::string_view row, uint32_t dim, float* values, std::string_view& metadata) {

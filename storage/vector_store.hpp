@@ -1,7 +1,8 @@
 #pragma once
 // One shard's vectors in the vectors column family, written and read here only: key
-// vector_key(shard, collection, id) -> dim float32 values, then the metadata JSON. Actors see
-// floats, ids and status, never a RocksDB type.
+// vector_key(shard, collection, id) -> dim float32 values, then the metadata JSON; and each key's
+// version in the versions column family (a delete leaves a versioned tombstone there). Both are
+// written in one WriteBatch. Actors see floats, ids and status, never a RocksDB type.
 
 #include <cstdint>
 #include <functional>
@@ -23,17 +24,26 @@ public:
   vector_store(vector_store&&) noexcept;
   vector_store& operator=(vector_store&&) noexcept;
 
-  /// Rows `rows` of a batch (ids, values: dim floats per id, metadata: empty or one per id),
-  /// written in one atomic batch with the node's durability.
+  /// Rows `rows` of a batch (ids, values: dim floats per id, metadata: empty or one per id,
+  /// versions: one per id), written in one atomic batch with the node's durability.
   status put(std::string_view collection, uint32_t dim, const std::vector<std::string>& ids, const float* values,
-             const std::vector<std::string>& metadata, const std::vector<uint32_t>& rows);
+             const std::vector<std::string>& metadata, const std::vector<uint64_t>& versions,
+             const std::vector<uint32_t>& rows);
 
   /// The values and metadata of one id; errc::not_found when absent.
   status get(std::string_view collection, uint32_t dim, std::string_view id, std::vector<float>& values,
              std::string& metadata) const;
 
-  /// Deletes ids (absent ones too) in one atomic batch.
-  status erase(std::string_view collection, const std::vector<std::string>& ids);
+  /// Deletes ids, leaving a tombstone of each one's version, in one atomic batch.
+  status erase(std::string_view collection, const std::vector<std::string>& ids, const std::vector<uint64_t>& versions);
+
+  /// Removes ids and their versions altogether (handed to their owners), in one atomic batch.
+  status drop(std::string_view collection, const std::vector<std::string>& ids);
+
+  /// Every version entry of this shard: (collection, id, version, tombstone), in key order; the
+  /// count of entries that are not of this layout.
+  using version_fn = std::function<void(std::string_view collection, std::string_view id, uint64_t version, bool tombstone)>;
+  size_t scan_versions(const version_fn& fn) const;
 
   /// A stored row: its collection, id and bytes (values then metadata; see decode_row).
   using row_fn = std::function<bool(std::string_view collection, std::string_view id, std::string_view row)>;
@@ -41,10 +51,6 @@ public:
   /// Every row of this shard, in key order, while `fn` returns true; the count of keys that are
   /// not of this layout.
   size_t scan(const row_fn& fn) const;
-
-  /// Rows of `collection` after `cursor` (empty: from the start) while `fn` returns true;
-  /// `cursor` moves to the last row handed to `fn`. True when the collection's end was reached.
-  bool scan_from(std::string_view collection, std::string& cursor, const row_fn& fn) const;
 
   /// Splits a row into `dim` floats (copied: values may be unaligned) and its metadata; false
   /// when the row is shorter than dim floats.

@@ -1,5 +1,7 @@
 #include "vectors/placement.hpp"
 
+#include <algorithm>
+
 #include "core/hashing.hpp"
 
 namespace p2p {
@@ -22,8 +24,8 @@ uint64_t best_score(std::string_view node_id, uint32_t shards, uint64_t id_hash,
 
 } // namespace
 
-uint64_t placement_score(std::string_view node_id, uint32_t shard, std::string_view id) {
-  return mix64(fnv1a(node_id) ^ mix64(fnv1a(id) + 0x9e3779b97f4a7c15ull * (shard + 1)));
+uint32_t vshard_of(std::string_view id) {
+  return uint32_t(mix64(fnv1a(id) ^ 0x5bd1e9955bd1e995ull) % virtual_shards);
 }
 
 uint16_t local_shard(std::string_view node_id, uint32_t shards, std::string_view id) {
@@ -32,18 +34,27 @@ uint16_t local_shard(std::string_view node_id, uint32_t shards, std::string_view
   return shard;
 }
 
-size_t owner_node(const std::vector<std::pair<std::string, uint32_t>>& nodes, std::string_view id) {
-  uint64_t id_hash = fnv1a(id);
-  size_t owner = 0;
-  uint64_t best = 0;
-  for (size_t n = 0; n < nodes.size(); ++n) {
-    uint64_t score = best_score(nodes[n].first, nodes[n].second, id_hash, nullptr);
-    if (n == 0 || score > best || (score == best && nodes[n].first < nodes[owner].first)) {
-      best = score;
-      owner = n;
-    }
+replica_table::replica_table(const std::vector<std::string>& nodes, uint32_t replication)
+  : nodes_(nodes), r_(std::min<uint32_t>(replication, uint32_t(nodes.size()))) {
+  slots_.resize(size_t(virtual_shards) * r_);
+  std::vector<uint64_t> node_hash;
+  for (auto& n : nodes_)
+    node_hash.push_back(fnv1a(n));
+  std::vector<std::pair<uint64_t, uint32_t>> ranked(nodes_.size());
+  for (uint32_t v = 0; v < virtual_shards && r_ > 0; ++v) {
+    for (uint32_t n = 0; n < nodes_.size(); ++n)
+      ranked[n] = {mix64(node_hash[n] ^ mix64(0x9e3779b97f4a7c15ull * (v + 1))), n};
+    // Highest score first; equal scores (practically never) by node id, so every node agrees.
+    std::partial_sort(ranked.begin(), ranked.begin() + r_, ranked.end(), [&](auto& a, auto& b) {
+      return a.first != b.first ? a.first > b.first : nodes_[a.second] < nodes_[b.second];
+    });
+    for (uint32_t i = 0; i < r_; ++i)
+      slots_[size_t(v) * r_ + i] = ranked[i].second;
   }
-  return owner;
+}
+
+bool replica_table::holds(uint32_t n, uint32_t v) const {
+  return std::find(begin(v), end(v), n) != end(v);
 }
 
 } // namespace p2p

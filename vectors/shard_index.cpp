@@ -81,6 +81,7 @@ uint32_t shard_index::add_label(std::string_view id) {
   id_bytes_.append(id);
   id_offsets_.push_back(static_cast<uint32_t>(id_bytes_.size()));
   state_.push_back(0);
+  versions_.push_back(0);
   size_t mask = slots_.size() - 1;
   size_t i = hash_id(id) & mask;
   while (slots_[i] != no_label)
@@ -120,6 +121,21 @@ void shard_index::upsert(std::string_view id, const float* values, std::shared_p
     ++pending_count_;
   append_row(label, values, std::move(owner));
   st |= live | pending_bit;
+}
+
+uint64_t shard_index::version_of(std::string_view id) const {
+  uint32_t label = find(id);
+  return label == no_label ? 0 : versions_[label];
+}
+
+void shard_index::set_version(std::string_view id, uint64_t version) {
+  uint32_t label = find(id);
+  if (label == no_label) {
+    if (version == 0)
+      return;
+    label = add_label(id);
+  }
+  versions_[label] = version;
 }
 
 bool shard_index::erase(std::string_view id) {

@@ -47,6 +47,20 @@ public:
   bool erase(std::string_view id);
 
   [[nodiscard]] bool contains(std::string_view id) const;
+
+  /// The version of the last write of `id` kept here (a put, or a delete: a tombstone); 0 when
+  /// none is known.
+  [[nodiscard]] uint64_t version_of(std::string_view id) const;
+
+  /// Records the version of `id`'s last write; an id not here yet is added as a tombstone
+  /// (known, not live). Version 0 forgets it (it was handed to its owner).
+  void set_version(std::string_view id, uint64_t version);
+
+  /// Every id ever seen here is a label, in arrival order (labels are never reused): labels()
+  /// of them, each live or a tombstone (version > 0) or forgotten (not live, version 0).
+  [[nodiscard]] uint32_t labels() const { return uint32_t(state_.size()); }
+  [[nodiscard]] bool live_label(uint32_t label) const { return state_[label] & live; }
+  [[nodiscard]] uint64_t version_at(uint32_t label) const { return versions_[label]; }
   [[nodiscard]] size_t size() const { return live_; }
   [[nodiscard]] size_t pending() const { return pending_count_; }
 
@@ -91,6 +105,7 @@ private:
   std::string id_bytes_;
   std::vector<uint32_t> id_offsets_{0}; // id of label i is id_bytes_[id_offsets_[i], id_offsets_[i + 1])
   std::vector<uint8_t> state_;          // label -> state_bits
+  std::vector<uint64_t> versions_;      // label -> version of its last write (0: unknown)
   std::vector<uint32_t> slots_;         // open-addressing hash: id -> label
   // Pending vectors, in arrival order: row arena_head_ + i is pending_[i]; a replaced or erased
   // one stays as a dead entry (label no_label) until indexing passes it. They point into

@@ -41,7 +41,7 @@ double bench_node::put(const std::vector<float>& values, size_t n, uint32_t dim,
   auto t0 = std::chrono::steady_clock::now();
   for (size_t first = 0; first < n; first += batch) {
     size_t rows = std::min(batch, n - first);
-    vector_batch b{"bench", dim, {}, {}, {}};
+    vector_batch b{"bench", dim, {}, {}, {}, {}};
     b.ids.reserve(rows);
     for (size_t i = first; i < first + rows; ++i)
       b.ids.push_back(std::to_string(i));

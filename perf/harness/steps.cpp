@@ -125,7 +125,7 @@ void run_ingest(node_session& s, const scenario_step& st, const workload& w, con
 
 void run_store(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
   auto make = [&](size_t first, size_t last) {
-    vector_batch b{st.collection, w.dim, {w.ids.begin() + first, w.ids.begin() + last}, {}, {}};
+    vector_batch b{st.collection, w.dim, {w.ids.begin() + first, w.ids.begin() + last}, {}, {}, {}};
     b.values.assign(w.vectors.begin() + first * w.dim, w.vectors.begin() + last * w.dim);
     return std::make_tuple(put_atom::value, std::move(b));
   };

@@ -29,7 +29,7 @@ struct peer_log {
 /// A peer's node that stores whatever it is sent and never answers a search.
 caf::behavior silent_peer(caf::event_based_actor* self, std::shared_ptr<peer_log> log) {
   return {
-    [=](cluster_put_atom, const collection_spec&, const vector_batch& b, bool) {
+    [=](cluster_put_atom, const collection_spec&, const vector_batch& b) {
       log->stored.insert(log->stored.end(), b.ids.begin(), b.ids.end());
       return uint64_t(b.ids.size());
     },
@@ -48,30 +48,37 @@ struct router_fixture : test::actor_fixture {
   node_config cfg;
   std::vector<float> base = test::random_vectors(300, dim, 11);
 
-  explicit router_fixture(const std::string& name) {
+  /// One copy of each vector unless `replicas` says otherwise.
+  explicit router_fixture(const std::string& name, uint32_t replicas = 1) {
     cfg.id = "node-1";
     cfg.dim = dim;
     cfg.shards = 3;
+    cfg.replication_factor = replicas;
     std::string error;
     db = database::open(test::fresh_dir("actor-router-" + name), durability_mode::wal, error);
     REQUIRE_MESSAGE(db, error);
+    router = spawn_router(cfg, db);
+  }
+
+  /// A router of its own (a node's), on `db`.
+  caf::actor spawn_router(const node_config& c, std::shared_ptr<database> on) {
     auto handle = std::make_shared<caf::actor>();
     spawn(
-      [cfg = cfg, db = db](caf::event_based_actor* self, std::shared_ptr<caf::actor> into) -> caf::behavior {
-        *into = spawn_vector_router(self, cfg, db);
+      [c, on](caf::event_based_actor* self, std::shared_ptr<caf::actor> into) -> caf::behavior {
+        *into = spawn_vector_router(self, c, on);
         return {[](caf::unit_t) {}};
       },
       handle);
     run();
-    router = *handle;
-    REQUIRE(router);
+    REQUIRE(*handle);
+    return *handle;
   }
 
   ~router_fixture() { router = nullptr; }
 
   /// Stores the 300 base vectors as ids "0".."299"; how many the router acknowledged.
   uint64_t put_base() {
-    vector_batch b{"docs", dim, {}, std::vector<float>(base), {}};
+    vector_batch b{"docs", dim, {}, std::vector<float>(base), {}, {}};
     for (size_t i = 0; i < 300; ++i)
       b.ids.push_back(std::to_string(i));
     auto r = request<uint64_t>(router, put_atom::value, b);
@@ -114,8 +121,10 @@ struct router_fixture : test::actor_fixture {
     return log;
   }
 
-  uint64_t stored_here() {
-    auto r = request<std::vector<collection_info>>(router, stats_atom::value);
+  uint64_t stored_here() { return stored_at(router); }
+
+  uint64_t stored_at(const caf::actor& r_) {
+    auto r = request<std::vector<collection_info>>(r_, stats_atom::value);
     REQUIRE(r->done);
     REQUIRE(r->value);
     uint64_t n = 0;
@@ -157,10 +166,10 @@ TEST_CASE("a joining peer receives exactly the vectors it now owns, and they lea
   router_fixture f("handoff");
   f.put_base();
   auto log = f.join_silent_peer("node-2");
-  std::vector<std::pair<std::string, uint32_t>> nodes{{"node-1", 3}, {"node-2", 3}};
+  replica_table nodes({"node-1", "node-2"}, 1);
   std::set<std::string> expected;
   for (size_t i = 0; i < 300; ++i)
-    if (nodes[owner_node(nodes, std::to_string(i))].first == "node-2")
+    if (nodes.nodes()[*nodes.begin(vshard_of(std::to_string(i)))] == "node-2")
       expected.insert(std::to_string(i));
   REQUIRE(!expected.empty());
   std::set<std::string> moved(log->stored.begin(), log->stored.end());
@@ -188,11 +197,14 @@ TEST_CASE("requests waiting on a peer fail at once with unavailable when the pee
   f.put_base();
   auto log = f.join_silent_peer("node-2");
   // An id the peer owns now.
-  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 3}, {"node-2", 3}};
+  replica_table placement({"node-1", "node-2"}, 1);
   std::string theirs;
   for (size_t i = 0; theirs.empty(); ++i)
-    if (owner_node(placement, std::to_string(i)) == 1)
+    if (*placement.begin(vshard_of(std::to_string(i))) == 1)
       theirs = std::to_string(i);
+  uint32_t theirs_shards = 0;
+  for (uint32_t v = 0; v < virtual_shards; ++v)
+    theirs_shards += placement.holds(1, v);
   auto search = f.request<search_result>(f.router, search_atom::value, f.exact_search(test::random_vectors(1, dim, 14), 5));
   auto get = f.request<vector_record>(f.router, get_atom::value, std::string("docs"), theirs);
   CHECK(log->held.size() == 2);
@@ -215,6 +227,98 @@ TEST_CASE("requests waiting on a peer fail at once with unavailable when the pee
   auto partial = f.request<search_result>(f.router, search_atom::value, f.exact_search(test::random_vectors(1, dim, 15), 5));
   REQUIRE(partial->done);
   REQUIRE(partial->value);
-  CHECK(partial->value->missing_shards == 3);
+  CHECK(partial->value->missing_shards == theirs_shards);
   CHECK(partial->value->missing_nodes == std::vector<std::string>{"node-2"});
+}
+
+namespace {
+
+std::vector<float> base_row(const router_fixture& f, size_t row) {
+  return std::vector<float>(f.base.begin() + row * dim, f.base.begin() + (row + 1) * dim);
+}
+
+/// Tells `router` its only peer is `id`, reachable through `peer` (null: down).
+void see_peer(router_fixture& f, const caf::actor& router, const std::string& id, const caf::actor& peer) {
+  member_info m;
+  m.id = id;
+  m.capabilities = {"vector_store"};
+  m.shards = {0, 1, 2};
+  m.state = peer ? "alive" : "down";
+  caf::anon_send(router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{peer});
+  f.run();
+}
+
+} // namespace
+
+TEST_CASE("two replicas: writes and deletes made while one was down reach it when it returns, newest version winning") {
+  router_fixture f("replica-a", 2);
+  std::string error;
+  auto cfg_b = f.cfg;
+  cfg_b.id = "node-2";
+  std::shared_ptr<database> db_b = database::open(test::fresh_dir("actor-router-replica-b"), durability_mode::wal, error);
+  REQUIRE_MESSAGE(db_b, error);
+  auto b = f.spawn_router(cfg_b, db_b);
+  see_peer(f, f.router, "node-2", b);
+  see_peer(f, b, "node-1", f.router);
+  f.put_base();
+  CHECK(f.stored_at(f.router) == 300);
+  CHECK(f.stored_at(b) == 300); // two nodes, two copies: each holds all
+
+  // node-2 goes down (for node-1); node-1 takes new versions of 0..49, deletes 50..59 and new ids.
+  see_peer(f, f.router, "node-2", caf::actor{});
+  auto newer = test::random_vectors(100, dim, 12);
+  vector_batch upd{"docs", dim, {}, std::vector<float>(newer), {}, {}};
+  for (size_t i = 0; i < 100; ++i)
+    upd.ids.push_back(i < 50 ? std::to_string(i) : std::to_string(300 + i));
+  auto put = f.request<uint64_t>(f.router, put_atom::value, upd);
+  REQUIRE(put->done);
+  REQUIRE_MESSAGE(put->value, error_text(put->value.error()));
+  for (size_t i = 50; i < 60; ++i) {
+    auto del = f.request<bool>(f.router, delete_atom::value, std::string("docs"), std::to_string(i));
+    REQUIRE(del->done);
+    REQUIRE(del->value);
+    CHECK(*del->value);
+  }
+  CHECK(f.stored_at(b) == 300); // it missed them
+
+  // node-2 returns: it sees node-1 arrive and pulls what node-1 holds newer.
+  see_peer(f, b, "node-1", caf::actor{});
+  see_peer(f, b, "node-1", f.router);
+  see_peer(f, f.router, "node-2", b);
+  CHECK(f.stored_at(b) == 300 - 10 + 50);
+  CHECK(f.stored_at(f.router) == 340);
+  // Asked of node-2 alone (cluster_get reads its own shards): the new versions and the deletes.
+  collection_spec spec{"docs", dim, uint8_t(metric_kind::cosine)};
+  for (size_t i : {0, 49, 350, 399}) {
+    auto id = i < 50 ? std::to_string(i) : std::to_string(i);
+    auto r = f.request<vector_record>(b, cluster_get_atom::value, spec, id);
+    REQUIRE(r->done);
+    REQUIRE_MESSAGE(r->value, id);
+    size_t row = i < 50 ? i : i - 300;
+    CHECK(std::vector<float>(r->value->values) == std::vector<float>(newer.begin() + row * dim, newer.begin() + (row + 1) * dim));
+  }
+  for (size_t i = 50; i < 60; ++i) {
+    auto r = f.request<vector_record>(b, cluster_get_atom::value, spec, std::to_string(i));
+    REQUIRE(r->done);
+    REQUIRE_FALSE(r->value);
+    CHECK(code_of(r->value.error()) == errc::not_found);
+  }
+  // Both now hold the same (id, version) pairs: equal digests in every virtual shard.
+  auto da = f.request<std::vector<uint64_t>>(f.router, sync_digest_atom::value, std::string("docs"));
+  auto db = f.request<std::vector<uint64_t>>(b, sync_digest_atom::value, std::string("docs"));
+  REQUIRE(da->done);
+  REQUIRE(db->done);
+  REQUIRE(da->value);
+  REQUIRE(db->value);
+  CHECK(*da->value == *db->value);
+
+  // An old version arriving late (a retry, a handoff) changes nothing.
+  vector_batch stale{"docs", dim, {"0"}, std::vector<float>(base_row(f, 0)), {""}, {1}};
+  auto late = f.request<uint64_t>(b, cluster_put_atom::value, spec, stale);
+  REQUIRE(late->done);
+  REQUIRE(late->value);
+  auto r0 = f.request<vector_record>(b, cluster_get_atom::value, spec, std::string("0"));
+  REQUIRE(r0->done);
+  REQUIRE(r0->value);
+  CHECK(std::vector<float>(r0->value->values) == std::vector<float>(newer.begin(), newer.begin() + dim));
 }

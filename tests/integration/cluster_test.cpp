@@ -78,14 +78,24 @@ std::string read_file(const std::string& path) {
   return s;
 }
 
-/// `cluster.sh up` of a star of `nodes` nodes in `dir` on free ports; its first port.
-uint16_t star_cluster(const std::string& dir, int nodes) {
+/// `cluster.sh up` of a star of `nodes` nodes keeping `replicas` copies of each vector, in `dir`
+/// on free ports; its first port.
+uint16_t star_cluster(const std::string& dir, int nodes, int replicas = 2) {
   auto base = free_ports(nodes);
   auto up = cluster({"up", "--topology", "star", "--nodes", std::to_string(nodes), "--base-port", std::to_string(base),
-                     "--dir", dir},
+                     "--dir", dir, "--replicas", std::to_string(replicas)},
                     dir);
   REQUIRE_MESSAGE(up.exit_code == 0, up.err);
   return base;
+}
+
+/// The nodes holding `id` among `table`'s members.
+std::vector<std::string> replicas_of(const p2p::replica_table& table, const std::string& id) {
+  std::vector<std::string> out;
+  uint32_t v = p2p::vshard_of(id);
+  for (auto* n = table.begin(v); n != table.end(v); ++n)
+    out.push_back(table.nodes()[*n]);
+  return out;
 }
 
 /// SIGKILLs the cluster's node `node` and waits (bounded) until `via` sees `remaining` members.
@@ -284,10 +294,11 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
       sum += node_count(addr[i], dir);
     return sum;
   };
-  CHECK(total(2) == 20000);
-  CHECK(node_count(addr[1], dir) > 5000); // node-2 owns a share
+  CHECK(total(2) == 40000); // two copies of each: both nodes hold every vector
+  CHECK(node_count(addr[1], dir) == 20000);
 
-  // node-3 joins: the keys it owns now move to it.
+  // node-3 joins: the virtual shards it holds now move to it (about 2/3 of them), and away from
+  // one of the two others each.
   std::filesystem::create_directories(dir + "/node-3");
   std::ofstream(dir + "/node-3/config.json") << "{\"node\": {\"id\": \"node-3\", \"port\": " << base + 2
                                              << ", \"data_dir\": \"" << dir << "/node-3/data\"}, \"cluster\": "
@@ -295,10 +306,10 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
                                              << "\"], \"gossip_interval_ms\": 200}}";
   child third({P2P_AGENT_BIN, "node", "--config", dir + "/node-3/config.json"}, dir + "/node-3", "node");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-  while (std::chrono::steady_clock::now() < deadline && !(node_count(addr[2], dir) > 5000 && total(3) == 20000))
+  while (std::chrono::steady_clock::now() < deadline && !(node_count(addr[2], dir) > 10000 && total(3) == 40000))
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  CHECK(total(3) == 20000);
-  CHECK(node_count(addr[2], dir) > 5000);
+  CHECK(total(3) == 40000);
+  CHECK(node_count(addr[2], dir) > 10000);
 
   // Searches through node-3 see every node's vectors (once all are in their graphs).
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
@@ -329,7 +340,7 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
   auto leave = run_agent({"leave", "--peer", addr[2]}, dir, 300);
   CHECK_MESSAGE(leave.exit_code == 0, leave.err);
   CHECK(third.wait(60) == 0);
-  CHECK(total(2) == 20000);
+  CHECK(total(2) == 40000);
   size_t found = 0;
   for (size_t id = 0; id < 20000; id += 97) {
     auto get = run_agent({"get", "--peer", addr[id % 2], "--id", std::to_string(id), "--json"}, dir, 30);
@@ -339,12 +350,12 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
   CHECK(found == (20000 + 96) / 97);
   REQUIRE(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 
-  // After the clean stop, the exact set on disk: every id on exactly the node that placement
-  // gives it among node-1 and node-2, with its values; nothing left on node-3, nothing else.
-  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 4}, {"node-2", 4}};
-  std::map<std::string, std::string> expected; // id -> the node placement gives it
+  // After the clean stop, the exact set on disk: every id on exactly its replicas among node-1
+  // and node-2 (both, with two copies), with its values; nothing left on node-3, nothing else.
+  p2p::replica_table placement({"node-1", "node-2"}, 2);
+  std::map<std::string, std::vector<std::string>> expected; // id -> the nodes placement gives it
   for (size_t id = 0; id < 20000; ++id)
-    expected[std::to_string(id)] = placement[p2p::owner_node(placement, std::to_string(id))].first;
+    expected[std::to_string(id)] = replicas_of(placement, std::to_string(id));
   std::map<std::string, std::vector<std::string>> holders; // id -> nodes holding it
   size_t wrong_values = 0;
   for (std::string node : {"node-1", "node-2", "node-3"}) {
@@ -366,6 +377,7 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
   auto audit = audit_placement(expected, holders);
   CHECK(audit.missing == 0);
   CHECK(audit.doubled == 0);
+  CHECK(audit.short_copies == 0);
   CHECK(audit.misplaced == 0);
   CHECK(audit.foreign == 0);
   CHECK(wrong_values == 0);
@@ -452,7 +464,7 @@ TEST_CASE("a node of another cluster is refused at join with the reason on both 
 TEST_CASE("with one copy per vector, a dead node makes searches say partial and its keys unavailable, never missing") {
   constexpr uint32_t dim = 512, n = 3000;
   auto dir = fresh_dir("cluster-down");
-  auto base = star_cluster(dir, 3);
+  auto base = star_cluster(dir, 3, 1);
   auto first = "127.0.0.1:" + std::to_string(base);
   auto data = embedding_like_vectors(n, dim, 51);
   auto queries = embedding_like_vectors(20, dim, 52);
@@ -461,10 +473,13 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   auto put = run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir);
   REQUIRE_MESSAGE(put.exit_code == 0, put.err);
   // Which ids node-2 holds, by the cluster's placement.
-  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 4}, {"node-2", 4}, {"node-3", 4}};
+  p2p::replica_table placement({"node-1", "node-2", "node-3"}, 1);
   std::vector<std::string> on_two, elsewhere;
   for (uint32_t i = 0; i < n; ++i)
-    (p2p::owner_node(placement, std::to_string(i)) == 1 ? on_two : elsewhere).push_back(std::to_string(i));
+    (replicas_of(placement, std::to_string(i)).front() == "node-2" ? on_two : elsewhere).push_back(std::to_string(i));
+  size_t two_holds = 0; // virtual shards on node-2
+  for (uint32_t v = 0; v < p2p::virtual_shards; ++v)
+    two_holds += placement.holds(1, v);
   REQUIRE(on_two.size() > 500);
   auto count_elsewhere = [&] { return node_count(first, dir) + node_count("127.0.0.1:" + std::to_string(base + 2), dir); };
   auto before = count_elsewhere();
@@ -475,12 +490,14 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   // A search says what it missed: exit 3 without --allow-partial, 0 with it, "partial" in the JSON.
   auto search = run_agent({"search", "--peer", first, "--input", dir + "/queries.fvecs", "--json"}, dir);
   CHECK(search.exit_code == 3);
-  CHECK(search.err.find("partial answer: 4 shards on node-2 (down) were not searched") != std::string::npos);
+  CHECK_MESSAGE(search.err.find("partial answer: " + std::to_string(two_holds) + " shards on node-2 (down) were not searched")
+                  != std::string::npos,
+                search.err);
   auto allowed = run_agent({"search", "--peer", first, "--input", dir + "/queries.fvecs", "--json", "--allow-partial"}, dir);
   CHECK(allowed.exit_code == 0);
   auto lines = parse_search(allowed.out);
   CHECK(lines.size() == 20);
-  CHECK(allowed.out.find("\"partial\": true, \"missing_shards\": 4") != std::string::npos);
+  CHECK(allowed.out.find("\"partial\": true, \"missing_shards\": " + std::to_string(two_holds)) != std::string::npos);
   // get says unavailable for node-2's ids (not "not found"), and still finds the others.
   auto lost = run_agent({"get", "--peer", first, "--id", on_two.front()}, dir);
   CHECK(lost.exit_code == 1);
@@ -492,7 +509,8 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   // roll back when node-2 returns.
   auto again = run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir);
   CHECK(again.exit_code == 1);
-  CHECK(again.err.find("belong to node-2, which is down; nothing of the batch was written") != std::string::npos);
+  CHECK_MESSAGE(again.err.find("belong only to node-2, which is down; nothing of the batch was written") != std::string::npos,
+                again.err);
   CHECK(count_elsewhere() == before);
   // peers names it down; forget refuses a live node.
   auto peers = run_agent({"peers", "--peer", first}, dir);
@@ -526,7 +544,7 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
 TEST_CASE("a down node forgotten by the cluster gives its keys to the others and may not rejoin under its id") {
   constexpr uint32_t dim = 512, n = 2000;
   auto dir = fresh_dir("cluster-forget");
-  auto base = star_cluster(dir, 3);
+  auto base = star_cluster(dir, 3, 1);
   auto first = "127.0.0.1:" + std::to_string(base), third = "127.0.0.1:" + std::to_string(base + 2);
   auto data = embedding_like_vectors(n, dim, 61);
   REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
@@ -559,15 +577,15 @@ TEST_CASE("a down node forgotten by the cluster gives its keys to the others and
 TEST_CASE("a get waiting on a hung peer fails with unavailable once the peer is dropped, and works when it resumes") {
   constexpr uint32_t dim = 512, n = 600;
   auto dir = fresh_dir("cluster-hung");
-  auto base = star_cluster(dir, 2);
+  auto base = star_cluster(dir, 2, 1);
   auto first = "127.0.0.1:" + std::to_string(base);
   auto data = embedding_like_vectors(n, dim, 71);
   REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
   REQUIRE(run_agent({"put", "--peer", first, "--input", dir + "/base.fvecs"}, dir).exit_code == 0);
-  std::vector<std::pair<std::string, uint32_t>> placement{{"node-1", 4}, {"node-2", 4}};
+  p2p::replica_table placement({"node-1", "node-2"}, 1);
   std::string theirs;
   for (uint32_t i = 0; i < n && theirs.empty(); ++i)
-    if (p2p::owner_node(placement, std::to_string(i)) == 1)
+    if (replicas_of(placement, std::to_string(i)).front() == "node-2")
       theirs = std::to_string(i);
   REQUIRE(!theirs.empty());
 
@@ -668,4 +686,208 @@ TEST_CASE("search --with-payload returns each hit's metadata, from whichever nod
   CHECK(plain.exit_code == 0);
   CHECK(plain.out.find("metadata") == std::string::npos);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+}
+
+namespace {
+
+/// Every vector of each node's data dir (after a clean stop): id -> the nodes holding it, and
+/// how many rows differ from `expected_row(id)` (null: not checked).
+std::map<std::string, std::vector<std::string>> held_on_disk(const std::string& dir, const std::vector<std::string>& nodes,
+                                                             const std::function<const float*(const std::string&)>& expected_row,
+                                                             uint32_t dim, size_t& wrong_values) {
+  std::map<std::string, std::vector<std::string>> holders;
+  wrong_values = 0;
+  for (auto& node : nodes) {
+    std::string error;
+    auto db = p2p::database::open(dir + "/" + node + "/data", p2p::durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    db->scan(p2p::column::vectors, "", [&](std::string_view key, std::string_view value) {
+      p2p::vector_key_parts parts;
+      REQUIRE(p2p::parse_vector_key(key, parts));
+      std::string id(parts.id);
+      holders[id].push_back(node);
+      auto* want = expected_row(id);
+      if (want && (value.size() < dim * 4 || std::memcmp(value.data(), want, dim * 4) != 0))
+        ++wrong_values;
+    });
+  }
+  return holders;
+}
+
+/// Polls (bounded) until the node at `address` holds `n` vectors.
+void wait_count(const std::string& address, uint64_t n, const std::string& dir, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline && node_count(address, dir) != n)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(node_count(address, dir) == n);
+}
+
+} // namespace
+
+TEST_CASE("two copies: a node SIGKILLed during 20,000 puts loses no acknowledged vector, hides none, and catches up on return") {
+  constexpr uint32_t dim = 512, n = 20000, files = 20, per_file = n / files;
+  auto dir = fresh_dir("cluster-replicas-kill");
+  auto base = star_cluster(dir, 3);
+  std::vector<std::string> addr;
+  for (int i = 0; i < 3; ++i)
+    addr.push_back("127.0.0.1:" + std::to_string(base + i));
+  auto data = embedding_like_vectors(n, dim, 81);
+  auto queries = embedding_like_vectors(200, dim, 82);
+  REQUIRE(p2p::write_fvecs(dir + "/queries.fvecs", queries.data(), 200, dim));
+  for (uint32_t f = 0; f < files; ++f)
+    REQUIRE(p2p::write_fvecs(dir + "/part-" + std::to_string(f) + ".fvecs", data.data() + size_t(f) * per_file * dim,
+                             per_file, dim));
+  // Part f holds ids f*1000 .. f*1000+999 (--first-id); node-2 is killed while part 6 is written.
+  std::vector<int> exit_codes;
+  for (uint32_t f = 0; f < files; ++f) {
+    child put({P2P_AGENT_BIN, "put", "--peer", addr[0], "--input", dir + "/part-" + std::to_string(f) + ".fvecs",
+               "--first-id", std::to_string(f * per_file)},
+              dir, "put-" + std::to_string(f));
+    if (f == 6) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
+    }
+    exit_codes.push_back(put.wait(120));
+    CHECK_MESSAGE(exit_codes.back() == 0, "part " << f << ": " << put.err());
+  }
+  wait_members(addr[0], 2, dir, std::chrono::seconds(10));
+  REQUIRE(member_count(addr[0], dir) == 2);
+
+  // Every acknowledged vector is found through node-1 and node-3 (a sample of every 50th).
+  size_t asked = 0, found = 0;
+  for (uint32_t id = 0; id < n; id += 50) {
+    if (exit_codes[id / per_file] != 0)
+      continue;
+    for (int via : {0, 2}) {
+      ++asked;
+      auto get = run_agent({"get", "--peer", addr[via], "--id", std::to_string(id), "--json"}, dir, 30);
+      if (get.exit_code == 0 && parse_get(get.out) == std::vector<float>(data.begin() + size_t(id) * dim, data.begin() + size_t(id + 1) * dim))
+        ++found;
+    }
+  }
+  CHECK(found == asked);
+  // A search through node-3 is whole (not partial) and finds the true neighbours.
+  auto search = run_agent({"search", "--peer", addr[2], "--input", dir + "/queries.fvecs", "--json"}, dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  CHECK(search.out.find("partial") == std::string::npos);
+  std::vector<size_t> rows;
+  for (uint32_t id = 0; id < n; ++id)
+    if (exit_codes[id / per_file] == 0)
+      rows.push_back(id);
+  double recall = cosine_recall(data, rows, queries, dim, 10, result_rows(parse_search(search.out)));
+  MESSAGE("recall@10 through node-3 with node-2 down: " << recall);
+  CHECK(recall >= 0.95);
+
+  // node-2 returns with its data and catches up: after a clean stop, every acknowledged vector
+  // is on exactly its two replicas, with its values.
+  child node2({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-again");
+  wait_members(addr[0], 3, dir, std::chrono::seconds(30));
+  REQUIRE(member_count(addr[0], dir) == 3);
+  p2p::replica_table placement({"node-1", "node-2", "node-3"}, 2);
+  std::map<std::string, std::vector<std::string>> expected;
+  std::map<std::string, uint64_t> per_node;
+  for (size_t id : rows) {
+    expected[std::to_string(id)] = replicas_of(placement, std::to_string(id));
+    for (auto& node : expected[std::to_string(id)])
+      ++per_node[node];
+  }
+  wait_count(addr[1], per_node["node-2"], dir, std::chrono::seconds(120));
+  node2.signal(SIGTERM);
+  CHECK(node2.wait(60) == 0);
+  REQUIRE(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+  size_t wrong = 0;
+  auto held = held_on_disk(dir, {"node-1", "node-2", "node-3"},
+                           [&](const std::string& id) { return &data[std::stoul(id) * dim]; }, dim, wrong);
+  auto audit = audit_placement(expected, held);
+  CHECK(audit.missing == 0);
+  CHECK(audit.short_copies == 0);
+  CHECK(audit.doubled == 0);
+  CHECK(audit.misplaced == 0);
+  CHECK(audit.foreign == 0);
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("two copies: a new version and a delete made while a replica was down survive its return, and an emptied node is refilled") {
+  constexpr uint32_t dim = 512, n = 3000;
+  auto dir = fresh_dir("cluster-replicas-return");
+  auto base = star_cluster(dir, 3);
+  std::vector<std::string> addr;
+  for (int i = 0; i < 3; ++i)
+    addr.push_back("127.0.0.1:" + std::to_string(base + i));
+  auto v1 = embedding_like_vectors(n, dim, 91), v2 = embedding_like_vectors(n, dim, 92);
+  REQUIRE(p2p::write_fvecs(dir + "/v1.fvecs", v1.data(), n, dim));
+  REQUIRE(p2p::write_fvecs(dir + "/v2.fvecs", v2.data(), n, dim));
+  REQUIRE(run_agent({"put", "--peer", addr[0], "--input", dir + "/v1.fvecs"}, dir).exit_code == 0);
+  p2p::replica_table placement({"node-1", "node-2", "node-3"}, 2);
+  std::vector<std::string> deleted; // ids node-2 holds, deleted while it is down
+  for (uint32_t i = 0; i < n && deleted.size() < 20; ++i) {
+    auto r = replicas_of(placement, std::to_string(i));
+    if (std::find(r.begin(), r.end(), "node-2") != r.end())
+      deleted.push_back(std::to_string(i));
+  }
+
+  // node-2 down: every id gets a new version through node-1, and 20 of node-2's are deleted.
+  kill_and_wait_dropped(dir, "node-2", addr[0], 2);
+  auto put = run_agent({"put", "--peer", addr[0], "--input", dir + "/v2.fvecs"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  for (auto& id : deleted) {
+    auto del = run_agent({"delete", "--peer", addr[2], "--id", id}, dir, 30);
+    CHECK_MESSAGE(del.exit_code == 0, del.err);
+  }
+
+  // node-2 returns with its old data: the new versions and the deletes win everywhere.
+  child node2({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-again");
+  wait_members(addr[0], 3, dir, std::chrono::seconds(30));
+  REQUIRE(member_count(addr[0], dir) == 3);
+  std::map<std::string, std::vector<std::string>> expected;
+  std::map<std::string, uint64_t> per_node;
+  std::set<std::string> gone(deleted.begin(), deleted.end());
+  for (uint32_t i = 0; i < n; ++i) {
+    auto id = std::to_string(i);
+    if (gone.count(id))
+      continue;
+    expected[id] = replicas_of(placement, id);
+    for (auto& node : expected[id])
+      ++per_node[node];
+  }
+  wait_count(addr[1], per_node["node-2"], dir, std::chrono::seconds(60));
+  for (auto& id : {deleted.front(), deleted.back()}) {
+    auto get = run_agent({"get", "--peer", addr[1], "--id", id}, dir, 30);
+    CHECK(get.exit_code == 1);
+    CHECK(get.err.find("not found") != std::string::npos);
+  }
+
+  // node-2 again, now with its data dir removed: it is refilled to two copies, and losing
+  // node-3 afterwards loses nothing.
+  node2.signal(SIGKILL);
+  node2.wait(10);
+  wait_members(addr[0], 2, dir, std::chrono::seconds(10));
+  REQUIRE(member_count(addr[0], dir) == 2);
+  std::filesystem::remove_all(dir + "/node-2/data");
+  child empty({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-empty");
+  wait_members(addr[0], 3, dir, std::chrono::seconds(30));
+  REQUIRE(member_count(addr[0], dir) == 3);
+  wait_count(addr[1], per_node["node-2"], dir, std::chrono::seconds(60));
+  kill_and_wait_dropped(dir, "node-3", addr[0], 2);
+  size_t found = 0, asked = 0;
+  for (uint32_t i = 0; i < n; i += 30) {
+    auto id = std::to_string(i);
+    if (gone.count(id))
+      continue;
+    ++asked;
+    auto get = run_agent({"get", "--peer", addr[1], "--id", id, "--json"}, dir, 30);
+    found += get.exit_code == 0 && parse_get(get.out) == std::vector<float>(v2.begin() + size_t(i) * dim, v2.begin() + size_t(i + 1) * dim);
+  }
+  CHECK(found == asked);
+  auto search = run_agent({"search", "--peer", addr[0], "--input", dir + "/v2.fvecs", "--k", "1", "--json"}, dir);
+  CHECK_MESSAGE(search.exit_code == 0, search.err);
+  empty.signal(SIGTERM);
+  CHECK(empty.wait(60) == 0);
+  REQUIRE(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+  size_t wrong = 0;
+  auto held = held_on_disk(dir, {"node-1", "node-2"},
+                           [&](const std::string& id) { return &v2[std::stoul(id) * dim]; }, dim, wrong);
+  CHECK(wrong == 0);
+  for (auto& id : deleted)
+    CHECK(held.count(id) == 0);
 }

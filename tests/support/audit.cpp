@@ -1,5 +1,7 @@
 #include "tests/support/audit.hpp"
 
+#include <algorithm>
+
 #include <doctest/doctest.h>
 
 #include "storage/database.hpp"
@@ -7,17 +9,21 @@
 
 namespace p2p::test {
 
-placement_audit audit_placement(const std::map<std::string, std::string>& expected,
+placement_audit audit_placement(const std::map<std::string, std::vector<std::string>>& expected,
                                 const std::map<std::string, std::vector<std::string>>& held) {
   placement_audit a;
-  for (auto& [id, node] : expected) {
+  for (auto& [id, nodes] : expected) {
     auto it = held.find(id);
-    if (it == held.end()) {
+    if (it == held.end() || it->second.empty()) {
       ++a.missing;
       continue;
     }
-    a.doubled += it->second.size() > 1;
-    a.misplaced += it->second.size() != 1 || it->second.front() != node;
+    auto want = nodes, have = it->second;
+    std::sort(want.begin(), want.end());
+    std::sort(have.begin(), have.end());
+    a.doubled += have.size() > want.size();
+    a.short_copies += have.size() < want.size();
+    a.misplaced += have != want;
   }
   for (auto& [id, nodes] : held)
     a.foreign += !expected.count(id);

@@ -16,15 +16,16 @@ namespace p2p::test {
 
 struct placement_audit {
   size_t missing = 0;   // expected ids no node holds
-  size_t doubled = 0;   // ids held by more than one node
-  size_t misplaced = 0; // ids held, but not (only) by the node that should
+  size_t doubled = 0;   // ids with more copies than expected
+  size_t short_copies = 0; // ids held, with fewer copies than expected
+  size_t misplaced = 0; // ids held, but not by exactly the nodes that should
   size_t foreign = 0;   // ids held that were never expected
-  [[nodiscard]] bool clean() const { return missing + doubled + misplaced + foreign == 0; }
+  [[nodiscard]] bool clean() const { return missing + doubled + short_copies + misplaced + foreign == 0; }
 };
 
-/// `expected`: each id and the node that should hold it; `held`: each id found and the nodes
-/// holding it.
-placement_audit audit_placement(const std::map<std::string, std::string>& expected,
+/// `expected`: each id and the nodes that should hold it (its replicas); `held`: each id found
+/// and the nodes holding it (a node twice if it holds two copies).
+placement_audit audit_placement(const std::map<std::string, std::vector<std::string>>& expected,
                                 const std::map<std::string, std::vector<std::string>>& held);
 
 /// Every task record of a data dir with its payload (the payload key follows its record);

@@ -14,7 +14,8 @@ using namespace p2p;
 using namespace p2p::test;
 
 TEST_CASE("an id lost and another doubled fail the placement audit although the counts add up") {
-  std::map<std::string, std::string> expected{{"a", "node-1"}, {"b", "node-1"}, {"c", "node-2"}, {"d", "node-2"}};
+  std::map<std::string, std::vector<std::string>> expected{
+    {"a", {"node-1"}}, {"b", {"node-1"}}, {"c", {"node-2"}}, {"d", {"node-2"}}};
   std::map<std::string, std::vector<std::string>> good{{"a", {"node-1"}}, {"b", {"node-1"}}, {"c", {"node-2"}}, {"d", {"node-2"}}};
   CHECK(audit_placement(expected, good).clean());
 
@@ -39,6 +40,24 @@ TEST_CASE("an id lost and another doubled fail the placement audit although the 
   CHECK(m.misplaced == 1);
   CHECK(m.foreign == 1);
   CHECK(m.missing == 0);
+}
+
+TEST_CASE("with two replicas per id, a copy missing, one too many and one on the wrong node each fail the audit") {
+  std::map<std::string, std::vector<std::string>> expected{
+    {"a", {"node-1", "node-2"}}, {"b", {"node-2", "node-3"}}, {"c", {"node-1", "node-3"}}};
+  std::map<std::string, std::vector<std::string>> good{
+    {"a", {"node-2", "node-1"}}, {"b", {"node-2", "node-3"}}, {"c", {"node-3", "node-1"}}};
+  CHECK(audit_placement(expected, good).clean());
+  // "a" lost a copy, "b" has a third, "c" has its second copy on node-2 instead of node-3: the
+  // six copies are all there by count.
+  std::map<std::string, std::vector<std::string>> bad{
+    {"a", {"node-1"}}, {"b", {"node-1", "node-2", "node-3"}}, {"c", {"node-1", "node-2"}}};
+  auto a = audit_placement(expected, bad);
+  CHECK(a.short_copies == 1);
+  CHECK(a.doubled == 1);
+  CHECK(a.misplaced == 3);
+  CHECK(a.missing == 0);
+  CHECK_FALSE(a.clean());
 }
 
 TEST_CASE("the task audit finds a wrong stored result, a result written twice and a document run as two tasks") {

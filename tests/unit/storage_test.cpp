@@ -125,7 +125,7 @@ TEST_CASE("the collection catalog keeps each collection's dimension and metric a
 
 #include "storage/vector_store.hpp"
 
-TEST_CASE("a shard's vector store writes, reads, scans from a cursor and erases rows, apart from other shards") {
+TEST_CASE("a shard's vector store writes rows with versions, reads and scans them, and erases to tombstones, apart from other shards") {
   auto dir = test::fresh_dir("storage-vector-store");
   std::string error;
   std::shared_ptr<database> db = database::open(dir, durability_mode::wal, error);
@@ -133,8 +133,9 @@ TEST_CASE("a shard's vector store writes, reads, scans from a cursor and erases 
   vector_store shard0(db, 0), shard1(db, 1);
   std::vector<std::string> ids{"a", "b", "c"};
   std::vector<float> values{1, 2, 3, 4, 5, 6};
-  CHECK(shard0.put("docs", 2, ids, values.data(), {"{\"n\": 1}", "", "{\"n\": 3}"}, {0, 1, 2}).ok());
-  CHECK(shard1.put("docs", 2, ids, values.data(), {}, {1}).ok());
+  std::vector<uint64_t> versions{7, 8, 9};
+  CHECK(shard0.put("docs", 2, ids, values.data(), {"{\"n\": 1}", "", "{\"n\": 3}"}, versions, {0, 1, 2}).ok());
+  CHECK(shard1.put("docs", 2, ids, values.data(), {}, versions, {1}).ok());
   std::vector<float> got;
   std::string meta;
   REQUIRE(shard0.get("docs", 2, "c", got, meta).ok());
@@ -152,25 +153,22 @@ TEST_CASE("a shard's vector store writes, reads, scans from a cursor and erases 
   }) == 0);
   CHECK(seen == std::vector<std::string>{"a", "b", "c"});
 
-  // Two rows at a time from a cursor, as a handoff reads them.
-  std::string cursor;
-  seen.clear();
-  size_t taken = 0;
-  auto two = [&](std::string_view, std::string_view id, std::string_view) {
-    if (taken == 2)
-      return false;
-    ++taken;
-    seen.emplace_back(id);
-    return true;
-  };
-  CHECK_FALSE(shard0.scan_from("docs", cursor, two));
-  CHECK(cursor == "b");
-  taken = 0;
-  CHECK(shard0.scan_from("docs", cursor, two));
-  CHECK(seen == std::vector<std::string>{"a", "b", "c"});
-
-  CHECK(shard0.erase("docs", {"a", "never-there"}).ok());
+  // An erase leaves a tombstone with its version; a drop leaves nothing.
+  CHECK(shard0.erase("docs", {"a", "never-there"}, {20, 21}).ok());
+  CHECK(shard0.drop("docs", {"b"}).ok());
   CHECK(shard0.get("docs", 2, "a", got, meta).code() == errc::not_found);
+  CHECK(shard0.get("docs", 2, "b", got, meta).code() == errc::not_found);
+  std::vector<std::string> entries;
+  CHECK(shard0.scan_versions([&](std::string_view collection, std::string_view id, uint64_t version, bool tombstone) {
+    entries.push_back(std::string(collection) + "/" + std::string(id) + "@" + std::to_string(version)
+                      + (tombstone ? " deleted" : ""));
+  }) == 0);
+  CHECK(entries == std::vector<std::string>{"docs/a@20 deleted", "docs/c@9", "docs/never-there@21 deleted"});
+  entries.clear();
+  CHECK(shard1.scan_versions([&](std::string_view, std::string_view id, uint64_t version, bool tombstone) {
+    entries.push_back(std::string(id) + "@" + std::to_string(version) + (tombstone ? " deleted" : ""));
+  }) == 0);
+  CHECK(entries == std::vector<std::string>{"b@8"});
   float row[2];
   std::string_view m;
   CHECK_FALSE(vector_store::decode_row("abc", 2, row, m));
