@@ -27,7 +27,7 @@ constexpr size_t max_chunk_text_bytes = 16 * 1024;
 caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
   auto& e = *self->state.embed;
   ingest_result summary;
-  vector_batch chunks{b.collection, e.dim(), {}, {}, {}};
+  vector_batch chunks{b.collection, e.dim(), {}, {}, {}, {}};
   for (size_t i = 0; i < b.texts.size(); ++i) {
     document_summary s;
     if (auto error = process_document(b.texts[i], b.chunk_size, b.overlap, 0, s); !error.empty()) {

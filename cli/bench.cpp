@@ -28,6 +28,7 @@ struct bench_options {
   bool embedded = false;
   uint16_t base_port = 7471;
   int repeats = 1; // signed: "--repeats -1" is named as -1
+  int replicas = 0; // 0: the scenario's topology.replicas
 };
 
 std::string own_binary() {
@@ -96,8 +97,8 @@ int run_command(std::vector<std::string> args) {
 /// A loopback cluster of `n` nodes started by cluster.sh, stopped when this goes away.
 class cluster_run {
 public:
-  cluster_run(const std::string& script, const std::string& topology, uint32_t n, uint16_t base_port,
-              const std::string& dir)
+  cluster_run(const std::string& script, const std::string& topology, uint32_t n, uint32_t replicas,
+              uint16_t base_port, const std::string& dir)
       : script_(script), dir_(dir) {
     fs::remove_all(dir);
     down_args = {"/bin/bash", script, "down", "--dir", dir};
@@ -109,9 +110,11 @@ public:
     std::signal(SIGINT, stop_cluster_and_exit);
     std::signal(SIGTERM, stop_cluster_and_exit);
     setenv("P2P_AGENT", own_binary().c_str(), 1);
-    if (run_command({"/bin/bash", script, "up", "--topology", topology, "--nodes", std::to_string(n), "--base-port",
-                     std::to_string(base_port), "--dir", dir, "--wait", "60"})
-        != 0) {
+    std::vector<std::string> up{"/bin/bash", script, "up", "--topology", topology, "--nodes", std::to_string(n),
+                                "--base-port", std::to_string(base_port), "--dir", dir, "--wait", "60"};
+    if (replicas > 0)
+      up.insert(up.end(), {"--replicas", std::to_string(replicas)});
+    if (run_command(up) != 0) {
       stop();
       throw cli_exit{exit_code::failure, "cluster.sh could not start " + std::to_string(n) + " nodes (logs in " + dir + ")"};
     }
@@ -194,6 +197,7 @@ int run_bench(int argc, char** argv) {
     ("base-port", po::value(&b.base_port)->default_value(b.base_port), "first port of the nodes bench starts")
     ("cluster-script", po::value(&b.cluster_script), "scripts/cluster.sh to start nodes with (default: the project's)")
     ("repeats", po::value(&b.repeats)->default_value(b.repeats), "run everything this many times (baselines and nodes, fresh nodes each time) and report medians and min-max")
+    ("replicas", po::value(&b.replicas), "copies of every vector in the clusters bench starts (default: the scenario's topology.replicas, else 2)")
     ("timeout", po::value(&o.timeout_s)->default_value(o.timeout_s), "seconds to wait for each reply");
   po::variables_map vm;
   if (!parse_args(argc, argv, "p2p-agent bench --scenario FILE [--peer H:P] [--out FILE.json]", desc, vm))
@@ -203,6 +207,11 @@ int run_bench(int argc, char** argv) {
     throw cli_exit{exit_code::usage, err};
   if (b.repeats < 1 || b.repeats > 100)
     throw cli_exit{exit_code::usage, "--repeats: expected 1 to 100, got " + std::to_string(b.repeats)};
+  if (vm.count("replicas")) {
+    if (b.replicas < 1 || b.replicas > 16)
+      throw cli_exit{exit_code::usage, "--replicas: expected 1 to 16, got " + std::to_string(b.replicas)};
+    sc.replicas = uint32_t(b.replicas);
+  }
   auto counts = sc.nodes;
   if (!b.nodes_override.empty())
     counts = parse_node_counts(b.nodes_override);
@@ -260,7 +269,7 @@ int run_bench(int argc, char** argv) {
       for (auto n : counts) {
         note(quiet, tag + "starting " + std::to_string(n) + " node(s), " + sc.topology + ", ports "
                       + std::to_string(b.base_port) + ".." + std::to_string(b.base_port + n - 1));
-        cluster_run cluster(script, sc.topology, n, b.base_port, dir.path + "/cluster-" + std::to_string(n));
+        cluster_run cluster(script, sc.topology, n, sc.replicas, b.base_port, dir.path + "/cluster-" + std::to_string(n));
         client_options c = o;
         c.peer = "127.0.0.1:" + std::to_string(b.base_port);
         auto s = open_session(c);

@@ -190,7 +190,7 @@ int run_status(int argc, char** argv) {
       auto& c = s.collections[i];
       std::cout << (i ? ", " : "") << "{\"name\": \"" << json_escape(c.name) << "\", \"dim\": " << c.dim
                 << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
-                << "}";
+                << ", \"tombstones\": " << c.tombstones << ", \"under_replicated_shards\": " << c.under_replicated << "}";
     }
     std::cout << "], \"peers\": [";
     for (size_t i = 0; i < s.members.size(); ++i)
@@ -247,7 +247,9 @@ int run_status(int argc, char** argv) {
   std::cout << "\n";
   for (auto& c : s.collections)
     std::cout << "  " << c.name << ": " << c.count << " vectors, dim " << c.dim << ", " << c.metric << ", "
-              << (c.count - c.pending) << " in the HNSW graph, " << c.pending << " pending\n";
+              << (c.count - c.pending) << " in the HNSW graph, " << c.pending << " pending"
+              << (c.under_replicated ? ", " + std::to_string(c.under_replicated) + " of its virtual shards short of a live replica" : "")
+              << "\n";
   return exit_code::ok;
 }
 

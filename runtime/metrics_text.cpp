@@ -98,6 +98,13 @@ std::string prometheus_text(const node_metrics& m) {
   header(out, "p2p_vectors_pending_index", "gauge", "Vectors searchable by exact scan, not yet in the HNSW graph.");
   for (auto& c : s.collections)
     out << "p2p_vectors_pending_index{collection=\"" << label(c.name) << "\"} " << c.pending << "\n";
+  header(out, "p2p_vectors_tombstones", "gauge", "Deletes remembered in this node's shards, so that no replica brings the id back.");
+  for (auto& c : s.collections)
+    out << "p2p_vectors_tombstones{collection=\"" << label(c.name) << "\"} " << c.tombstones << "\n";
+  header(out, "p2p_vector_shards_under_replicated", "gauge",
+         "Virtual shards of the collection with a replica that is down (writes to them catch up on its return).");
+  for (auto& c : s.collections)
+    out << "p2p_vector_shards_under_replicated{collection=\"" << label(c.name) << "\"} " << c.under_replicated << "\n";
   histogram(out, "p2p_search_latency_seconds", "Searches asked of this node, from request to merged answer.",
             m.search_latency);
 

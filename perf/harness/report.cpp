@@ -143,6 +143,8 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
       << (!where.peer.empty() ? "remote" : node_counts.empty() ? "embedded" : sc.topology) << "\"";
   if (!where.peer.empty())
     out << ", \"peer\": \"" << json_escape(where.peer) << "\"";
+  if (!node_counts.empty() && where.peer.empty())
+    out << ", \"replicas\": " << (sc.replicas ? sc.replicas : 2);
   out << ", \"seed\": " << sc.seed << ", \"repeats\": " << repeats
       << ", \"results\": [";
   for (size_t i = 0; i < results.size(); ++i) {
@@ -187,7 +189,7 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     for (size_t i = 0; i < node_counts.size(); ++i)
       out << (i ? ", " : "") << node_counts[i];
     out << " node" << (node_counts.size() == 1 && node_counts[0] == 1 ? "" : "s") << " (" << sc.topology
-        << ", 127.0.0.1)\n";
+        << ", 127.0.0.1, " << (sc.replicas ? sc.replicas : 2) << " copies of each vector)\n";
   }
   if (repeats > 1)
     out << "medians of " << repeats << " repeats (min-max in brackets); vs raw: the median of each repeat's own ratio\n";

@@ -140,6 +140,7 @@ std::string parse_scenario(std::string_view json, const std::string& base_dir, s
       {"topology", [&](auto& p, element v) {
          read_object(p, v, {
            {"nodes", [&](auto& k, element x) { read_nodes(k, x, sc.nodes); }},
+           {"replicas", [&](auto& k, element x) { read_uint(k, x, sc.replicas, 1, 16); }},
            {"shape", [&](auto& k, element x) {
               sc.topology = read_string(k, x);
               if (sc.topology != "star" && sc.topology != "chain" && sc.topology != "mesh")

@@ -34,6 +34,7 @@ struct scenario {
   std::string description;
   std::vector<uint32_t> nodes; // node counts, one run each; empty: one embedded node
   std::string topology = "star";
+  uint32_t replicas = 0; // copies of every vector (cluster.replication_factor); 0: the nodes' default
   uint64_t seed = 42;
   std::vector<scenario_step> steps;
 };

@@ -131,7 +131,7 @@ TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on i
                      dir, 600);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   check_results(dir + "/out.json", 2);
-  CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1)") != std::string::npos);
+  CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1, 2 copies of each vector)") != std::string::npos);
   // Both nodes were stopped cleanly after the run.
   CHECK(r.err.find("cluster up: 2 nodes") != std::string::npos);
   CHECK(r.err.find("cluster down: stopped 2 nodes") != std::string::npos);
@@ -161,7 +161,7 @@ TEST_CASE("an installed p2p-agent tells its version and runs a cluster scenario 
                         std::to_string(port)},
                        dir, 600);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1)") != std::string::npos);
+  CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1, 2 copies of each vector)") != std::string::npos);
   CHECK(r.err.find("cluster down: stopped 2 nodes") != std::string::npos);
   CHECK(std::ifstream(prefix + "/share/p2p-agent/config/examples/single-node.json").good());
 }

@@ -778,12 +778,20 @@ TEST_CASE("two copies: a node SIGKILLed during 20,000 puts loses no acknowledged
   MESSAGE("recall@10 through node-3 with node-2 down: " << recall);
   CHECK(recall >= 0.95);
 
+  // status names the virtual shards short of a live replica: those node-2 holds.
+  p2p::replica_table placement({"node-1", "node-2", "node-3"}, 2);
+  uint32_t on_two = 0;
+  for (uint32_t v = 0; v < p2p::virtual_shards; ++v)
+    on_two += placement.holds(1, v);
+  auto status = run_agent({"status", "--peer", addr[0], "--json"}, dir);
+  CHECK_MESSAGE(status.out.find("\"under_replicated_shards\": " + std::to_string(on_two)) != std::string::npos, status.out);
+
   // node-2 returns with its data and catches up: after a clean stop, every acknowledged vector
   // is on exactly its two replicas, with its values.
   child node2({P2P_AGENT_BIN, "node", "--config", dir + "/node-2/config.json"}, dir + "/node-2", "node-again");
   wait_members(addr[0], 3, dir, std::chrono::seconds(30));
   REQUIRE(member_count(addr[0], dir) == 3);
-  p2p::replica_table placement({"node-1", "node-2", "node-3"}, 2);
+  CHECK(run_agent({"status", "--peer", addr[0], "--json"}, dir).out.find("\"under_replicated_shards\": 0") != std::string::npos);
   std::map<std::string, std::vector<std::string>> expected;
   std::map<std::string, uint64_t> per_node;
   for (size_t id : rows) {

@@ -22,7 +22,7 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   m.status.rss_bytes = 123456;
   m.status.members.resize(4);
   m.status.members[3].state = "down";
-  m.status.collections.push_back({"docs", 512, "cosine", 40, 2});
+  m.status.collections.push_back({"docs", 512, "cosine", 40, 2, 5, 3});
   m.tasks.types = {"embedding"};
   m.tasks.counts = {1, 2, 3, 4, 5, 6};
   m.tasks.latency.observe(0.0004);
@@ -50,6 +50,8 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   CHECK(has_line(text, "p2p_messages_sent_total 8"));
   CHECK(has_line(text, R"(p2p_vectors{collection="docs"} 40)"));
   CHECK(has_line(text, R"(p2p_vectors_pending_index{collection="docs"} 2)"));
+  CHECK(has_line(text, R"(p2p_vectors_tombstones{collection="docs"} 5)"));
+  CHECK(has_line(text, R"(p2p_vector_shards_under_replicated{collection="docs"} 3)"));
   CHECK(has_line(text, R"(p2p_mailbox_messages{actor="task_manager"} 9)"));
   CHECK(has_line(text, "# TYPE p2p_search_latency_seconds histogram"));
   CHECK(has_line(text, "p2p_search_latency_seconds_count 0"));
@@ -57,7 +59,7 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
 
 TEST_CASE("label values are escaped and quantiles come from the buckets") {
   node_metrics m;
-  m.status.collections.push_back({"a\"b\\c\nd", 4, "l2", 1, 0});
+  m.status.collections.push_back({"a\"b\\c\nd", 4, "l2", 1, 0, 0, 0});
   CHECK(has_line(prometheus_text(m), R"(p2p_vectors{collection="a\"b\\c\nd"} 1)"));
   latency_histogram h;
   CHECK(histogram_quantile(h, 0.5) == 0);

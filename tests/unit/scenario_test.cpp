@@ -20,7 +20,7 @@ std::string parse_error(const std::string& json, const std::string& base_dir = "
 
 TEST_CASE("a scenario gets its topology, its steps and every step's defaults") {
   scenario sc;
-  auto err = parse_scenario(R"({"name": "s", "topology": {"nodes": [1, 3], "shape": "mesh"}, "seed": 9, "steps": [
+  auto err = parse_scenario(R"({"name": "s", "topology": {"nodes": [1, 3], "shape": "mesh", "replicas": 1}, "seed": 9, "steps": [
       {"type": "vector_store", "count": 100},
       {"type": "vector_search", "count": 10, "k": 5, "ef": 40, "batch": 2},
       {"type": "messaging", "count": 3, "one_way": true, "to": "node-2/worker"},
@@ -30,6 +30,7 @@ TEST_CASE("a scenario gets its topology, its steps and every step's defaults") {
   CHECK(sc.name == "s");
   CHECK(sc.nodes == std::vector<uint32_t>{1, 3});
   CHECK(sc.topology == "mesh");
+  CHECK(sc.replicas == 1);
   CHECK(sc.seed == 9);
   REQUIRE(sc.steps.size() == 4);
   CHECK(sc.steps[0].kind == step_kind::vector_store);
@@ -88,6 +89,8 @@ TEST_CASE("unknown keys, bad shapes and a search before any store are refused") 
           .find("topology.shape") != std::string::npos);
   CHECK(parse_error(R"({"topology": {"nodes": [0]}, "steps": [{"type": "embedding", "count": 1}]})")
           .find("topology.nodes[0]") != std::string::npos);
+  CHECK(parse_error(R"({"topology": {"nodes": 3, "replicas": 0}, "steps": [{"type": "embedding", "count": 1}]})")
+          .find("topology.replicas") != std::string::npos);
   CHECK(parse_error(R"({"steps": []})").find("steps") != std::string::npos);
   CHECK(parse_error(R"({"steps": [{"type": "vector_search", "count": 1}]})").find("needs a vector_store step before it")
         != std::string::npos);

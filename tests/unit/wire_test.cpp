@@ -9,7 +9,7 @@
 using namespace p2p;
 
 TEST_CASE("a float block survives the round trip through CAF's binary format") {
-  vector_batch b{"c", 3, {"a", "b"}, {}, {}};
+  vector_batch b{"c", 3, {"a", "b"}, {}, {}, {}};
   b.values = float_vector{1, 2, 3, 4, 5, 6};
   std::vector<char> buf;
   caf::binary_serializer out{nullptr, buf};
