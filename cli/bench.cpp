@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 
 #include <cstdlib>
@@ -12,10 +14,13 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
+#include <thread>
 
 #include "perf/harness/bench.hpp"
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "runtime/client.hpp"
 
 namespace p2p::cli {
 
@@ -92,6 +97,46 @@ int run_command(std::vector<std::string> args) {
   if (!waited)
     return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// A kill_node or restart_node step on the cluster in `dir`, whose node-1 `s` reaches: SIGKILL
+/// node-N and time until node-1 sees it down; or start node-N again with its config and data
+/// (its pid where cluster.sh down finds it) and time until it logs that it caught up.
+double control_node(node_session& s, const client_options& o, const std::string& dir, step_kind kind, uint32_t node) {
+  auto d = dir + "/node-" + std::to_string(node);
+  auto id = "node-" + std::to_string(node);
+  auto t0 = std::chrono::steady_clock::now();
+  auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  if (kind == step_kind::kill_node) {
+    std::ifstream pid_file(d + "/node.pid");
+    pid_t pid = 0;
+    if (!(pid_file >> pid) || pid <= 0 || kill(pid, SIGKILL) != 0)
+      throw std::runtime_error("cannot kill " + id + ": no running pid in " + d + "/node.pid");
+    while (since() < 120) {
+      auto members = try_ask<std::vector<member_info>>(s, o, peers_atom::value);
+      if (members && std::any_of(members->begin(), members->end(), [&](auto& m) { return m.id == id && m.state == "down"; }))
+        return since();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("node-1 did not see " + id + " down within 120 s");
+  }
+  auto log_path = d + "/node.log";
+  std::error_code ec;
+  auto offset = fs::file_size(log_path, ec);
+  if (ec)
+    offset = 0;
+  auto line = "exec \"$0\" node --config \"$1/config.json\" >> \"$1/node.log\" 2>&1 & echo $! > \"$1/node.pid\"";
+  if (run_command({"/bin/bash", "-c", line, own_binary(), d}) != 0)
+    throw std::runtime_error("cannot start " + id + " again from " + d + "/config.json");
+  while (since() < 300) {
+    std::ifstream log(log_path);
+    log.seekg(std::streamoff(offset));
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    if (text.find("caught up with") != std::string::npos)
+      return since();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error(id + " did not catch up within 300 s (see " + log_path + ")");
 }
 
 /// A loopback cluster of `n` nodes started by cluster.sh, stopped when this goes away.
@@ -242,6 +287,8 @@ int run_bench(int argc, char** argv) {
     std::vector<bench::baseline> baselines;
     for (size_t i = 0; i < sc.steps.size(); ++i) {
       baselines.push_back(bench::measure_baseline(sc, i, workloads, cfg, dir.path));
+      if (is_node_step(sc.steps[i].kind))
+        continue;
       note(quiet, tag + "baseline " + std::string(to_string(sc.steps[i].kind)) + ": " + baselines.back().name + ", "
                     + std::to_string(uint64_t(baselines.back().rate_per_s)) + "/s");
     }
@@ -273,7 +320,12 @@ int run_bench(int argc, char** argv) {
         client_options c = o;
         c.peer = "127.0.0.1:" + std::to_string(b.base_port);
         auto s = open_session(c);
+        auto cluster_dir = dir.path + "/cluster-" + std::to_string(n);
+        ro.node_control = [&s, &c, cluster_dir](step_kind kind, uint32_t node) {
+          return control_node(*s, c, cluster_dir, kind, node);
+        };
         run_on(*s, n);
+        ro.node_control = nullptr;
       }
     }
   }

@@ -228,6 +228,8 @@ baseline measure_baseline(const scenario& sc, size_t step, const std::vector<wor
     case step_kind::vector_store: return rocksdb_store(s, w[step], work_dir + "/baseline-rocksdb", shard_threads);
     case step_kind::vector_search: return hnswlib_search(s, w[step], w[w[step].base_step], cfg, shard_threads);
     case step_kind::messaging: return plain_caf(s, w[step], cfg);
+    case step_kind::kill_node:
+    case step_kind::restart_node: return {}; // nothing raw to compare a node stopping or starting with
   }
   return {};
 }

@@ -3,6 +3,7 @@
 // node, and the report (JSON of DESIGN.md §6 and a table beside the guide and the baselines).
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,7 @@ struct step_result {
   std::string error; // the first error, if any
   // Over repeats (combine_repeats): the rate, the baseline's rate and their ratio in each repeat;
   // the figures above are then medians over them.
-  std::vector<double> run_rates, raw_run_rates, run_ratios;
+  std::vector<double> run_rates, raw_run_rates, run_ratios, run_seconds;
   double vs_raw = 0; // the median of run_ratios: each repeat's node against its own baseline
 };
 
@@ -80,6 +81,10 @@ double median(std::vector<double> xs);
 
 struct run_options {
   unsigned timeout_s = 120;
+  // kill_node and restart_node steps: stops or starts node-N of the cluster bench started and
+  // returns the seconds until the cluster noticed (dropped it; it caught up). Empty: no cluster
+  // (embedded or --peer), and such steps fail.
+  std::function<double(step_kind, uint32_t node)> node_control;
   bool progress = false;
   metric_kind metric = metric_kind::cosine; // the nodes' vectors.metric: recall is judged by it
 };

@@ -111,7 +111,8 @@ std::vector<step_result> combine_repeats(const std::vector<std::vector<step_resu
     r.run_ratios = of([](auto& x) { return x.raw.rate_per_s > 0 ? x.rate_per_s / x.raw.rate_per_s : 0.0; });
     r.rate_per_s = median(r.run_rates);
     r.vs_raw = median(r.run_ratios);
-    r.seconds = median(of([](auto& x) { return x.seconds; }));
+    r.run_seconds = of([](auto& x) { return x.seconds; });
+    r.seconds = median(r.run_seconds);
     r.p50_us = median(of([](auto& x) { return x.p50_us; }));
     r.p99_us = median(of([](auto& x) { return x.p99_us; }));
     r.recall = median(of([](auto& x) { return x.recall; }));
@@ -199,6 +200,12 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     {"step", "nodes", "count", "rate/s", "p50 us", "p99 us", "recall@k", "guide/s", "raw/s", "vs raw"}};
   std::vector<std::pair<std::string, std::string>> baselines; // label, baseline name
   for (auto& r : results) {
+    if (is_node_step(*parse_step_kind(r.step))) { // a node stopped or started: how long until noticed
+      auto secs = [](double s) { return num(s, "%.2f") + " s"; };
+      rows.push_back({r.label, std::to_string(r.nodes), std::to_string(r.done),
+                      secs(r.seconds) + (repeats > 1 ? " (" + spread(r.run_seconds, secs) + ")" : ""), "-", "-", "-", "-", "-", "-"});
+      continue;
+    }
     rows.push_back({r.label, std::to_string(r.nodes), std::to_string(r.done) + (r.errors ? " (" + std::to_string(r.errors) + " failed)" : ""),
                     rate(r.rate_per_s) + (repeats > 1 ? " (" + spread(r.run_rates, rate) + ")" : ""),
                     rate(r.p50_us), rate(r.p99_us),
@@ -227,6 +234,8 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     std::map<std::string, std::map<uint32_t, double>> by_step;
     std::vector<std::string> order;
     for (auto& r : results) {
+      if (is_node_step(*parse_step_kind(r.step)))
+        continue;
       if (!by_step.count(r.label))
         order.push_back(r.label);
       by_step[r.label][r.nodes] = r.rate_per_s;

@@ -1,5 +1,6 @@
 #include "perf/harness/scenario.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,8 +14,8 @@ namespace {
 
 using namespace json_fields;
 
-constexpr std::string_view step_names[] = {"text_processing", "embedding", "vector_store",
-                                           "vector_search",   "messaging", "ingest"};
+constexpr std::string_view step_names[] = {"text_processing", "embedding", "vector_store", "vector_search",
+                                           "messaging",       "ingest",    "kill_node",    "restart_node"};
 
 std::string all_step_names() {
   std::string out;
@@ -48,6 +49,8 @@ void apply_step_defaults(scenario_step& s) {
     case step_kind::vector_search: def(s.batch, 1); def(s.window, 4); break;
     case step_kind::messaging: def(s.size, 64); def(s.batch, 1); def(s.window, s.one_way ? 64 : 1); break;
     case step_kind::ingest: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
+    case step_kind::kill_node:
+    case step_kind::restart_node: def(s.batch, 1); def(s.window, 1); break;
   }
 }
 
@@ -64,6 +67,7 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
        has_type = true;
      }},
     {"count", [&](auto& k, element x) { read_uint(k, x, s.count, 1, 100000000); has_count = true; }},
+    {"node", [&](auto& k, element x) { read_uint(k, x, s.node, 2, 64); }},
     {"size", [&](auto& k, element x) { read_uint(k, x, s.size, 1, 16 << 20); }},
     {"input", [&](auto& k, element x) { s.input = resolve(base_dir, k, read_string(k, x)); }},
     {"collection", [&](auto& k, element x) { s.collection = read_string(k, x); }},
@@ -86,6 +90,17 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
   });
   if (!has_type)
     throw error_found{path + ".type: required (one of: " + all_step_names() + ")"};
+  if (is_node_step(s.kind)) {
+    if (s.node == 0)
+      throw error_found{path + ".node: required (the node to " + (s.kind == step_kind::kill_node ? "kill" : "restart")
+                        + ", 2 or more)"};
+    if (has_count)
+      throw error_found{path + ".count: a " + std::string(to_string(s.kind)) + " step takes no count"};
+    s.count = 1;
+    has_count = true;
+  } else if (s.node != 0) {
+    throw error_found{path + ".node: only kill_node and restart_node steps name a node"};
+  }
   if (!has_count)
     throw error_found{path + ".count: required"};
   if (s.kind == step_kind::messaging && s.batch > 1)
@@ -162,6 +177,12 @@ std::string parse_scenario(std::string_view json, const std::string& base_dir, s
     size_t stored = 0;
     for (size_t i = 0; i < sc.steps.size(); ++i) {
       auto& s = sc.steps[i];
+      if (is_node_step(s.kind)) {
+        uint32_t fewest = sc.nodes.empty() ? 0 : *std::min_element(sc.nodes.begin(), sc.nodes.end());
+        if (s.node > fewest)
+          throw error_found{"steps[" + std::to_string(i) + "].node: node-" + std::to_string(s.node) + " is not in "
+                            + (fewest ? "a cluster of " + std::to_string(fewest) + " nodes" : "an embedded run (no topology.nodes)")};
+      }
       if (s.kind == step_kind::vector_store)
         ++stored;
       if (s.kind == step_kind::vector_search && stored == 0)

@@ -10,7 +10,14 @@
 
 namespace p2p {
 
-enum class step_kind : uint8_t { text_processing, embedding, vector_store, vector_search, messaging, ingest };
+enum class step_kind : uint8_t {
+  text_processing, embedding, vector_store, vector_search, messaging, ingest,
+  kill_node,   // SIGKILL node-N of the cluster bench started; timed until node-1 sees it down
+  restart_node // start node-N again with its data; timed until it has caught up
+};
+
+/// Steps that stop or start a node instead of sending work.
+[[nodiscard]] inline bool is_node_step(step_kind k) { return k == step_kind::kill_node || k == step_kind::restart_node; }
 
 [[nodiscard]] std::string_view to_string(step_kind k);
 [[nodiscard]] std::optional<step_kind> parse_step_kind(std::string_view s);
@@ -27,6 +34,7 @@ struct scenario_step {
   uint32_t window = 0; // requests in flight (0: the step's default)
   bool one_way = false; // messaging
   std::string to;      // messaging: PEER/AGENT (empty: the last peer's "worker")
+  uint32_t node = 0;   // kill_node, restart_node: node-N (2 or more: node-1 is where bench talks)
 };
 
 struct scenario {

@@ -179,8 +179,8 @@ double wait_indexed(node_session& s, const std::string& collection, const run_op
   auto status = status_of(s, o);
   std::vector<caf::actor> nodes{s.node()};
   for (auto& m : status.members) {
-    if (m.state != "alive")
-      throw std::runtime_error("index wait: " + m.id + " at " + m.address + " is " + m.state);
+    if (m.state != "alive") // a node down (a kill_node step): its copies wait for it, searches do not
+      continue;
     std::string host;
     uint16_t port = 0;
     if (m.id == status.id || !parse_address(m.address, host, port))
@@ -245,6 +245,8 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     step_result r;
     r.step = std::string(to_string(st.kind));
     r.label = r.step + (st.kind == step_kind::messaging && st.one_way ? "_one_way" : "");
+    if (is_node_step(st.kind))
+      r.label = std::string(st.kind == step_kind::kill_node ? "kill" : "restart") + " node-" + std::to_string(st.node);
     r.nodes = nodes;
     r.batch = st.batch;
     r.window = st.window;
@@ -260,6 +262,22 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
         break;
       }
       case step_kind::messaging: r.count = st.count; run_messaging(s, st, w[i], o, r); break;
+      case step_kind::kill_node:
+      case step_kind::restart_node:
+        r.count = 1;
+        if (!o.node_control) {
+          r.error = "needs a cluster that bench starts (topology.nodes), not an embedded node or --peer";
+          r.errors = 1;
+          break;
+        }
+        try {
+          r.seconds = o.node_control(st.kind, st.node);
+          r.done = 1;
+        } catch (const std::exception& e) {
+          r.error = e.what();
+          r.errors = 1;
+        }
+        break;
     }
     out.push_back(std::move(r));
   }

@@ -128,6 +128,9 @@ std::vector<workload> make_workloads(const scenario& sc, metric_kind metric) {
       case step_kind::messaging:
         w.texts.push_back(std::string(s.size, 'm'));
         break;
+      case step_kind::kill_node:
+      case step_kind::restart_node:
+        break;
       case step_kind::vector_store:
         last_store = i;
         if (!s.input.empty()) {
@@ -179,6 +182,8 @@ guide_range guide_for(step_kind k) {
     case step_kind::vector_search: return {100, 1000, "queries/s"};
     case step_kind::messaging: return {1000, 10000, "msgs/s"};
     case step_kind::ingest: return {0, 0, "docs/s"};
+    case step_kind::kill_node:
+    case step_kind::restart_node: return {0, 0, "s"};
   }
   return {};
 }

@@ -143,6 +143,44 @@ TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on i
   }
 }
 
+TEST_CASE("bench kills and restarts a node mid-scenario: with two copies the store and search steps see no error") {
+  auto dir = fresh_dir("bench-failover");
+  auto scenario = write_file(dir + "/failover.json", R"({"name": "failover", "topology": {"nodes": 3, "replicas": 2},
+    "steps": [{"type": "vector_store", "count": 2000, "size": 512},
+              {"type": "kill_node", "node": 3},
+              {"type": "vector_store", "count": 2000, "size": 512},
+              {"type": "vector_search", "count": 100, "ef": 64},
+              {"type": "restart_node", "node": 3},
+              {"type": "vector_search", "count": 100, "ef": 64}]})");
+  auto port = free_ports(3);
+  setenv("P2P_AGENT", P2P_AGENT_BIN, 1);
+  auto r = run_agent({"bench", "--scenario", scenario, "--out", dir + "/out.json", "--work-dir", dir + "/work",
+                      "--base-port", std::to_string(port), "--cluster-script", P2P_SOURCE_DIR "/scripts/cluster.sh"},
+                     dir, 600);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.load(dir + "/out.json").get(doc) == simdjson::SUCCESS);
+  std::vector<std::string> labels;
+  simdjson::dom::array results = doc["results"];
+  for (simdjson::dom::element step : results) {
+    labels.emplace_back(std::string_view(step["label"]));
+    CHECK_MESSAGE(int64_t(step["errors"]) == 0, labels.back());
+    if (labels.back() == "kill node-3" || labels.back() == "restart node-3")
+      CHECK(double(step["seconds"]) > 0);
+    if (labels.back() == "vector_search")
+      CHECK(double(step["recall_at_k"]) >= 0.9);
+  }
+  CHECK(labels == std::vector<std::string>{"vector_store", "kill node-3", "vector_store", "vector_search", "restart node-3",
+                                           "vector_search"});
+  CHECK(r.out.find("kill node-3") != std::string::npos);
+  // node-3 caught up from the others before the last search, and stopped cleanly at the end.
+  std::ifstream log(dir + "/work/cluster-3/node-3/node.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(text.find("caught up: pulled") != std::string::npos);
+  CHECK(text.find("stopped cleanly") != std::string::npos);
+}
+
 TEST_CASE("an installed p2p-agent tells its version and runs a cluster scenario from another directory") {
   auto dir = fresh_dir("install");
   auto prefix = dir + "/prefix";

@@ -92,6 +92,15 @@ TEST_CASE("unknown keys, bad shapes and a search before any store are refused") 
   CHECK(parse_error(R"({"topology": {"nodes": 3, "replicas": 0}, "steps": [{"type": "embedding", "count": 1}]})")
           .find("topology.replicas") != std::string::npos);
   CHECK(parse_error(R"({"steps": []})").find("steps") != std::string::npos);
+  CHECK(parse_error(R"({"topology": {"nodes": 3}, "steps": [{"type": "kill_node"}]})").find("steps[0].node: required")
+        != std::string::npos);
+  CHECK(parse_error(R"({"topology": {"nodes": 3}, "steps": [{"type": "kill_node", "node": 1}]})").find("steps[0].node")
+        != std::string::npos);
+  CHECK(parse_error(R"({"topology": {"nodes": 2}, "steps": [{"type": "restart_node", "node": 3}]})")
+          .find("node-3 is not in a cluster of 2 nodes") != std::string::npos);
+  CHECK(parse_error(R"({"steps": [{"type": "kill_node", "node": 2}]})").find("an embedded run") != std::string::npos);
+  CHECK(parse_error(R"({"topology": {"nodes": 3}, "steps": [{"type": "embedding", "count": 1, "node": 2}]})")
+          .find("only kill_node and restart_node") != std::string::npos);
   CHECK(parse_error(R"({"steps": [{"type": "vector_search", "count": 1}]})").find("needs a vector_store step before it")
         != std::string::npos);
   CHECK(parse_error(R"({"steps": [{"type": "messaging", "count": 1, "to": "nobody"}]})").find("steps[0].to")
