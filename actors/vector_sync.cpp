@@ -39,10 +39,15 @@ void next_peer(router_actor* self, round_ptr r);
 void next_collection(router_actor* self, round_ptr r);
 void next_vshard(router_actor* self, round_ptr r);
 
-const peer_node* find_peer(router_state& st, const std::string& id) {
-  for (auto& p : st.peers)
-    if (p.id == id)
+/// The peer the round pulls from now; null (and the round moved on to the next peer) when it
+/// is gone since the round began.
+const peer_node* current_peer(router_actor* self, round_ptr r) {
+  for (auto& p : self->state.peers)
+    if (p.id == r->peers[r->peer_at])
       return &p;
+  r->peer_at++;
+  r->spec_at = 0;
+  next_peer(self, r);
   return nullptr;
 }
 
@@ -87,12 +92,9 @@ void next_peer(router_actor* self, round_ptr r) {
     finish(self, r);
     return;
   }
-  auto* peer = find_peer(st, r->peers[r->peer_at]);
-  if (!peer) { // gone since the round began
-    r->peer_at++;
-    next_peer(self, r);
+  auto* peer = current_peer(self, r);
+  if (!peer)
     return;
-  }
   ask_peer<std::vector<collection_spec>>(
     self, *peer, peer_timeout,
     [self, r](std::vector<collection_spec>& specs) {
@@ -112,18 +114,14 @@ void next_peer(router_actor* self, round_ptr r) {
 }
 
 void next_collection(router_actor* self, round_ptr r) {
-  auto& st = self->state;
   if (r->spec_at >= r->specs.size()) {
     r->peer_at++;
     next_peer(self, r);
     return;
   }
-  auto* peer = find_peer(st, r->peers[r->peer_at]);
-  if (!peer) {
-    r->peer_at++;
-    next_peer(self, r);
+  auto* peer = current_peer(self, r);
+  if (!peer)
     return;
-  }
   auto collection = r->specs[r->spec_at].name;
   ask_peer<std::vector<uint64_t>>(
     self, *peer, peer_timeout,
@@ -144,18 +142,14 @@ void next_collection(router_actor* self, round_ptr r) {
 }
 
 void fetch_next(router_actor* self, round_ptr r) {
-  auto& st = self->state;
   if (r->want_at >= r->want.size()) {
     r->vshard_at++;
     next_vshard(self, r);
     return;
   }
-  auto* peer = find_peer(st, r->peers[r->peer_at]);
-  if (!peer) {
-    r->peer_at++;
-    next_peer(self, r);
+  auto* peer = current_peer(self, r);
+  if (!peer)
     return;
-  }
   size_t end = std::min(r->want.size(), r->want_at + fetch_chunk);
   std::vector<std::string> ids(r->want.begin() + ptrdiff_t(r->want_at), r->want.begin() + ptrdiff_t(end));
   r->want_at = end;
@@ -190,18 +184,14 @@ void fetch_next(router_actor* self, round_ptr r) {
 }
 
 void next_vshard(router_actor* self, round_ptr r) {
-  auto& st = self->state;
   if (r->vshard_at >= r->vshards.size()) {
     r->spec_at++;
     next_collection(self, r);
     return;
   }
-  auto* peer = find_peer(st, r->peers[r->peer_at]);
-  if (!peer) {
-    r->peer_at++;
-    next_peer(self, r);
+  auto* peer = current_peer(self, r);
+  if (!peer)
     return;
-  }
   auto collection = r->specs[r->spec_at].name;
   uint32_t v = r->vshards[r->vshard_at];
   ask_peer<id_versions>(

@@ -261,6 +261,38 @@ TEST_CASE("tasks spread over the peers, and a peer killed while 5,000 tasks run 
 
 namespace {
 
+/// The row of `data` whose number is `id`; null for an id that is not a row number.
+const float* row_of(const std::vector<float>& data, const std::string& id, uint32_t dim) {
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos || id.size() > 9)
+    return nullptr;
+  size_t row = std::stoul(id);
+  return (row + 1) * dim <= data.size() ? &data[row * dim] : nullptr;
+}
+
+/// Every vector of each node's data dir (after a clean stop): id -> the nodes holding it, and
+/// how many rows differ from `expected_row(id)` (null: not checked).
+std::map<std::string, std::vector<std::string>> held_on_disk(const std::string& dir, const std::vector<std::string>& nodes,
+                                                             const std::function<const float*(const std::string&)>& expected_row,
+                                                             uint32_t dim, size_t& wrong_values) {
+  std::map<std::string, std::vector<std::string>> holders;
+  wrong_values = 0;
+  for (auto& node : nodes) {
+    std::string error;
+    auto db = p2p::database::open(dir + "/" + node + "/data", p2p::durability_mode::wal, error);
+    REQUIRE_MESSAGE(db, error);
+    db->scan(p2p::column::vectors, "", [&](std::string_view key, std::string_view value) {
+      p2p::vector_key_parts parts;
+      REQUIRE(p2p::parse_vector_key(key, parts));
+      std::string id(parts.id);
+      holders[id].push_back(node);
+      auto* want = expected_row(id);
+      if (want && (value.size() < dim * 4 || std::memcmp(value.data(), want, dim * 4) != 0))
+        ++wrong_values;
+    });
+  }
+  return holders;
+}
+
 uint64_t node_count(const std::string& address, const std::string& dir, uint64_t* pending = nullptr) {
   auto r = run_agent({"status", "--peer", address, "--json"}, dir, 30);
   if (r.exit_code != 0)
@@ -356,24 +388,9 @@ TEST_CASE("vectors spread over the peers: found from any node, moved on join and
   std::map<std::string, std::vector<std::string>> expected; // id -> the nodes placement gives it
   for (size_t id = 0; id < 20000; ++id)
     expected[std::to_string(id)] = replicas_of(placement, std::to_string(id));
-  std::map<std::string, std::vector<std::string>> holders; // id -> nodes holding it
   size_t wrong_values = 0;
-  for (std::string node : {"node-1", "node-2", "node-3"}) {
-    std::string error;
-    auto db = p2p::database::open(dir + "/" + node + "/data", p2p::durability_mode::wal, error);
-    REQUIRE_MESSAGE(db, error);
-    db->scan(p2p::column::vectors, "", [&](std::string_view key, std::string_view value) {
-      p2p::vector_key_parts parts;
-      REQUIRE(p2p::parse_vector_key(key, parts));
-      std::string id(parts.id);
-      holders[id].push_back(node);
-      if (!expected.count(id))
-        return; // counted as foreign by the audit
-      size_t row = std::stoul(id);
-      if (value.size() < dim * 4 || std::memcmp(value.data(), &data[row * dim], dim * 4) != 0)
-        ++wrong_values;
-    });
-  }
+  auto holders = held_on_disk(dir, {"node-1", "node-2", "node-3"},
+                              [&](const std::string& id) { return row_of(data, id, dim); }, dim, wrong_values);
   auto audit = audit_placement(expected, holders);
   CHECK(audit.missing == 0);
   CHECK(audit.doubled == 0);
@@ -690,30 +707,6 @@ TEST_CASE("search --with-payload returns each hit's metadata, from whichever nod
 
 namespace {
 
-/// Every vector of each node's data dir (after a clean stop): id -> the nodes holding it, and
-/// how many rows differ from `expected_row(id)` (null: not checked).
-std::map<std::string, std::vector<std::string>> held_on_disk(const std::string& dir, const std::vector<std::string>& nodes,
-                                                             const std::function<const float*(const std::string&)>& expected_row,
-                                                             uint32_t dim, size_t& wrong_values) {
-  std::map<std::string, std::vector<std::string>> holders;
-  wrong_values = 0;
-  for (auto& node : nodes) {
-    std::string error;
-    auto db = p2p::database::open(dir + "/" + node + "/data", p2p::durability_mode::wal, error);
-    REQUIRE_MESSAGE(db, error);
-    db->scan(p2p::column::vectors, "", [&](std::string_view key, std::string_view value) {
-      p2p::vector_key_parts parts;
-      REQUIRE(p2p::parse_vector_key(key, parts));
-      std::string id(parts.id);
-      holders[id].push_back(node);
-      auto* want = expected_row(id);
-      if (want && (value.size() < dim * 4 || std::memcmp(value.data(), want, dim * 4) != 0))
-        ++wrong_values;
-    });
-  }
-  return holders;
-}
-
 /// Polls (bounded) until the node at `address` holds `n` vectors.
 void wait_count(const std::string& address, uint64_t n, const std::string& dir, std::chrono::seconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -805,7 +798,7 @@ TEST_CASE("two copies: a node SIGKILLed during 20,000 puts loses no acknowledged
   REQUIRE(cluster({"down", "--dir", dir}, dir).exit_code == 0);
   size_t wrong = 0;
   auto held = held_on_disk(dir, {"node-1", "node-2", "node-3"},
-                           [&](const std::string& id) { return &data[std::stoul(id) * dim]; }, dim, wrong);
+                           [&](const std::string& id) { return row_of(data, id, dim); }, dim, wrong);
   auto audit = audit_placement(expected, held);
   CHECK(audit.missing == 0);
   CHECK(audit.short_copies == 0);
@@ -894,7 +887,7 @@ TEST_CASE("two copies: a new version and a delete made while a replica was down 
   REQUIRE(cluster({"down", "--dir", dir}, dir).exit_code == 0);
   size_t wrong = 0;
   auto held = held_on_disk(dir, {"node-1", "node-2"},
-                           [&](const std::string& id) { return &v2[std::stoul(id) * dim]; }, dim, wrong);
+                           [&](const std::string& id) { return row_of(v2, id, dim); }, dim, wrong);
   CHECK(wrong == 0);
   for (auto& id : deleted)
     CHECK(held.count(id) == 0);
