@@ -703,6 +703,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
     [=](sync_fetch_atom, const std::string& collection, const std::vector<std::string>& ids) {
       return local_fetch(self, collection, ids);
     },
+    [=](sync_tick_atom) { run_sync(self); },
     [=](ready_atom, const std::string& id) {
       auto& st = self->state;
       if (std::any_of(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == id; })) {

@@ -50,6 +50,7 @@ struct router_state {
   // other replicas), and peers that have not said they caught up are read only when no replica
   // that has is live.
   bool syncing = true;
+  bool sync_scheduled = false; // a round starts once the members settle (see start_sync)
   bool sync_running = false;
   bool sync_again = false;
   std::set<std::string> not_ready;   // peers still catching up
@@ -180,8 +181,13 @@ vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);
 void start_rebalance(router_actor* self);
 
 /// Pulls from every live peer what it holds newer than this node in the virtual shards this node
-/// keeps (again, if already pulling), then tells the peers this node is ready.
+/// keeps (again, if already pulling), then tells the peers this node is ready. The round starts
+/// after two gossip intervals, so that a node learning its peers one by one pulls once for the
+/// members it ends up with, not everything its first peer holds.
 void start_sync(router_actor* self);
+
+/// The scheduled round begins (sync_tick_atom).
+void run_sync(router_actor* self);
 
 /// Stores rows and tombstones pulled or handed here, on this node's shards; `done` once written.
 void apply_local(router_actor* self, const collection_spec& spec, versioned_rows&& data,

@@ -5,6 +5,7 @@
 // tombstones alike), in chunks. Until a round is over, the node serves no reads its peers can
 // serve; then it tells them it is ready.
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <unordered_map>
@@ -327,6 +328,22 @@ void start_sync(router_actor* self) {
     st.sync_again = true;
     return;
   }
+  if (st.sync_scheduled)
+    return;
+  st.sync_scheduled = true;
+  if (st.peers.empty()) { // nothing to wait for
+    run_sync(self);
+    return;
+  }
+  auto settle = std::chrono::milliseconds(std::clamp<uint32_t>(2 * st.cfg.gossip_interval_ms, 20, 2000));
+  self->delayed_send(self, settle, sync_tick_atom::value);
+}
+
+void run_sync(router_actor* self) {
+  auto& st = self->state;
+  if (!st.sync_scheduled || st.sync_running)
+    return;
+  st.sync_scheduled = false;
   st.sync_running = true;
   auto r = std::make_shared<sync_round>();
   for (auto& p : st.peers)

@@ -51,6 +51,6 @@ printf '|------------------------------------------------|------------|---------
 printf '| %-46s | %10s | %10.0f |\n' "put via node-1, 3 nodes up" "$rows" "$all_up"
 printf '| %-46s | %10s | %10.0f |\n' "put via node-1, node-2 down" "$rows" "$one_down"
 printf '| %-46s | %10s | %10.0f |\n' "catch-up of node-2 (missed writes, ${missed_ms} ms)" "$missed" \
-  "$(awk -v r="$missed" -v t="$missed_ms" 'BEGIN { print t > 0 ? r * 1000 / t : 0 }')"
+  "$(awk -v r="$missed" -v t="$missed_ms" 'BEGIN { print (t > 0 ? r * 1000 / t : 0) }')"
 printf '| %-46s | %10s | %10.0f |\n' "refill of node-2 (empty data dir, ${refilled_ms} ms)" "$refilled" \
-  "$(awk -v r="$refilled" -v t="$refilled_ms" 'BEGIN { print t > 0 ? r * 1000 / t : 0 }')"
+  "$(awk -v r="$refilled" -v t="$refilled_ms" 'BEGIN { print (t > 0 ? r * 1000 / t : 0) }')"

@@ -190,7 +190,7 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     for (size_t i = 0; i < node_counts.size(); ++i)
       out << (i ? ", " : "") << node_counts[i];
     out << " node" << (node_counts.size() == 1 && node_counts[0] == 1 ? "" : "s") << " (" << sc.topology
-        << ", 127.0.0.1, " << (sc.replicas ? sc.replicas : 2) << " copies of each vector)\n";
+        << ", 127.0.0.1, " << (sc.replicas ? sc.replicas : 2) << (sc.replicas == 1 ? " copy" : " copies") << " of each vector)\n";
   }
   if (repeats > 1)
     out << "medians of " << repeats << " repeats (min-max in brackets); vs raw: the median of each repeat's own ratio\n";

@@ -246,6 +246,7 @@ void see_peer(router_fixture& f, const caf::actor& router, const std::string& id
   m.state = peer ? "alive" : "down";
   caf::anon_send(router, members_atom::value, std::vector<member_info>{m}, std::vector<caf::actor>{peer});
   f.run();
+  f.advance(std::chrono::seconds(2)); // a catch-up round starts once the members settle
 }
 
 } // namespace
