@@ -505,10 +505,10 @@ search_plan plan_search(router_state& st) {
   return plan;
 }
 
-/// Searches this node's shards, and the peers the plan names unless `local_only`, and merges the
-/// top k.
-caf::result<search_result> search_spec(router_actor* self, const collection_spec& spec, search_request& req,
-                                       bool local_only) {
+/// Searches this node's shards, and the peers the plan names unless `local_only`, merges the
+/// top k and hands them (or the first failure) to `done`.
+void search_then(router_actor* self, const collection_spec& spec, search_request req, bool local_only,
+                 std::function<void(caf::expected<search_result>)> done) {
   auto& st = self->state;
   if (req.ef == 0)
     req.ef = st.cfg.hnsw.ef_search;
@@ -520,7 +520,6 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   size_t shards = plan.self ? st.shards.size() : 0;
   size_t peers = plan.peers.size();
   auto parts = std::make_shared<std::vector<search_result>>(shards + peers);
-  auto rp = self->make_response_promise<search_result>();
   size_t queries = req.queries.size() / req.dim;
   size_t k = req.k;
   auto metric = metric_kind(spec.metric);
@@ -529,25 +528,25 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   auto missing = plan.missing;
   std::vector<std::string> missing_nodes(plan.missing_nodes.begin(), plan.missing_nodes.end());
   auto fan = std::make_shared<fan_in>(
-    [self, rp, parts, queries, k, metric, with_payload, local_only, started, missing,
+    [self, done, parts, queries, k, metric, with_payload, local_only, started, missing,
      missing_nodes](const caf::error& failure) mutable {
       if (!local_only)
         self->state.search_latency.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (failure) {
-        rp.deliver(failure);
+        done(failure);
         return;
       }
       auto merged = merge(*parts, queries, k, metric, with_payload);
       merged.missing_shards = missing;
       merged.missing_nodes = std::move(missing_nodes);
-      rp.deliver(std::move(merged));
+      done(std::move(merged));
     },
     shards + peers);
   if (shards + peers == 0) { // nothing reachable holds any of it
     fan->expect();
     fan->arrived();
-    return rp;
+    return;
   }
   auto into = [parts, fan](size_t slot) {
     return [parts, fan, slot](search_result& r) { (*parts)[slot] = std::move(r), fan->arrived(); };
@@ -557,6 +556,27 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
   for (size_t p = 0; p < peers; ++p)
     ask_peer<search_result>(self, st.peer(plan.peers[p]), peer_timeout, into(shards + p), fan_in::on_error(fan),
                             cluster_search_atom::value, spec, req);
+}
+
+/// search_then, answering the current request. A coordinated search that a peer's drop failed
+/// (it went down while the search waited on it) runs once more without it: the other replicas
+/// of its virtual shards answer instead.
+caf::result<search_result> search_spec(router_actor* self, const collection_spec& spec, search_request& req,
+                                       bool local_only) {
+  auto rp = self->make_response_promise<search_result>();
+  auto deliver = [rp](caf::expected<search_result> r) mutable {
+    if (r)
+      rp.deliver(std::move(*r));
+    else
+      rp.deliver(r.error());
+  };
+  search_then(self, spec, req, local_only,
+              [self, spec, req, local_only, deliver](caf::expected<search_result> r) mutable {
+                if (!r && !local_only && code_of(r.error()) == errc::unavailable)
+                  search_then(self, spec, std::move(req), false, deliver);
+                else
+                  deliver(std::move(r));
+              });
   return rp;
 }
 
