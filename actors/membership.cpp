@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 
 #include "protocol/messages.hpp"
+#include "protocol/transport.hpp"
 #include "core/log.hpp"
 
 namespace p2p {
@@ -96,7 +97,7 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
   if (!parse_address(address, host, port))
     return;
   st.connecting.insert(address);
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system());
   auto timeout = ms(st.setup.cfg.failure_timeout_ms);
   self->request(mm, timeout, caf::connect_atom::value, host, port)
     .then(
@@ -135,7 +136,9 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
       },
       [=](caf::error& err) {
         self->state.connecting.erase(address);
-        if (bootstrap)
+        // Once per address and reason: a peer that keeps refusing (down, another CA) is retried
+        // every gossip interval without filling the log.
+        if (bootstrap && self->state.refusals_logged.insert(address + ": " + error_text(err)).second)
           log(log_level::warn, "bootstrap peer " + address + ": " + error_text(err) + "; retrying");
       });
 }

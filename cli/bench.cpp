@@ -233,6 +233,7 @@ int run_bench(int argc, char** argv) {
     ("help,h", "show this help")
     ("scenario", po::value(&b.scenario_path)->required(), "scenario file (JSON), e.g. perf/scenarios/seed-guide.json")
     ("peer", po::value(&o.peer), "run against this running node (H:P) instead of starting nodes")
+    ("tls-dir", po::value(&o.tls_dir), "with --peer, for a TLS cluster: ca.pem, client.pem and client.key (default: $P2P_TLS_DIR)")
     ("out", po::value(&b.out_path), "write the results as JSON to this file")
     ("json", po::bool_switch(&o.json), "print the results JSON on stdout instead of the table")
     ("embedded", po::bool_switch(&b.embedded), "run on an embedded node even when the scenario names a topology")

@@ -123,7 +123,7 @@ int run_node(int argc, char** argv) {
     throw cli_exit{exit_code::usage, err.message};
   if (auto err = serving_rules(cfg))
     throw cli_exit{exit_code::usage, err.message};
-  if (!is_loopback(cfg.host))
+  if (!is_loopback(cfg.host) && !cfg.tls())
     log(log_level::warn, "security.insecure_plaintext: serving " + cfg.host + " without TLS: anyone who reaches port "
                            + std::to_string(cfg.port) + " can join cluster '" + cfg.cluster_name
                            + "', read, write and delete; use it only on a network you trust");

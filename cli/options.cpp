@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <unistd.h>
@@ -18,6 +19,7 @@ void add_client_options(po::options_description& desc, client_options& o, bool w
     ("config", po::value(&o.config_path), "node config file for the embedded node (JSON)")
     ("data-dir", po::value(&o.data_dir), "data directory of the embedded node (default ./p2p-data)")
     ("json", po::bool_switch(&o.json), "machine-readable output")
+    ("tls-dir", po::value(&o.tls_dir), "with --peer, for a TLS cluster: ca.pem, client.pem and client.key (default: $P2P_TLS_DIR)")
     ("timeout", po::value(&o.timeout_s)->default_value(o.timeout_s), "seconds to wait for each reply");
   if (with_collection)
     desc.add_options()("collection", po::value(&o.collection)->default_value(o.collection), "collection name");
@@ -80,6 +82,15 @@ std::unique_ptr<node_session> open_session(const client_options& o) {
   if (current_log_level() < log_level::warn)
     current_log_level() = log_level::warn; // an embedded node's start-up chatter is not the command's output
   auto cfg = load_node_config(o.config_path, o.data_dir);
+  auto tls_dir = o.tls_dir;
+  if (tls_dir.empty())
+    if (const char* env = std::getenv("P2P_TLS_DIR"))
+      tls_dir = env;
+  if (!o.peer.empty() && !tls_dir.empty()) {
+    use_client_tls_dir(cfg, tls_dir);
+    if (auto err = check_tls_files(cfg))
+      throw cli_exit{exit_code::usage, "--tls-dir " + tls_dir + ": " + err.message};
+  }
   auto s = o.peer.empty() ? node_session::embedded(cfg) : node_session::remote(cfg, o.peer);
   if (!s)
     throw exit_for(s.error());

@@ -128,6 +128,13 @@ void read_root(element root, node_config& c) {
     {"security", [&](auto& p, element v) {
        read_object(p, v, {
          {"insecure_plaintext", [&](auto& k, element x) { c.insecure_plaintext = read_bool(k, x); }},
+         {"tls", [&](auto& t, element tv) {
+            read_object(t, tv, {
+              {"ca", [&](auto& k, element x) { c.tls_ca = read_string(k, x); }},
+              {"certificate", [&](auto& k, element x) { c.tls_certificate = read_string(k, x); }},
+              {"key", [&](auto& k, element x) { c.tls_key = read_string(k, x); }},
+            });
+          }},
        });
      }},
   });
@@ -186,8 +193,31 @@ bool is_loopback(std::string_view host) {
   return dots == 3 && digits > 0 && octet <= 255;
 }
 
+void use_client_tls_dir(node_config& cfg, const std::string& dir) {
+  cfg.tls_ca = dir + "/ca.pem";
+  cfg.tls_certificate = dir + "/client.pem";
+  cfg.tls_key = dir + "/client.key";
+}
+
+config_error check_tls_files(const node_config& cfg) {
+  if (!cfg.tls())
+    return {};
+  std::pair<const char*, const std::string*> files[] = {
+    {"ca", &cfg.tls_ca}, {"certificate", &cfg.tls_certificate}, {"key", &cfg.tls_key}};
+  for (auto& [name, path] : files) {
+    if (path->empty())
+      return {std::string("config: security.tls.") + name + ": required with the other security.tls keys (ca, "
+              "certificate and key: PEM files, e.g. from scripts/make-certs.sh)"};
+    if (!std::ifstream(*path).good())
+      return {std::string("config: security.tls.") + name + ": cannot read '" + *path + "'"};
+  }
+  return {};
+}
+
 config_error serving_rules(const node_config& cfg) {
-  if (!is_loopback(cfg.host) && !cfg.insecure_plaintext)
+  if (auto e = check_tls_files(cfg))
+    return e;
+  if (!is_loopback(cfg.host) && !cfg.insecure_plaintext && !cfg.tls())
     return {"config: node.host: \"" + cfg.host + "\" is not a loopback address, and a node without TLS serves "
             "loopback only (anyone who reaches a plaintext port can join the cluster, read and delete); set "
             "security.insecure_plaintext to true to serve it anyway"};

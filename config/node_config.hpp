@@ -52,6 +52,11 @@ struct node_config {
   uint16_t metrics_port = 0;
   // security
   bool insecure_plaintext = false; // serve a non-loopback node.host without TLS
+  // security.tls: PEM files; all three or none. With them every BASP link (node to node,
+  // client to node) is TLS with certificates of the CA `tls_ca` required on both sides.
+  std::string tls_ca, tls_certificate, tls_key;
+
+  [[nodiscard]] bool tls() const { return !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty(); }
 };
 
 /// The outcome of reading a config: empty on success, else one line naming the key path.
@@ -71,6 +76,13 @@ struct config_error {
 
 /// Re-checks cross-field rules after command-line overrides.
 [[nodiscard]] config_error validate(const node_config& cfg);
+
+/// The TLS files of a client: DIR/ca.pem, DIR/client.pem and DIR/client.key (what
+/// scripts/make-certs.sh writes), into `cfg`.
+void use_client_tls_dir(node_config& cfg, const std::string& dir);
+
+/// Checks that security.tls names all three files and that each can be read.
+[[nodiscard]] config_error check_tls_files(const node_config& cfg);
 
 /// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
 [[nodiscard]] bool is_loopback(std::string_view host);

@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include <caf/openssl/manager.hpp>
+
 #include "protocol/messages.hpp"
 #include "runtime/node_host.hpp"
 
@@ -21,6 +23,14 @@ runtime_config::runtime_config(const node_config& cfg) {
   set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(cfg.failure_timeout_ms)});
   set("logger.verbosity", caf::atom("quiet"));
   set("logger.console", caf::atom("none"));
+  if (cfg.tls()) {
+    // CAF verifies the peer's certificate against the CA on both sides of every connection
+    // (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT when a CA file is set).
+    load<caf::openssl::manager>();
+    set("openssl.certificate", cfg.tls_certificate);
+    set("openssl.key", cfg.tls_key);
+    set("openssl.cafile", cfg.tls_ca);
+  }
 }
 
 struct node_session::watch_state {
@@ -77,7 +87,7 @@ caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_con
   std::unique_ptr<node_session> s(new node_session);
   s->config_ = std::make_unique<runtime_config>(cfg);
   s->remote_system_ = std::make_unique<caf::actor_system>(*s->config_);
-  auto node = s->remote_system_->middleman().remote_actor(host, port);
+  auto node = connect_node(*s->remote_system_, host, port);
   if (!node)
     return make_error(errc::unavailable, "cannot reach node at " + address + ": " + error_text(node.error()));
   s->node_ = *node;

@@ -9,12 +9,14 @@
 #include <caf/io/all.hpp>
 
 #include "config/node_config.hpp"
+#include "protocol/transport.hpp"
 
 namespace p2p {
 
 class node_host;
 
-/// CAF settings from the node config: scheduler threads and policy, middleman loaded.
+/// CAF settings from the node config: scheduler threads and policy, middleman loaded; with
+/// security.tls, CAF's OpenSSL module too, with the node's certificate, key and CA.
 class runtime_config : public caf::actor_system_config {
 public:
   explicit runtime_config(const node_config& cfg);

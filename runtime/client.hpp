@@ -19,6 +19,7 @@ struct client_options {
   std::string peer;
   std::string config_path;
   std::string data_dir;
+  std::string tls_dir; // --tls-dir, else $P2P_TLS_DIR: ca.pem, client.pem, client.key for a TLS cluster
   std::string collection = "default";
   bool json = false;
   unsigned timeout_s = 120;

@@ -21,7 +21,7 @@ caf::expected<std::unique_ptr<node_host>> node_host::start(const node_config& cf
 }
 
 caf::expected<uint16_t> node_host::publish(const std::string& host, uint16_t port) {
-  auto bound = system_->middleman().publish(node_, port, host.c_str(), true);
+  auto bound = publish_node(*system_, node_, host, port);
   if (!bound)
     return make_error(errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": "
                                            + error_text(bound.error()));

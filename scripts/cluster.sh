@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts, stops and shows a cluster of p2p-agent nodes on one host (loopback by default).
 #   scripts/cluster.sh up --topology star|chain|mesh --nodes N [--base-port P] [--dir D] [--host H] [--metrics-base-port M]
-#                         [--name CLUSTER] [--replicas R] [--insecure-plaintext]   (the latter for a --host that is not loopback)
+#                         [--name CLUSTER] [--replicas R] [--tls] [--insecure-plaintext]   (the latter for a --host that is not loopback)
 #   scripts/cluster.sh down [--dir D]
 #   scripts/cluster.sh status [--dir D]
 # Node i (1..N) is node-i on port P+i-1, with config.json, node.log and node.pid in D/node-i/.
+# --tls: a fresh CA and certificates in D/tls (scripts/make-certs.sh: ca.pem, node-i.pem/.key,
+# client.pem/.key), every link TLS; clients then need --tls-dir D/tls (status and down use it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # The binary: $P2P_AGENT, else the build in this source tree, else an install's bin/ (this script
@@ -18,9 +20,9 @@ if [ -z "$agent" ]; then
 fi
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
-topology=star nodes=3 base_port=7401 dir="$PWD/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false name=local replicas=2
+topology=star nodes=3 base_port=7401 dir="$PWD/cluster" host=127.0.0.1 wait_s=60 metrics_base=0 plaintext=false name=local replicas=2 tls=false
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "cluster.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --wait) wait_s="${2:?--wait needs a value}"; shift 2 ;;
     --metrics-base-port) metrics_base="${2:?--metrics-base-port needs a value}"; shift 2 ;;
     --insecure-plaintext) plaintext=true; shift ;;
+    --tls) tls=true; shift ;;
     --name) name="${2:?--name needs a value}"; shift 2 ;;
     --replicas) replicas="${2:?--replicas needs a value}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -41,6 +44,9 @@ while [ $# -gt 0 ]; do
 done
 
 node_dirs() { ls -d "$dir"/node-* 2>/dev/null | sort -V; }
+
+# A TLS cluster's client files, for the commands below (unless the caller chose some).
+[ -f "$dir/tls/client.pem" ] && [ -z "${P2P_TLS_DIR:-}" ] && export P2P_TLS_DIR="$dir/tls"
 
 addr_of() { echo "$host:$((base_port + $1 - 1))"; }
 
@@ -65,18 +71,29 @@ up() {
     || die "--replicas: expected 1..16 copies of every vector, got '$replicas'"
   [[ "$name" =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "--name: expected 1 to 64 letters, digits, '.', '_' or '-', got '$name'"
   [ -x "$agent" ] || die "no $agent: run scripts/setup.sh first"
-  local template="$root/config/topologies/$topology.json" i d
+  local template="$root/config/topologies/$topology.json" i d tls_json
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
+  rm -rf "$dir/tls"
+  if [ "$tls" = true ]; then
+    local names=(client)
+    for ((i = 1; i <= nodes; i++)); do names+=("node-$i"); done
+    "$root/scripts/make-certs.sh" --dir "$dir/tls" "${names[@]}" > /dev/null || die "could not make the TLS files in $dir/tls"
+    export P2P_TLS_DIR="$dir/tls"
+  else
+    unset P2P_TLS_DIR # a plaintext cluster: its nodes speak no TLS
+  fi
   for ((i = 1; i <= nodes; i++)); do
     d="$dir/node-$i"
     mkdir -p "$d"
     if [ -f "$d/node.pid" ] && kill -0 "$(cat "$d/node.pid")" 2>/dev/null; then
       die "node-$i is already running (pid $(cat "$d/node.pid")); run 'cluster.sh down --dir $dir' first"
     fi
+    tls_json=""
+    [ "$tls" = true ] && tls_json=", \"tls\": {\"ca\": \"$dir/tls/ca.pem\", \"certificate\": \"$dir/tls/node-$i.pem\", \"key\": \"$dir/tls/node-$i.key\"}"
     sed -e "s|{{I}}|$i|g" -e "s|{{HOST}}|$host|g" -e "s|{{PORT}}|$((base_port + i - 1))|g" \
         -e "s|{{DIR}}|$dir|g" -e "s|{{BOOTSTRAP}}|$(bootstrap_for "$i")|g" \
-        -e "s|{{PLAINTEXT}}|$plaintext|g" -e "s|{{NAME}}|$name|g" -e "s|{{REPLICAS}}|$replicas|g" "$template" > "$d/config.json"
+        -e "s|{{PLAINTEXT}}|$plaintext|g" -e "s|{{NAME}}|$name|g" -e "s|{{REPLICAS}}|$replicas|g" -e "s|{{TLS}}|$tls_json|g" "$template" > "$d/config.json"
     metrics=()
     [ "$metrics_base" -gt 0 ] && metrics=(--metrics-port $((metrics_base + i - 1)))
     "$agent" node --config "$d/config.json" "${metrics[@]}" > "$d/node.log" 2>&1 &

@@ -16,6 +16,9 @@
 #include <type_traits>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <simdjson.h>
@@ -891,4 +894,104 @@ TEST_CASE("two copies: a new version and a delete made while a replica was down 
   CHECK(wrong == 0);
   for (auto& id : deleted)
     CHECK(held.count(id) == 0);
+}
+
+namespace {
+
+/// Opens a TCP connection to 127.0.0.1:port, writes `bytes` and leaves it open; the socket.
+int send_raw(uint16_t port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+  return fd;
+}
+
+} // namespace
+
+TEST_CASE("a TLS cluster serves only clients with its CA's certificates, and a node of another CA cannot join") {
+  constexpr uint32_t dim = 512, n = 2000;
+  auto dir = fresh_dir("cluster-tls");
+  auto base = free_ports(4);
+  auto up = cluster({"up", "--topology", "star", "--nodes", "3", "--base-port", std::to_string(base), "--dir", dir, "--tls"},
+                    dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto tls = dir + "/tls";
+  std::vector<std::string> addr;
+  for (int i = 0; i < 3; ++i)
+    addr.push_back("127.0.0.1:" + std::to_string(base + i));
+  auto data = embedding_like_vectors(n, dim, 101);
+  auto queries = embedding_like_vectors(50, dim, 102);
+  REQUIRE(p2p::write_fvecs(dir + "/base.fvecs", data.data(), n, dim));
+  REQUIRE(p2p::write_fvecs(dir + "/queries.fvecs", queries.data(), 50, dim));
+
+  // With the cluster's client certificate: put through node-1, search through node-3.
+  auto put = run_agent({"put", "--peer", addr[0], "--input", dir + "/base.fvecs", "--tls-dir", tls}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  auto search = run_agent({"search", "--peer", addr[2], "--input", dir + "/queries.fvecs", "--json", "--exact", "--tls-dir", tls}, dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  std::vector<size_t> rows(n);
+  std::iota(rows.begin(), rows.end(), 0);
+  CHECK(cosine_recall(data, rows, queries, dim, 10, result_rows(parse_search(search.out))) >= 0.99);
+
+  // Strangers are refused at the handshake, with a clear error and not a timeout (--timeout 5):
+  // a plain BASP client, and a client with a certificate of another CA.
+  auto plain = run_agent({"peers", "--peer", addr[0], "--timeout", "5"}, dir, 30);
+  CHECK(plain.exit_code == 1);
+  CHECK_MESSAGE(plain.err.find("closed the connection during the handshake") != std::string::npos, plain.err);
+  auto other = dir + "/other-ca";
+  auto certs = run_program({"/bin/bash", P2P_SOURCE_DIR "/scripts/make-certs.sh", "--dir", other, "client", "node-4"}, dir, 60);
+  REQUIRE_MESSAGE(certs.exit_code == 0, certs.err);
+  auto foreign = run_agent({"peers", "--peer", addr[0], "--timeout", "5", "--tls-dir", other}, dir, 30);
+  CHECK(foreign.exit_code == 1);
+  CHECK_MESSAGE(foreign.err.find("closed the connection during the handshake") != std::string::npos, foreign.err);
+  // A BASP header announcing a 512 MiB payload never reaches BASP: it is not a TLS handshake.
+  std::string header(32, '\0');
+  header[0] = 1;                              // a BASP operation
+  header[8] = 0, header[9] = 0, header[10] = 0, header[11] = 0x20; // payload length 512 MiB
+  int raw = send_raw(uint16_t(base), header);
+
+  // A node with another CA's certificate cannot join: its bootstrap is refused, peers stay 3.
+  std::filesystem::create_directories(dir + "/node-4");
+  std::ofstream(dir + "/node-4/config.json")
+    << "{\"node\": {\"id\": \"node-4\", \"port\": " << base + 3 << ", \"data_dir\": \"" << dir << "/node-4/data\"}, "
+    << "\"cluster\": {\"name\": \"local\", \"bootstrap\": [\"" << addr[0] << "\"], \"gossip_interval_ms\": 200}, "
+    << "\"security\": {\"tls\": {\"ca\": \"" << other << "/ca.pem\", \"certificate\": \"" << other
+    << "/node-4.pem\", \"key\": \"" << other << "/node-4.key\"}}}";
+  {
+    child intruder({P2P_AGENT_BIN, "node", "--config", dir + "/node-4/config.json"}, dir + "/node-4", "node");
+    // Bounded: a few of its bootstrap attempts (every 200 ms) have been refused after 2 s.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    intruder.signal(SIGTERM);
+    CHECK(intruder.wait(30) == 0);
+    auto log = intruder.err() + intruder.out();
+    CHECK_MESSAGE(log.find("bootstrap peer " + addr[0] + ": the process there closed the connection during the handshake")
+                    != std::string::npos,
+                  log);
+  }
+  setenv("P2P_TLS_DIR", tls.c_str(), 1); // member_count and node_count ask through the CLI
+  for (auto& a : addr)
+    CHECK(member_count(a, dir) == 3);
+  // The node kept serving through all of it, its memory untouched by the forged header.
+  close(raw);
+  auto status = run_agent({"status", "--peer", addr[0], "--json"}, dir);
+  REQUIRE(status.exit_code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(status.out, m, std::regex("\"rss_bytes\": ([0-9]+)")));
+  auto rss = std::stoull(m[1].str());
+  MESSAGE("node-1 RSS after the strangers: " << rss / (1 << 20) << " MiB");
+  CHECK(rss < (uint64_t(100) << 20));
+
+  // node-3 leaves over TLS; every vector is still found through the other two.
+  auto leave = run_agent({"leave", "--peer", addr[2]}, dir, 120);
+  CHECK_MESSAGE(leave.exit_code == 0, leave.err);
+  wait_members(addr[0], 2, dir, std::chrono::seconds(30));
+  CHECK(member_count(addr[0], dir) == 2);
+  CHECK(node_count(addr[0], dir) + node_count(addr[1], dir) == 2 * n);
+  unsetenv("P2P_TLS_DIR");
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }

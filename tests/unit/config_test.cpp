@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "config/json_position.hpp"
 #include "config/node_config.hpp"
@@ -101,6 +102,32 @@ TEST_CASE("a node without TLS serves loopback only unless security.insecure_plai
   CHECK(err.message.find("security.insecure_plaintext") != std::string::npos);
   cfg.insecure_plaintext = true;
   CHECK_FALSE(serving_rules(cfg));
+}
+
+TEST_CASE("security.tls takes all three files or none, each readable, and lets a node serve a non-loopback host") {
+  auto dir = std::filesystem::temp_directory_path() / "p2p-config-tls";
+  std::filesystem::create_directories(dir);
+  for (auto f : {"ca.pem", "node.pem", "node.key"})
+    std::ofstream(dir / f) << "-----BEGIN-----\n";
+  auto d = dir.string();
+  node_config cfg;
+  REQUIRE_FALSE(parse_config(R"({"node": {"host": "10.0.0.5"}, "security": {"tls": {"ca": ")" + d + R"(/ca.pem", "certificate": ")"
+                               + d + R"(/node.pem", "key": ")" + d + R"(/node.key"}}})",
+                             cfg));
+  CHECK(cfg.tls());
+  CHECK(cfg.tls_ca == d + "/ca.pem");
+  CHECK_FALSE(serving_rules(cfg)); // TLS: a non-loopback host needs no insecure_plaintext
+  auto partial = cfg;
+  partial.tls_key.clear();
+  CHECK(serving_rules(partial).message.find("security.tls.key: required") != std::string::npos);
+  auto missing = cfg;
+  missing.tls_ca = d + "/nope.pem";
+  CHECK(serving_rules(missing).message.find("security.tls.ca: cannot read '" + d + "/nope.pem'") != std::string::npos);
+  CHECK(error_of(R"({"security": {"tls": {"cert": "x"}}})").find("unknown key 'security.tls.cert'") != std::string::npos);
+  node_config client;
+  use_client_tls_dir(client, d);
+  CHECK(client.tls_certificate == d + "/client.pem");
+  CHECK(check_tls_files(client).message.find("security.tls.certificate: cannot read") != std::string::npos);
 }
 
 TEST_CASE("an unknown key is refused with its full path") {

@@ -1,0 +1,27 @@
+#pragma once
+// How a process reaches and offers node actors over the network: CAF's BASP, over TLS (CAF's
+// OpenSSL module) when the actor system was configured with security.tls, else plain TCP.
+
+#include <cstdint>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+namespace p2p {
+
+/// Whether `sys` speaks TLS (it was configured with security.tls).
+[[nodiscard]] bool uses_tls(caf::actor_system& sys);
+
+/// The middleman actor that connects and publishes: CAF's OpenSSL one with TLS, else the
+/// plain one.
+[[nodiscard]] caf::io::middleman_actor connector(caf::actor_system& sys);
+
+/// Connects to the node actor published at host:port, over TLS when `sys` uses it.
+[[nodiscard]] caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host, uint16_t port);
+
+/// Publishes `node` at host:port (0: any free port), over TLS when `sys` uses it; the port bound.
+[[nodiscard]] caf::expected<uint16_t> publish_node(caf::actor_system& sys, const caf::actor& node,
+                                                  const std::string& host, uint16_t port);
+
+} // namespace p2p
