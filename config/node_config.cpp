@@ -204,13 +204,13 @@ config_error check_tls_files(const node_config& cfg) {
     return {};
   std::pair<const char*, const std::string*> files[] = {
     {"ca", &cfg.tls_ca}, {"certificate", &cfg.tls_certificate}, {"key", &cfg.tls_key}};
-  for (auto& [name, path] : files) {
+  for (auto& [name, path] : files)
     if (path->empty())
       return {std::string("config: security.tls.") + name + ": required with the other security.tls keys (ca, "
               "certificate and key: PEM files, e.g. from scripts/make-certs.sh)"};
+  for (auto& [name, path] : files)
     if (!std::ifstream(*path).good())
       return {std::string("config: security.tls.") + name + ": cannot read '" + *path + "'"};
-  }
   return {};
 }
 

@@ -134,6 +134,9 @@ TEST_CASE("command-line and config mistakes exit 2 with one line naming the prob
   check({"process", "--input", "d.jsonl", "--chunk-size", "-200"}, "--chunk-size: expected a number of 0 or more, got -200");
   check({"node", "--host", "0.0.0.0", "--data-dir", dir + "/d"}, "node.host: \"0.0.0.0\" is not a loopback address");
   check({"get", "--peer", "nohost", "--id", "1"}, "--peer: expected HOST:PORT, got 'nohost'");
+  std::ofstream(dir + "/half-tls.json") << R"({"security": {"tls": {"ca": "ca.pem", "certificate": "node.pem"}}})";
+  check({"node", "--config", dir + "/half-tls.json"}, "security.tls.key: required");
+  check({"status", "--peer", "127.0.0.1:1", "--tls-dir", dir + "/no-tls"}, "--tls-dir " + dir + "/no-tls: config: security.tls.ca: cannot read");
   auto help = run_agent({"put", "--help"}, dir);
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--collection") != std::string::npos);
