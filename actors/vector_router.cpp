@@ -644,6 +644,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   st.clock = hybrid_clock(version_tag(st.cfg.id));
   st.rebuild_table();
   start_sync(self);
+  self->delayed_send(self, anti_entropy_interval, anti_entropy_atom::value);
   auto lookup = [self](const std::string& collection) -> caf::expected<collection_spec> {
     auto it = self->state.collections.find(collection);
     if (it == self->state.collections.end())
@@ -724,6 +725,11 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       return local_fetch(self, collection, ids);
     },
     [=](sync_tick_atom) { run_sync(self); },
+    [=](anti_entropy_atom) {
+      if (!self->state.peers.empty())
+        start_sync(self);
+      self->delayed_send(self, anti_entropy_interval, anti_entropy_atom::value);
+    },
     [=](ready_atom, const std::string& id) {
       auto& st = self->state;
       if (std::any_of(st.peers.begin(), st.peers.end(), [&](auto& p) { return p.id == id; })) {

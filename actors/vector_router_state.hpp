@@ -186,6 +186,10 @@ void start_rebalance(router_actor* self);
 /// members it ends up with, not everything its first peer holds.
 void start_sync(router_actor* self);
 
+/// Every anti_entropy_interval a round with every peer, so that replicas that differ for any
+/// reason (a write a peer took while this node thought it down) converge without a restart.
+inline constexpr auto anti_entropy_interval = std::chrono::seconds(30);
+
 /// The scheduled round begins (sync_tick_atom).
 void run_sync(router_actor* self);
 

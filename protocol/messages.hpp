@@ -64,6 +64,8 @@
 //   (shard_mailbox_atom, uint32_t shard)      -> uint64_t messages waiting at the router's shard N
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
 //   (sync_tick_atom)                          router to itself: a scheduled catch-up round begins
+//   (anti_entropy_atom)                       router to itself, every 30 s: a catch-up round with
+//                                                every peer (equal digests cost one message each)
 //   (bound_atom, uint16_t port)               runtime to node: the port it was published on
 // Failures come back as caf::error values of category "p2p" (protocol/errors.hpp): a p2p::errc
 // code and one line naming the problem.
@@ -119,6 +121,7 @@ using sync_list_atom = caf::atom_constant<caf::atom("y_list")>;
 using sync_fetch_atom = caf::atom_constant<caf::atom("y_fetch")>;
 using ready_atom = caf::atom_constant<caf::atom("y_ready")>;
 using sync_tick_atom = caf::atom_constant<caf::atom("y_tick")>;
+using anti_entropy_atom = caf::atom_constant<caf::atom("y_entropy")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search
