@@ -212,6 +212,15 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       self->state.cfg.port = port;
       self->send(self->state.membership, a, port);
     },
+    [=](serving_atom) -> caf::result<std::string> {
+      // Asked, not delegated, with high priority: a node busy with data still says at once
+      // whether it serves (a delegate of another priority is not matched to the request).
+      auto rp = self->make_response_promise<std::string>();
+      self->request<caf::message_priority::high>(self->state.router, std::chrono::seconds(5), serving_atom::value)
+        .then([rp](std::string& why) mutable { rp.deliver(std::move(why)); },
+              [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
     [=](peers_atom a) { return self->delegate(self->state.membership, a); },
     [=](forget_atom a, std::string& id) { return self->delegate(self->state.membership, a, std::move(id)); },
     [=](members_atom a, std::vector<member_info>& infos, std::vector<caf::actor>& nodes) {

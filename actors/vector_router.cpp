@@ -725,6 +725,14 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       return local_fetch(self, collection, ids);
     },
     [=](sync_tick_atom) { run_sync(self); },
+    [=](serving_atom) {
+      auto& st = self->state;
+      if (!st.syncing)
+        return std::string();
+      return std::string(st.peers.empty() ? "not caught up: no peer reached yet (cluster.bootstrap: "
+                                                + std::to_string(st.cfg.bootstrap.size()) + " addresses)"
+                                          : "catching up with its peers");
+    },
     [=](anti_entropy_atom) {
       if (!self->state.peers.empty())
         start_sync(self);

@@ -18,6 +18,8 @@
 //   (task_submit_wait_atom, task_submission)  -> task_outcomes: submit, then wait for them all
 //   (task_cancel_atom, uint64_t id)           -> bool cancelled
 //   (peers_atom)                              -> std::vector<member_info> (this node first)
+//   (serving_atom)                            -> std::string: "" when the node serves reads (it has
+//                                                caught up with its peers), else why not (/readyz)
 //   (send_atom, string to "PEER/AGENT", string from, string text, bool one_way)
 //                                             -> string reply JSON from the agent (one-way: the
 //                                                node's acknowledgement that it sent it on)
@@ -122,6 +124,7 @@ using sync_fetch_atom = caf::atom_constant<caf::atom("y_fetch")>;
 using ready_atom = caf::atom_constant<caf::atom("y_ready")>;
 using sync_tick_atom = caf::atom_constant<caf::atom("y_tick")>;
 using anti_entropy_atom = caf::atom_constant<caf::atom("y_entropy")>;
+using serving_atom = caf::atom_constant<caf::atom("n_serving")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search

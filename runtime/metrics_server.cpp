@@ -35,6 +35,21 @@ bool scrape(caf::actor_system& sys, const caf::actor& node, std::string& body) {
   return ok;
 }
 
+/// /healthz: the node (its facade and vector router) answers within a second. /readyz: it also
+/// serves reads (it has caught up with its peers). The text says why not.
+bool probe(caf::actor_system& sys, const caf::actor& node, bool ready, std::string& body) {
+  caf::scoped_actor self{sys};
+  bool ok = false;
+  self->request(node, std::chrono::seconds(1), serving_atom::value)
+    .receive(
+      [&](std::string& why) {
+        ok = !ready || why.empty();
+        body = !ready ? "ok\n" : ok ? "ready\n" : why + "\n";
+      },
+      [&](caf::error& e) { body = "the node did not answer within 1 s: " + error_text(e) + "\n"; });
+  return ok;
+}
+
 /// One connection: read a request, answer it, close (Connection: close keeps this simple).
 class session : public std::enable_shared_from_this<session> {
 public:
@@ -60,9 +75,14 @@ private:
       response_.result(http::status::method_not_allowed);
       response_.set(http::field::allow, "GET, HEAD");
       response_.body() = "only GET and HEAD\n";
+    } else if (path == "/healthz" || path == "/readyz") {
+      std::string body;
+      bool ok = probe(sys_, node_, path == "/readyz", body);
+      response_.result(ok ? http::status::ok : http::status::service_unavailable);
+      response_.body() = std::move(body);
     } else if (path != "/metrics") {
       response_.result(http::status::not_found);
-      response_.body() = "not found: " + path + " (the figures are at /metrics)\n";
+      response_.body() = "not found: " + path + " (the figures are at /metrics; /healthz, /readyz)\n";
     } else {
       std::string body;
       bool ok = scrape(sys_, node_, body);

@@ -3,7 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -118,4 +120,40 @@ TEST_CASE("a node without metrics.port serves no /metrics, and a taken metrics p
   auto r = run_agent({"node", "--port", "0", "--data-dir", dir + "/second", "--metrics-port", std::to_string(port)}, dir, 60);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("metrics: cannot listen on 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+}
+
+TEST_CASE("/healthz says the node answers, /readyz that it serves reads: not before it reached a peer to catch up from") {
+  auto ports = free_ports(3); // metrics of two nodes, and a node port nobody serves at first
+  auto dir = fresh_dir("metrics-ready");
+  for (auto sub : {"/alone", "/waiting", "/peer"})
+    std::filesystem::create_directories(dir + sub);
+  // Alone and without bootstrap peers: healthy and ready.
+  node_process alone(dir + "/alone", R"({"metrics": {"port": )" + std::to_string(ports) + "}}");
+  std::string body;
+  CHECK(http_get(ports, "/healthz", body) == 200);
+  CHECK(body == "ok\n");
+  CHECK(http_get(ports, "/readyz", body) == 200);
+  CHECK(body == "ready\n");
+  // A node whose bootstrap peer is not there yet: healthy, not ready, and it says why.
+  auto waiting_cfg = R"({"metrics": {"port": )" + std::to_string(ports + 1) + R"(}, "cluster": {"bootstrap": ["127.0.0.1:)"
+                     + std::to_string(ports + 2) + R"("], "gossip_interval_ms": 100}})";
+  node_process waiting(dir + "/waiting", waiting_cfg);
+  CHECK(http_get(ports + 1, "/healthz", body) == 200);
+  CHECK(http_get(ports + 1, "/readyz", body) == 503);
+  CHECK_MESSAGE(body.find("not caught up: no peer reached yet") != std::string::npos, body);
+  CHECK(http_get(ports + 1, "/nope", body) == 404);
+  CHECK(body.find("/healthz, /readyz") != std::string::npos);
+  // Its peer comes: it joins, catches up, and is ready (bounded wait).
+  std::ofstream(dir + "/peer/config.json") << R"({"node": {"id": "node-2", "port": )" << ports + 2
+                                             << R"(, "data_dir": ")" << dir << R"(/peer/data"}})";
+  child peer({P2P_AGENT_BIN, "node", "--config", dir + "/peer/config.json"}, dir + "/peer", "node");
+  int code = 0;
+  for (int i = 0; i < 100 && code != 200; ++i) {
+    code = http_get(ports + 1, "/readyz", body);
+    if (code != 200)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK_MESSAGE(code == 200, body);
+  peer.signal(SIGTERM);
+  CHECK(peer.wait(60) == 0);
 }
