@@ -1,10 +1,19 @@
 #include "protocol/transport.hpp"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <mutex>
+#include <set>
+#include <string>
 
 #include <caf/openssl/all.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "core/log.hpp"
 
 // CAF 0.17.6's OpenSSL sessions never empty OpenSSL's per-thread error queue (their only
 // ERR_get_error call sits in log statements that Debian's build compiles out), and OpenSSL 3
@@ -12,12 +21,49 @@
 // thread: one client closing its connection without a TLS close_notify, or one stranger failing
 // the handshake, dropped an unrelated peer. OpenSSL requires an empty queue before each I/O
 // call; these definitions take the place of libssl's for libcaf_openssl (an executable's symbols
-// come first), empty the queue, and call libssl's.
+// come first), empty the queue, and call libssl's. The handshake ones also log a handshake that
+// failed (CAF closes such a connection without a word).
 namespace {
 
 template <class F>
 F libssl(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+/// The remote address of a TLS connection's socket ("?" when it has none any more).
+std::string peer_of(SSL* ssl) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET)
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
+    else if (addr.ss_family == AF_INET6)
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
+  }
+  return host;
+}
+
+/// A handshake that failed for good (not one still waiting for bytes): logged once per remote
+/// address and reason, so that a stranger knocking again and again does not fill the log.
+void note_failed_handshake(SSL* ssl, int ret, bool accepting, const std::string& who) {
+  if (SSL_get_error(ssl, ret) != SSL_ERROR_SSL)
+    return;
+  char reason[256] = "unknown";
+  if (auto e = ERR_peek_error())
+    ERR_error_string_n(e, reason, sizeof reason);
+  auto key = who + " " + reason;
+  static std::mutex mutex;
+  static std::set<std::string> logged;
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (logged.size() > 10000 || !logged.insert(key).second)
+      return;
+  }
+  p2p::log(p2p::log_level::warn, std::string(accepting ? "refused a TLS connection from " : "TLS handshake with ") + who
+                                   + (accepting ? "" : " failed") + ": " + reason
+                                   + " (a plain client, another CA's certificate, or no certificate; logged once "
+                                     "per address and reason)");
 }
 
 } // namespace
@@ -39,13 +85,21 @@ int SSL_write(SSL* ssl, const void* buf, int num) {
 int SSL_connect(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_connect");
   ERR_clear_error();
-  return real(ssl);
+  auto who = peer_of(ssl); // before: a peer that refuses us may have closed the socket after
+  int ret = real(ssl);
+  if (ret <= 0)
+    note_failed_handshake(ssl, ret, false, who);
+  return ret;
 }
 
 int SSL_accept(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
-  return real(ssl);
+  auto who = peer_of(ssl);
+  int ret = real(ssl);
+  if (ret <= 0)
+    note_failed_handshake(ssl, ret, true, who);
+  return ret;
 }
 
 } // extern "C"

@@ -986,6 +986,18 @@ TEST_CASE("a TLS cluster serves only clients with its CA's certificates, and a n
   MESSAGE("node-1 RSS after the strangers: " << rss / (1 << 20) << " MiB");
   CHECK(rss < (uint64_t(100) << 20));
 
+  // node-1 said whom it refused, once per address and reason: the plain client, the client and
+  // the node of the other CA (OpenSSL's words: "wrong version number", "unknown ca").
+  std::ifstream log1(dir + "/node-1/node.log");
+  std::string node1_log((std::istreambuf_iterator<char>(log1)), std::istreambuf_iterator<char>());
+  CHECK_MESSAGE(node1_log.find("refused a TLS connection from 127.0.0.1: error:0A00010B:SSL routines::wrong version number")
+                  != std::string::npos,
+                node1_log);
+  auto unknown_ca = "refused a TLS connection from 127.0.0.1: error:0A000418:SSL routines::tlsv1 alert unknown ca";
+  auto first_seen = node1_log.find(unknown_ca);
+  CHECK(first_seen != std::string::npos);
+  CHECK(node1_log.find(unknown_ca, first_seen + 1) == std::string::npos); // the intruder knocked ~10 times
+
   // node-3 leaves over TLS; every vector is still found through the other two.
   auto leave = run_agent({"leave", "--peer", addr[2]}, dir, 120);
   CHECK_MESSAGE(leave.exit_code == 0, leave.err);
