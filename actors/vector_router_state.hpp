@@ -208,6 +208,16 @@ caf::result<id_versions> local_list(router_actor* self, const std::string& colle
 caf::result<versioned_rows> local_fetch(router_actor* self, const std::string& collection,
                                         const std::vector<std::string>& ids);
 
+/// Names joined with ", ".
+std::string joined(const std::set<std::string>& names);
+
+/// Reads (actors/vector_reads.cpp): `id` from one replica after another; a search over the
+/// fewest members that cover every virtual shard (only this node's shards when `local_only`).
+caf::result<vector_record> get(router_actor* self, const collection_spec& spec, const std::string& id);
+caf::result<search_result> search(router_actor* self, search_request& req);
+caf::result<search_result> search_spec(router_actor* self, const collection_spec& spec, search_request& req,
+                                       bool local_only);
+
 /// The collection `spec` here, recorded on first sight; an error when it differs.
 caf::expected<collection_spec> known_collection(router_state& st, const collection_spec& spec);
 

@@ -250,18 +250,24 @@ void see_peer(router_fixture& f, const caf::actor& router, const std::string& id
   f.advance(std::chrono::seconds(2)); // a catch-up round starts once the members settle
 }
 
-} // namespace
-
-TEST_CASE("two replicas: writes and deletes made while one was down reach it when it returns, newest version winning") {
-  router_fixture f("replica-a", 2);
+/// A second router, node-2, on a database of its own; it and the fixture's router see each other.
+caf::actor second_replica(router_fixture& f, const std::string& name) {
   std::string error;
   auto cfg_b = f.cfg;
   cfg_b.id = "node-2";
-  std::shared_ptr<database> db_b = database::open(test::fresh_dir("actor-router-replica-b"), durability_mode::wal, error);
+  std::shared_ptr<database> db_b = database::open(test::fresh_dir("actor-router-" + name), durability_mode::wal, error);
   REQUIRE_MESSAGE(db_b, error);
   auto b = f.spawn_router(cfg_b, db_b);
   see_peer(f, f.router, "node-2", b);
   see_peer(f, b, "node-1", f.router);
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("two replicas: writes and deletes made while one was down reach it when it returns, newest version winning") {
+  router_fixture f("replica-a", 2);
+  auto b = second_replica(f, "replica-b");
   f.put_base();
   CHECK(f.stored_at(f.router) == 300);
   CHECK(f.stored_at(b) == 300); // two nodes, two copies: each holds all
@@ -342,14 +348,7 @@ TEST_CASE("two replicas: writes and deletes made while one was down reach it whe
 
 TEST_CASE("replicas that differ without any member change converge by the periodic digest comparison") {
   router_fixture f("entropy-a", 2);
-  std::string error;
-  auto cfg_b = f.cfg;
-  cfg_b.id = "node-2";
-  std::shared_ptr<database> db_b = database::open(test::fresh_dir("actor-router-entropy-b"), durability_mode::wal, error);
-  REQUIRE_MESSAGE(db_b, error);
-  auto b = f.spawn_router(cfg_b, db_b);
-  see_peer(f, f.router, "node-2", b);
-  see_peer(f, b, "node-1", f.router);
+  auto b = second_replica(f, "entropy-b");
   f.put_base();
   // node-1 alone thinks node-2 down (a one-sided partition) and takes new versions of 0..9;
   // node-2 sees no change at all.
