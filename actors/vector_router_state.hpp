@@ -55,8 +55,6 @@ struct router_state {
   bool sync_again = false;
   std::set<std::string> not_ready;   // peers still catching up
   std::set<std::string> ready_early; // peers that said ready before this router saw them arrive
-  uint64_t caught_up_rows = 0;       // rows and tombstones pulled by catch-up, since start
-  double caught_up_seconds = 0;
   uint64_t rotation = 0; // spreads searches over equally good replicas
   // Handoff: collections still to scan, one at a time.
   bool leaving = false;

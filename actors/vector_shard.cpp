@@ -32,7 +32,20 @@ struct shard_state {
   std::vector<shard_hit> hits; // scratch
   std::vector<float> payload_values; // scratch: a hit's values, read with its metadata
   std::optional<vector_store> store; // set on start
+  // Per collection, the virtual shard of each label (labels only grow and keep their id). The
+  // digest, each catch-up list and each handoff scan walk every label; without this a refill
+  // that lists all 256 virtual shards would hash every id 256 times.
+  std::unordered_map<std::string, std::vector<uint8_t>> vshards;
   static inline const char* name = "vector_shard";
+
+  /// The virtual shard of every label of `collection`'s index, up to date.
+  const std::vector<uint8_t>& vshards_of(const std::string& collection, const shard_index& idx) {
+    static_assert(virtual_shards <= 256, "a virtual shard number fits a byte");
+    auto& v = vshards[collection];
+    for (uint32_t label = uint32_t(v.size()); label < idx.labels(); ++label)
+      v.push_back(uint8_t(vshard_of(idx.id_of(label))));
+    return v;
+  }
 
   shard_index& index_for(const collection_spec& spec) {
     auto& slot = indexes[spec.name];
@@ -172,23 +185,22 @@ bool known(const shard_index& idx, uint32_t label) {
   return idx.live_label(label) || idx.version_at(label) > 0;
 }
 
-/// Adds the row (live) or tombstone of `id` at `version` to `out`; false when its row cannot
-/// be read.
-bool add_entry(shard_state& st, const std::string& collection, const shard_index& idx, std::string_view id,
+/// Adds the row (live) or tombstone of `id` at `version` to `out`; a row that cannot be read is
+/// left out (the peer asking sees it as missing and asks again on its next round).
+void add_entry(shard_state& st, const std::string& collection, const shard_index& idx, std::string_view id,
                uint64_t version, bool live, versioned_rows& out) {
   if (!live) {
     out.deleted.ids.emplace_back(id);
     out.deleted.versions.push_back(version);
-    return true;
+    return;
   }
   std::string metadata;
   if (!st.store->get(collection, idx.dim(), id, st.payload_values, metadata).ok())
-    return false;
+    return;
   out.rows.ids.emplace_back(id);
   out.rows.values.insert(out.rows.values.end(), st.payload_values.begin(), st.payload_values.end());
   out.rows.metadata.push_back(std::move(metadata));
   out.rows.versions.push_back(version);
-  return true;
 }
 
 /// Per virtual shard, the XOR of a hash of each (id, version) held here: equal digests on two
@@ -198,11 +210,10 @@ std::vector<uint64_t> digest(shard_state& st, const std::string& collection) {
   auto* idx = st.find(collection);
   if (!idx)
     return out;
+  auto& vs = st.vshards_of(collection, *idx);
   for (uint32_t label = 0; label < idx->labels(); ++label)
-    if (known(*idx, label)) {
-      auto id = idx->id_of(label);
-      out[vshard_of(id)] ^= mix64(fnv1a(id) ^ mix64(idx->version_at(label) + 1));
-    }
+    if (known(*idx, label))
+      out[vs[label]] ^= mix64(fnv1a(idx->id_of(label)) ^ mix64(idx->version_at(label) + 1));
   return out;
 }
 
@@ -211,8 +222,9 @@ id_versions list(shard_state& st, const std::string& collection, uint32_t vshard
   auto* idx = st.find(collection);
   if (!idx)
     return out;
+  auto& vs = st.vshards_of(collection, *idx);
   for (uint32_t label = 0; label < idx->labels(); ++label)
-    if (known(*idx, label) && vshard_of(idx->id_of(label)) == vshard) {
+    if (vs[label] == vshard && known(*idx, label)) {
       out.ids.emplace_back(idx->id_of(label));
       out.versions.push_back(idx->version_at(label));
     }
@@ -277,11 +289,12 @@ handoff_batch handoff_scan(shard_state& st, const handoff_request& r) {
     return out;
   }
   out.data.rows.dim = idx->dim();
+  auto& vs = st.vshards_of(r.collection, *idx);
   uint32_t label = r.after, end = idx->labels(), looked = 0;
   for (; label < end && looked < 20000; ++label, ++looked) {
     if (out.data.rows.ids.size() + out.data.deleted.ids.size() >= r.max_rows)
       break;
-    if (!known(*idx, label) || r.keep[vshard_of(idx->id_of(label))])
+    if (!known(*idx, label) || r.keep[vs[label]])
       continue;
     add_entry(st, r.collection, *idx, idx->id_of(label), idx->version_at(label), idx->live_label(label), out.data);
   }

@@ -56,8 +56,6 @@ void finish(router_actor* self, round_ptr r) {
   auto& st = self->state;
   st.sync_running = false;
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - r->started).count();
-  st.caught_up_rows += r->pulled;
-  st.caught_up_seconds += took;
   if (r->pulled > 0)
     log(log_level::info, "caught up: pulled " + std::to_string(r->pulled) + " rows and tombstones from "
                            + std::to_string(r->sources.size()) + " peers in " + std::to_string(int(took * 1000)) + " ms");
