@@ -207,6 +207,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](task_wait_atom a, std::vector<uint64_t>& ids) { return self->delegate(self->state.tasks, a, std::move(ids)); },
     [=](task_cancel_atom a, uint64_t id) { return self->delegate(self->state.tasks, a, id); },
     [=](status_atom) { return status(self); },
+    [=](graph_save_atom a) { return self->delegate(self->state.router, a); },
     [=](metrics_atom) { return metrics(self); },
     [=](bound_atom a, uint16_t port) {
       self->state.cfg.port = port;

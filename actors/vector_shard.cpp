@@ -1,6 +1,9 @@
 #include "actors/vector_shard.hpp"
 
 #include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
 
 #include <malloc.h>
 #include <map>
@@ -9,6 +12,7 @@
 
 #include "core/hashing.hpp"
 #include "core/log.hpp"
+#include "storage/database.hpp"
 #include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/placement.hpp"
@@ -23,6 +27,11 @@ constexpr auto index_step_budget = std::chrono::milliseconds(2);
 /// Indexing pauses while puts keep arriving (ingest first), until this much is pending.
 constexpr size_t pending_high_water = 25000;
 constexpr auto ingest_quiet_period = std::chrono::milliseconds(50);
+/// A graph is saved in the background once this many of its vectors changed since the last
+/// save, and at least a quarter of it (so that a growing graph is written O(log n) times).
+constexpr size_t graph_save_changes = 2000;
+/// A graph is rebuilt when this share of it is dead (deleted or replaced vectors).
+constexpr size_t graph_compact_min_dead = 1000;
 
 struct shard_state {
   shard_setup setup;
@@ -32,6 +41,8 @@ struct shard_state {
   std::vector<shard_hit> hits; // scratch
   std::vector<float> payload_values; // scratch: a hit's values, read with its metadata
   std::optional<vector_store> store; // set on start
+  std::vector<caf::typed_response_promise<uint64_t>> save_waiters; // graph_save: index everything, save, answer
+  uint64_t indexed_for_waiters = 0;
   // Per collection, the virtual shard of each label (labels only grow and keep their id). The
   // digest, each catch-up list and each handoff scan walk every label; without this a refill
   // that lists all 256 virtual shards would hash every id 256 times.
@@ -69,6 +80,47 @@ struct shard_state {
 
 using shard_actor = vector_shard_actor::stateful_base<shard_state>;
 
+std::string hex(std::string_view s) {
+  std::ostringstream out;
+  for (unsigned char c : s)
+    out << std::hex << std::setw(2) << std::setfill('0') << int(c);
+  return out.str();
+}
+
+/// Where a collection's graph of this shard is saved: DATA_DIR/graphs/s<shard>-<hex name>.
+std::string graph_path(const shard_state& st, std::string_view collection) {
+  return st.setup.db->dir() + "/graphs/s" + std::to_string(st.setup.shard) + "-" + hex(collection);
+}
+
+void save_graph(shard_state& st, const std::string& collection, shard_index& idx) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto path = graph_path(st, collection);
+  std::error_code ec;
+  std::filesystem::create_directories(st.setup.db->dir() + "/graphs", ec);
+  if (idx.graph_size() == 0) {
+    std::filesystem::remove(path + ".meta", ec); // an older graph must not come back
+    std::filesystem::remove(path + ".hnsw", ec);
+    return;
+  }
+  auto seq = st.setup.db->sequence();
+  if (auto err = idx.save(path, seq); !err.empty()) {
+    log(log_level::warn, "shard " + std::to_string(st.setup.shard) + " '" + collection
+                           + "': graph not saved (it is rebuilt on the next start): " + err);
+    return;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  log(log_level::info, "shard " + std::to_string(st.setup.shard) + " '" + collection + "': saved its graph of "
+                         + std::to_string(idx.graph_size() - idx.graph_dead()) + " vectors at sequence "
+                         + std::to_string(seq) + " in " + std::to_string(ms) + " ms");
+}
+
+/// Saves every graph changed since its last save.
+void save_graphs(shard_state& st) {
+  for (auto& [name, idx] : st.indexes)
+    if (idx->graph_changes() > 0)
+      save_graph(st, name, *idx);
+}
+
 void schedule_indexing(shard_actor* self) {
   if (self->state.index_scheduled || self->state.pending() == 0)
     return;
@@ -81,50 +133,119 @@ void index_step(shard_actor* self) {
   auto& st = self->state;
   st.index_scheduled = false;
   auto now = std::chrono::steady_clock::now();
-  if (now - st.last_put < ingest_quiet_period && st.pending() < pending_high_water) {
+  if (st.save_waiters.empty() && now - st.last_put < ingest_quiet_period && st.pending() < pending_high_water) {
     st.index_scheduled = true;
     self->delayed_send(self, ingest_quiet_period, index_atom::value);
     return;
   }
+  for (auto& [name, idx] : st.indexes)
+    if (idx->graph_dead() >= std::max(graph_compact_min_dead, idx->graph_size() / 4)) {
+      log(log_level::info, "shard " + std::to_string(st.setup.shard) + " '" + name + "': rebuilding its graph ("
+                             + std::to_string(idx->graph_dead()) + " of " + std::to_string(idx->graph_size())
+                             + " elements dead)");
+      idx->compact();
+    }
   auto deadline = now + index_step_budget;
   for (auto& [_, idx] : st.indexes)
     while (idx->pending() > 0 && std::chrono::steady_clock::now() < deadline)
-      idx->index_pending(4);
-  if (st.pending() == 0)
+      st.indexed_for_waiters += idx->index_pending(4);
+  if (st.pending() == 0) {
     malloc_trim(0); // drained: hand the freed batches back to the OS instead of keeping them in malloc's arenas
+    for (auto& [name, idx] : st.indexes)
+      if (idx->graph_changes() >= std::max(graph_save_changes, idx->graph_size() / 4))
+        save_graph(st, name, *idx);
+    if (!st.save_waiters.empty()) {
+      save_graphs(st);
+      for (auto& rp : st.save_waiters)
+        rp.deliver(st.indexed_for_waiters);
+      st.save_waiters.clear();
+      st.indexed_for_waiters = 0;
+    }
+  }
   schedule_indexing(self);
 }
 
-void reload(shard_state& st) {
-  std::map<std::string, collection_spec, std::less<>> specs;
-  for (auto& spec : st.setup.collections)
-    specs.emplace(spec.name, spec);
-  size_t loaded = 0, skipped = 0;
-  std::vector<float> row;
+/// Reads a collection's rows into a fresh index (no saved graph, or one that cannot be trusted).
+void reload_rows(shard_state& st, const collection_spec& spec) {
+  auto& idx = st.index_for(spec);
+  size_t loaded = 0, skipped = 0, tombstones = 0;
+  std::vector<float> row(spec.dim);
   std::string_view metadata;
-  skipped += st.store->scan([&](std::string_view collection, std::string_view id, std::string_view bytes) {
-    auto spec = specs.find(collection);
-    row.resize(spec == specs.end() ? 0 : spec->second.dim);
-    if (spec == specs.end() || !vector_store::decode_row(bytes, spec->second.dim, row.data(), metadata)) {
+  skipped += st.store->scan(spec.name, [&](std::string_view, std::string_view id, std::string_view bytes) {
+    if (!vector_store::decode_row(bytes, spec.dim, row.data(), metadata)) {
       ++skipped;
       return true;
     }
-    st.index_for(spec->second).upsert(id, row.data()); // copies
+    idx.upsert(id, row.data()); // copies
     ++loaded;
     return true;
   });
-  size_t tombstones = 0;
-  skipped += st.store->scan_versions([&](std::string_view collection, std::string_view id, uint64_t version, bool tomb) {
-    auto spec = specs.find(collection);
-    if (spec == specs.end())
-      return;
-    st.index_for(spec->second).set_version(id, version);
+  skipped += st.store->scan_versions(spec.name, [&](std::string_view, std::string_view id, uint64_t version, bool tomb) {
+    idx.set_version(id, version);
     tombstones += tomb;
   });
   if (loaded + skipped + tombstones > 0)
-    log(log_level::info, "shard " + std::to_string(st.setup.shard) + ": reloaded " + std::to_string(loaded)
+    log(log_level::info, "shard " + std::to_string(st.setup.shard) + " '" + spec.name + "': reloaded " + std::to_string(loaded)
                            + " vectors" + (tombstones ? " and " + std::to_string(tombstones) + " tombstones" : "")
-                           + (skipped ? ", skipped " + std::to_string(skipped) + " unreadable" : ""));
+                           + (skipped ? ", skipped " + std::to_string(skipped) + " unreadable" : "")
+                           + "; its graph is built in the background");
+}
+
+/// Brings a loaded graph up to date with the database: every write since the save (newer
+/// versions, new ids, tombstones, ids handed away) and the vectors that were pending then.
+void reconcile(shard_state& st, const collection_spec& spec, shard_index::loaded&& l) {
+  auto& idx = *l.index;
+  uint32_t saved = idx.labels();
+  std::vector<bool> seen(saved, false);
+  size_t added = 0, deleted = 0, removed = 0, unreadable = 0;
+  std::vector<float> values;
+  std::string metadata;
+  unreadable += st.store->scan_versions(spec.name, [&](std::string_view, std::string_view id, uint64_t version, bool tomb) {
+    uint32_t label = idx.label_of(id);
+    if (label < saved)
+      seen[label] = true;
+    if (label != shard_index::no_label && idx.version_at(label) == version && idx.live_label(label) != tomb)
+      return; // as saved
+    if (tomb) {
+      deleted += idx.erase(id);
+      idx.set_version(id, version);
+      return;
+    }
+    if (!st.store->get(spec.name, spec.dim, id, values, metadata).ok()) {
+      ++unreadable;
+      return;
+    }
+    idx.upsert(id, values.data()); // copies
+    idx.set_version(id, version);
+    ++added;
+  });
+  // Rows of a data dir from before versions have none: they stay as loaded.
+  for (uint32_t label = 0; label < saved; ++label)
+    if (!seen[label] && idx.version_at(label) > 0) {
+      std::string id(idx.id_of(label));
+      removed += idx.erase(id);
+      idx.set_version(id, 0);
+    }
+  log(log_level::info, "shard " + std::to_string(st.setup.shard) + " '" + spec.name + "': loaded its graph of "
+                         + std::to_string(idx.graph_size() - idx.graph_dead()) + " vectors saved at sequence "
+                         + std::to_string(l.sequence) + "; added " + std::to_string(added)
+                         + " vectors written after it, deleted " + std::to_string(deleted) + ", handed away "
+                         + std::to_string(removed) + (unreadable ? ", " + std::to_string(unreadable) + " unreadable" : ""));
+  st.indexes[spec.name] = std::move(l.index);
+}
+
+void reload(shard_state& st) {
+  for (auto& spec : st.setup.collections) {
+    auto l = shard_index::load(graph_path(st, spec.name), spec.dim, metric_kind(spec.metric), st.setup.hnsw);
+    if (l.index) {
+      reconcile(st, spec, std::move(l));
+      continue;
+    }
+    if (l.problem != "missing")
+      log(log_level::warn, "shard " + std::to_string(st.setup.shard) + " '" + spec.name
+                             + "': saved graph not used (" + l.problem + "): rebuilding it");
+    reload_rows(st, spec);
+  }
 }
 
 caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
@@ -309,7 +430,20 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
   keep_serving(self, "vector_shard");
   reload(self->state);
   schedule_indexing(self);
+  // A clean stop saves what changed, so that the next start loads the graphs instead of
+  // rebuilding them. Vectors still pending are read again then.
+  self->attach_functor([self](const caf::error&) { save_graphs(self->state); });
   return {
+    [=](graph_save_atom) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.pending() == 0) {
+        save_graphs(st);
+        return uint64_t(0);
+      }
+      st.save_waiters.push_back(self->make_response_promise<uint64_t>());
+      schedule_indexing(self);
+      return st.save_waiters.back();
+    },
     [=](put_atom, const shard_put& p) { return put(self, p); },
     [=](search_atom, const collection_spec& spec, const search_request& req) {
       return search(self->state, spec, req);

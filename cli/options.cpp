@@ -101,4 +101,17 @@ cli_exit exit_for(const caf::error& err) {
   return cli_exit{exit_status(code_of(err)), error_text(err)};
 }
 
+void build_graphs_before_exit(node_session& s) {
+  if (!s.is_embedded())
+    return;
+  if (isatty(2))
+    std::cerr << "building the search graph of the new vectors (the next command opens it at once)..." << std::flush;
+  caf::scoped_actor self{s.system()};
+  self->request(s.node(), caf::infinite, graph_save_atom::value)
+    .receive([](uint64_t) {},
+             [](caf::error& e) { std::cerr << "p2p-agent: graph not saved: " << error_text(e) << std::endl; });
+  if (isatty(2))
+    std::cerr << " done" << std::endl;
+}
+
 } // namespace p2p::cli

@@ -58,6 +58,10 @@ std::unique_ptr<node_session> open_session(const client_options& o);
 
 using p2p::json_escape;
 
+/// An embedded node indexes what is still pending and saves its graphs before the command
+/// ends, so that the next command on the data dir opens them at once; nothing for --peer.
+void build_graphs_before_exit(node_session& s);
+
 /// Sends (xs...) to the session's node and waits for the reply of type R; an error ends the
 /// command with the exit status of its code.
 template <class R, class... Ts>

@@ -211,6 +211,7 @@ int run_ingest(int argc, char** argv) {
               << format_float(secs) << " s (" << format_float(double(documents) / secs) << " docs/s)"
               << (failed ? ", " + std::to_string(failed) + " failed" : "") << std::endl;
   }
+  build_graphs_before_exit(*session);
   if (!error.empty())
     throw cli_exit{exit_code::failure, error};
   if (failed)

@@ -135,6 +135,7 @@ int run_put(int argc, char** argv) {
     std::cout << "stored " << stored << " vectors in '" << o.collection << "' in " << format_float(secs) << " s ("
               << format_float(secs > 0 ? double(stored) / secs : 0) << " vectors/s)" << std::endl;
   }
+  build_graphs_before_exit(*session);
   if (!error.empty())
     throw cli_exit{exit_code::failure, error + " (" + std::to_string(stored) + " vectors stored before it)"};
   return exit_code::ok;

@@ -56,7 +56,8 @@ using vector_shard_actor = caf::typed_actor<
   // Messages waiting in its mailbox.
   caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: move pending vectors into the HNSW graph, a slice at a time.
-  caf::reacts_to<index_atom>>;
+  caf::reacts_to<index_atom>,
+  caf::replies_to<graph_save_atom>::with<uint64_t>>;
 
 /// A text worker (actors/text_worker.hpp): task kernels, ingest and text search.
 using text_worker_actor = caf::typed_actor<

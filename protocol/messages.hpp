@@ -125,6 +125,8 @@ using ready_atom = caf::atom_constant<caf::atom("y_ready")>;
 using sync_tick_atom = caf::atom_constant<caf::atom("y_tick")>;
 using anti_entropy_atom = caf::atom_constant<caf::atom("y_entropy")>;
 using serving_atom = caf::atom_constant<caf::atom("n_serving")>;
+/// Index every pending vector now and save the graphs; answered with the vectors indexed.
+using graph_save_atom = caf::atom_constant<caf::atom("s_gsave")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search

@@ -14,6 +14,7 @@ runtime_config::runtime_config(const node_config& cfg) {
   register_message_types(*this);
   register_error_category(*this);
   set("scheduler.max-threads", size_t(cfg.scheduler_threads));
+  set("scheduler.max-throughput", size_t(100));
   set("scheduler.policy", cfg.scheduler_policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
   // Run BASP in the multiplexer thread: measured 3x lower cross-process latency (field notes).
   set("middleman.workers", size_t(0));

@@ -52,6 +52,8 @@ public:
   status flush();
 
   [[nodiscard]] const std::string& dir() const { return dir_; }
+  /// The sequence number of the last write.
+  [[nodiscard]] uint64_t sequence() const { return db_->GetLatestSequenceNumber(); }
 
 private:
   database() = default;

@@ -100,9 +100,21 @@ status vector_store::drop(std::string_view collection, const std::vector<std::st
   return s.write();
 }
 
-size_t vector_store::scan_versions(const version_fn& fn) const {
+size_t vector_store::scan_versions(const version_fn& fn) const { return scan_versions_prefix(shard_prefix(impl_->shard), fn); }
+
+size_t vector_store::scan_versions(std::string_view collection, const version_fn& fn) const {
+  return scan_versions_prefix(vector_key(impl_->shard, collection, ""), fn);
+}
+
+size_t vector_store::scan(const row_fn& fn) const { return scan_prefix(shard_prefix(impl_->shard), fn); }
+
+size_t vector_store::scan(std::string_view collection, const row_fn& fn) const {
+  return scan_prefix(vector_key(impl_->shard, collection, ""), fn);
+}
+
+size_t vector_store::scan_versions_prefix(const std::string& prefix, const version_fn& fn) const {
   size_t unreadable = 0;
-  impl_->db->scan_after(column::versions, shard_prefix(impl_->shard), "", [&](std::string_view key, std::string_view value) {
+  impl_->db->scan_after(column::versions, prefix, "", [&](std::string_view key, std::string_view value) {
     vector_key_parts parts;
     if (!parse_vector_key(key, parts) || value.size() != 9) {
       ++unreadable;
@@ -117,9 +129,9 @@ size_t vector_store::scan_versions(const version_fn& fn) const {
   return unreadable;
 }
 
-size_t vector_store::scan(const row_fn& fn) const {
+size_t vector_store::scan_prefix(const std::string& prefix, const row_fn& fn) const {
   size_t unreadable = 0;
-  impl_->db->scan_after(column::vectors, shard_prefix(impl_->shard), "", [&](std::string_view key, std::string_view value) {
+  impl_->db->scan_after(column::vectors, prefix, "", [&](std::string_view key, std::string_view value) {
     vector_key_parts parts;
     if (!parse_vector_key(key, parts)) {
       ++unreadable;

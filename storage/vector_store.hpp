@@ -44,6 +44,8 @@ public:
   /// count of entries that are not of this layout.
   using version_fn = std::function<void(std::string_view collection, std::string_view id, uint64_t version, bool tombstone)>;
   size_t scan_versions(const version_fn& fn) const;
+  /// The same for one collection only.
+  size_t scan_versions(std::string_view collection, const version_fn& fn) const;
 
   /// A stored row: its collection, id and bytes (values then metadata; see decode_row).
   using row_fn = std::function<bool(std::string_view collection, std::string_view id, std::string_view row)>;
@@ -51,12 +53,16 @@ public:
   /// Every row of this shard, in key order, while `fn` returns true; the count of keys that are
   /// not of this layout.
   size_t scan(const row_fn& fn) const;
+  /// The same for one collection only.
+  size_t scan(std::string_view collection, const row_fn& fn) const;
 
   /// Splits a row into `dim` floats (copied: values may be unaligned) and its metadata; false
   /// when the row is shorter than dim floats.
   [[nodiscard]] static bool decode_row(std::string_view row, uint32_t dim, float* values, std::string_view& metadata);
 
 private:
+  size_t scan_prefix(const std::string& prefix, const row_fn& fn) const;
+  size_t scan_versions_prefix(const std::string& prefix, const version_fn& fn) const;
   struct impl;
   std::unique_ptr<impl> impl_;
 };

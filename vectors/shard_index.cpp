@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <cstring>
 #include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <hnswlib/hnswlib.h>
 
@@ -111,8 +117,11 @@ void shard_index::upsert(std::string_view id, const float* values, std::shared_p
   if (label == no_label)
     label = add_label(id);
   uint8_t& st = state_[label];
-  if ((st & in_graph) && (st & live) && !(st & pending_bit))
+  if ((st & in_graph) && (st & live) && !(st & pending_bit)) {
     graph_->markDelete(label); // the graph copy is stale until re-indexed
+    ++graph_dead_;
+    ++graph_changes_;
+  }
   if (!(st & live))
     ++live_;
   if (st & pending_bit)
@@ -149,6 +158,8 @@ bool shard_index::erase(std::string_view id) {
     --pending_count_;
   } else if (st & in_graph) {
     graph_->markDelete(label);
+    ++graph_dead_;
+    ++graph_changes_;
   }
   st &= ~live;
   --live_;
@@ -215,6 +226,9 @@ size_t shard_index::index_pending(size_t max_items) {
       uint8_t& st = state_[e.label];
       if (!(st & in_graph))
         ensure_graph_capacity();
+      else
+        --graph_dead_; // its dead copy is updated and unmarked
+      ++graph_changes_;
       prepare(e.values, scratch_.data());
       graph_->addPoint(scratch_.data(), e.label); // an existing label is updated and unmarked
       st = live | in_graph;
@@ -261,6 +275,278 @@ void shard_index::search(const float* query, size_t k, size_t ef, bool exact,
   }
   scan_pending(q, k, heap);
   std::sort_heap(heap.begin(), heap.end(), by_distance);
+}
+
+size_t shard_index::graph_size() const { return graph_->cur_element_count; }
+
+void shard_index::compact() {
+  auto old = std::move(graph_);
+  graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), initial_graph_capacity, params_.m,
+                                                             params_.ef_construction);
+  graph_changes_ += old->cur_element_count;
+  graph_dead_ = 0;
+  for (size_t i = 0; i < old->cur_element_count; ++i) {
+    auto internal = static_cast<hnswlib::tableint>(i);
+    auto label = static_cast<uint32_t>(old->getExternalLabel(internal));
+    uint8_t& st = state_[label];
+    if ((st & (live | pending_bit | in_graph)) != (live | in_graph)) {
+      st &= uint8_t(~in_graph); // dead, or pending with a newer vector: nothing to keep
+      continue;
+    }
+    // The graph holds the prepared vector (normalized for cosine): preparing it again is harmless.
+    if (!copy_block_ || copy_block_used_ == copy_block_rows) {
+      copy_block_.reset(new float[copy_block_rows * dim_]);
+      copy_block_used_ = 0;
+    }
+    float* copy = copy_block_.get() + copy_block_used_++ * dim_;
+    std::memcpy(copy, old->getDataByInternalId(internal), size_t(dim_) * sizeof(float));
+    append_row(label, copy, copy_block_);
+    st = live | pending_bit;
+    ++pending_count_;
+  }
+}
+
+namespace {
+
+constexpr char graph_magic[8] = {'P', '2', 'P', 'G', 'R', 'A', 'P', 'H'};
+constexpr uint32_t graph_format = 1;
+
+/// A file mapped read-only, or the reason it could not be.
+struct mapped_file {
+  const char* data = nullptr;
+  size_t size = 0;
+  std::string problem;
+  explicit mapped_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      problem = errno == ENOENT ? "missing" : path + ": " + std::strerror(errno);
+      return;
+    }
+    struct stat sb {};
+    if (::fstat(fd, &sb) == 0 && sb.st_size > 0) {
+      size = size_t(sb.st_size);
+      void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED)
+        problem = path + ": " + std::strerror(errno);
+      else
+        data = static_cast<const char*>(p);
+    } else {
+      problem = path + ": empty";
+    }
+    ::close(fd);
+  }
+  ~mapped_file() {
+    if (data)
+      ::munmap(const_cast<char*>(data), size);
+  }
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+};
+
+std::string sync_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    std::string err = path + ": " + std::strerror(errno);
+    if (fd >= 0)
+      ::close(fd);
+    return err;
+  }
+  ::close(fd);
+  return {};
+}
+
+template <class T> void put_pod(std::string& out, const T& x) { out.append(reinterpret_cast<const char*>(&x), sizeof(T)); }
+
+/// Reads PODs from a block, failing (once) past its end.
+struct pod_reader {
+  const char* p;
+  const char* end;
+  bool ok = true;
+  template <class T> T get() {
+    T x{};
+    read(&x, sizeof(T));
+    return x;
+  }
+  void read(void* out, size_t n) {
+    if (!ok || size_t(end - p) < n) {
+      ok = false;
+      return;
+    }
+    std::memcpy(out, p, n);
+    p += n;
+  }
+};
+
+} // namespace
+
+std::string shard_index::save(const std::string& path, uint64_t sequence) {
+  std::string graph_path = path + ".hnsw", meta_path = path + ".meta";
+  std::string graph_tmp = graph_path + ".tmp", meta_tmp = meta_path + ".tmp";
+  try {
+    graph_->saveIndex(graph_tmp);
+  } catch (const std::exception& e) {
+    return graph_tmp + ": " + e.what();
+  }
+  uint64_t graph_bytes = 0, graph_hash = 0;
+  {
+    mapped_file written(graph_tmp);
+    if (!written.data)
+      return graph_tmp + ": not written (" + written.problem + ")";
+    graph_bytes = written.size;
+    graph_hash = hash_block(written.data, written.size);
+  }
+  if (auto err = sync_file(graph_tmp); !err.empty())
+    return err;
+  std::string meta(graph_magic, sizeof graph_magic);
+  put_pod(meta, graph_format);
+  put_pod(meta, dim_);
+  put_pod(meta, uint32_t(metric_));
+  put_pod(meta, params_.m);
+  put_pod(meta, sequence);
+  put_pod(meta, graph_bytes);
+  put_pod(meta, graph_hash);
+  put_pod(meta, uint64_t(state_.size()));
+  put_pod(meta, uint64_t(id_bytes_.size()));
+  meta.append(id_bytes_);
+  meta.append(reinterpret_cast<const char*>(id_offsets_.data()), id_offsets_.size() * sizeof(uint32_t));
+  meta.append(reinterpret_cast<const char*>(state_.data()), state_.size());
+  meta.append(reinterpret_cast<const char*>(versions_.data()), versions_.size() * sizeof(uint64_t));
+  put_pod(meta, hash_block(meta.data(), meta.size()));
+  int fd = ::open(meta_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return meta_tmp + ": " + std::strerror(errno);
+  size_t done = 0;
+  while (done < meta.size()) {
+    ssize_t n = ::write(fd, meta.data() + done, meta.size() - done);
+    if (n <= 0) {
+      std::string err = meta_tmp + ": " + std::strerror(errno);
+      ::close(fd);
+      return err;
+    }
+    done += size_t(n);
+  }
+  if (::fsync(fd) != 0) {
+    std::string err = meta_tmp + ": " + std::strerror(errno);
+    ::close(fd);
+    return err;
+  }
+  ::close(fd);
+  // The graph first: a crash between the renames leaves an old meta whose checksum does not
+  // match the new graph, which a load rejects.
+  if (std::rename(graph_tmp.c_str(), graph_path.c_str()) != 0 || std::rename(meta_tmp.c_str(), meta_path.c_str()) != 0)
+    return path + ": rename: " + std::strerror(errno);
+  auto slash = path.find_last_of('/');
+  if (auto err = sync_file(slash == std::string::npos ? "." : path.substr(0, slash)); !err.empty())
+    return err;
+  graph_changes_ = 0;
+  return {};
+}
+
+shard_index::loaded shard_index::load(const std::string& path, uint32_t dim, metric_kind metric, hnsw_config params) {
+  loaded out;
+  mapped_file meta(path + ".meta");
+  if (!meta.data) {
+    out.problem = meta.problem;
+    return out;
+  }
+  if (meta.size < sizeof graph_magic + 8 || std::memcmp(meta.data, graph_magic, sizeof graph_magic) != 0) {
+    out.problem = "not a graph meta file";
+    return out;
+  }
+  uint64_t stored_hash = 0;
+  std::memcpy(&stored_hash, meta.data + meta.size - 8, 8);
+  if (hash_block(meta.data, meta.size - 8) != stored_hash) {
+    out.problem = "meta file checksum mismatch";
+    return out;
+  }
+  pod_reader in{meta.data + sizeof graph_magic, meta.data + meta.size - 8};
+  auto format = in.get<uint32_t>();
+  auto saved_dim = in.get<uint32_t>();
+  auto saved_metric = in.get<uint32_t>();
+  auto saved_m = in.get<uint32_t>();
+  out.sequence = in.get<uint64_t>();
+  auto graph_bytes = in.get<uint64_t>();
+  auto graph_hash = in.get<uint64_t>();
+  auto labels = in.get<uint64_t>();
+  auto id_bytes = in.get<uint64_t>();
+  if (!in.ok || format != graph_format || saved_dim != dim || saved_metric != uint32_t(metric) || saved_m != params.m) {
+    out.problem = "saved with other parameters (format, dimension, metric or hnsw.m)";
+    return out;
+  }
+  size_t table_bytes = id_bytes + (labels + 1) * 4 + labels + labels * 8;
+  if (labels >= UINT32_MAX || id_bytes > UINT32_MAX || size_t(in.end - in.p) != table_bytes) {
+    out.problem = "label table of the wrong size";
+    return out;
+  }
+  mapped_file graph_file(path + ".hnsw");
+  if (!graph_file.data) {
+    out.problem = "graph file " + graph_file.problem;
+    return out;
+  }
+  if (graph_file.size != graph_bytes || hash_block(graph_file.data, graph_file.size) != graph_hash) {
+    out.problem = "graph file does not match its meta (size " + std::to_string(graph_file.size) + ", expected "
+                  + std::to_string(graph_bytes) + ", or checksum): truncated or from another save";
+    return out;
+  }
+  auto idx = std::make_unique<shard_index>(dim, metric, params);
+  try {
+    idx->graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(idx->space_.get(), path + ".hnsw");
+  } catch (const std::exception& e) {
+    out.problem = std::string("graph file unreadable: ") + e.what();
+    return out;
+  }
+  idx->id_bytes_.resize(id_bytes);
+  in.read(idx->id_bytes_.data(), id_bytes);
+  idx->id_offsets_.resize(labels + 1);
+  in.read(idx->id_offsets_.data(), (labels + 1) * 4);
+  idx->state_.resize(labels);
+  in.read(idx->state_.data(), labels);
+  idx->versions_.resize(labels);
+  in.read(idx->versions_.data(), labels * 8);
+  if (!in.ok || idx->id_offsets_[0] != 0 || idx->id_offsets_[labels] != id_bytes
+      || !std::is_sorted(idx->id_offsets_.begin(), idx->id_offsets_.end())) {
+    out.problem = "label table unreadable";
+    return out;
+  }
+  // Every graph element must be a label the table has in the graph, and no other.
+  size_t in_graph_labels = 0;
+  for (auto& st : idx->state_) {
+    if ((st & live) && (st & pending_bit))
+      st &= uint8_t(~(live | pending_bit)); // pending at the save: read again by the caller
+    st &= uint8_t(live | in_graph);
+    in_graph_labels += (st & in_graph) != 0;
+    idx->live_ += (st & live) != 0;
+    idx->graph_dead_ += (st & in_graph) && !(st & live);
+  }
+  auto& g = *idx->graph_;
+  if (g.cur_element_count != in_graph_labels) {
+    out.problem = "graph has " + std::to_string(g.cur_element_count) + " elements, its table "
+                  + std::to_string(in_graph_labels);
+    return out;
+  }
+  for (size_t i = 0; i < g.cur_element_count; ++i) {
+    auto label = g.getExternalLabel(static_cast<hnswlib::tableint>(i));
+    if (label >= labels || !(idx->state_[label] & in_graph)) {
+      out.problem = "graph element " + std::to_string(i) + " has a label its table does not";
+      return out;
+    }
+    if (g.isMarkedDeleted(static_cast<hnswlib::tableint>(i)) == bool(idx->state_[label] & live)) {
+      out.problem = "graph element " + std::to_string(i) + " is marked otherwise than its table says";
+      return out;
+    }
+  }
+  g.num_deleted_ = idx->graph_dead_; // hnswlib 0.6.2 leaves it uninitialized when loading
+  while (labels * 2 > idx->slots_.size())
+    idx->slots_.assign(idx->slots_.size() * 2, no_label);
+  size_t mask = idx->slots_.size() - 1;
+  for (uint32_t label = 0; label < labels; ++label) {
+    size_t i = hash_id(idx->id_of(label)) & mask;
+    while (idx->slots_[i] != no_label)
+      i = (i + 1) & mask;
+    idx->slots_[i] = label;
+  }
+  out.index = std::move(idx);
+  return out;
 }
 
 } // namespace p2p

@@ -48,6 +48,10 @@ public:
 
   [[nodiscard]] bool contains(std::string_view id) const;
 
+  /// The label of `id`, or no_label when it was never seen here.
+  static constexpr uint32_t no_label = UINT32_MAX;
+  [[nodiscard]] uint32_t label_of(std::string_view id) const { return find(id); }
+
   /// The version of the last write of `id` kept here (a put, or a delete: a tombstone); 0 when
   /// none is known.
   [[nodiscard]] uint64_t version_of(std::string_view id) const;
@@ -67,6 +71,34 @@ public:
   /// Moves up to `max_items` pending vectors into the graph; returns how many moved.
   size_t index_pending(size_t max_items);
 
+  /// Vectors added to or marked dead in the graph since it was built, loaded or saved.
+  [[nodiscard]] size_t graph_changes() const { return graph_changes_; }
+  /// Elements of the graph, dead ones included, and the dead ones (deleted or replaced since
+  /// they were added: hnswlib only marks them).
+  [[nodiscard]] size_t graph_size() const;
+  [[nodiscard]] size_t graph_dead() const { return graph_dead_; }
+
+  /// Starts an empty graph: every live vector of the old one goes back to pending (copied out
+  /// of it), the dead ones are gone. Searches stay exact over them until they are re-indexed.
+  void compact();
+
+  /// Saves the graph and the label table (ids, states, versions) in `path`.hnsw and
+  /// `path`.meta: each written to a temporary file, synced, then renamed, the meta last; it
+  /// holds the graph file's size and checksum and `sequence` (the database's sequence number
+  /// the save covers). Vectors still pending are not in the graph: a load reads them again.
+  /// Returns an empty string, or what failed.
+  std::string save(const std::string& path, uint64_t sequence);
+
+  /// A saved index, or why none could be loaded (no file, truncated, checksum, other
+  /// parameters): never a partly trusted graph. Labels that were pending at the save are not
+  /// live in it (their version is kept): the caller reads them again.
+  struct loaded {
+    std::unique_ptr<shard_index> index;
+    uint64_t sequence = 0;
+    std::string problem; // empty when loaded; "missing" when there is no saved graph
+  };
+  static loaded load(const std::string& path, uint32_t dim, metric_kind metric, hnsw_config params);
+
   /// Top `k` closest to `query`, best first. `exact` scans every vector instead of the graph.
   void search(const float* query, size_t k, size_t ef, bool exact, std::vector<shard_hit>& out) const;
 
@@ -75,7 +107,6 @@ public:
   }
 
 private:
-  static constexpr uint32_t no_label = UINT32_MAX;
   enum state_bits : uint8_t { live = 1, pending_bit = 2, in_graph = 4 };
 
   [[nodiscard]] uint32_t find(std::string_view id) const;
@@ -120,6 +151,8 @@ private:
   size_t live_ = 0;
   size_t pending_count_ = 0;
   mutable std::vector<float> scratch_;
+  size_t graph_changes_ = 0;
+  size_t graph_dead_ = 0;
 };
 
 } // namespace p2p

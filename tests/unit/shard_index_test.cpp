@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "tests/support/data.hpp"
@@ -147,4 +149,126 @@ TEST_CASE("ids are distinct keys however many there are") {
   CHECK(idx.size() == ids.size());
   CHECK(idx.contains("doc-0"));
   CHECK_FALSE(idx.contains("doc-1"));
+}
+
+namespace {
+
+std::vector<std::string> top_ids(const shard_index& idx, const float* q, size_t k) {
+  std::vector<shard_hit> out;
+  idx.search(q, k, 64, false, out);
+  return ids_of(idx, out);
+}
+
+void flip_byte(const std::string& path, size_t at) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  REQUIRE(f);
+  std::fseek(f, long(at), SEEK_SET);
+  int c = std::fgetc(f);
+  std::fseek(f, long(at), SEEK_SET);
+  std::fputc(c ^ 0x40, f);
+  std::fclose(f);
+}
+
+} // namespace
+
+TEST_CASE("a saved graph loads with the same answers, ids, versions and deletes") {
+  auto dir = test::fresh_dir("graph-save");
+  auto base = test::random_vectors(2000, dim, 21);
+  auto queries = test::random_vectors(20, dim, 22);
+  shard_index idx(dim, metric_kind::cosine, params);
+  fill(idx, base);
+  for (size_t i = 0; i < 2000; ++i)
+    idx.set_version(std::to_string(i), 100 + i);
+  while (idx.index_pending(500) > 0) {
+  }
+  CHECK(idx.erase("7"));
+  idx.set_version("7", 5000);
+  idx.upsert("8", &base[9 * dim]); // pending at the save: its graph copy is dead
+  idx.set_version("8", 5001);
+  CHECK(idx.graph_changes() > 0);
+  REQUIRE(idx.save(dir + "/g", 77) == "");
+  CHECK(idx.graph_changes() == 0);
+
+  auto l = shard_index::load(dir + "/g", dim, metric_kind::cosine, params);
+  REQUIRE_MESSAGE(l.index, l.problem);
+  auto& back = *l.index;
+  CHECK(l.sequence == 77);
+  CHECK(back.labels() == idx.labels());
+  CHECK(back.pending() == 0);
+  CHECK_FALSE(back.contains("7"));
+  CHECK(back.version_of("7") == 5000);
+  CHECK_FALSE(back.contains("8")); // pending at the save: the caller reads it again
+  CHECK(back.version_of("8") == 5001);
+  CHECK(back.contains("1999"));
+  CHECK(back.version_of("1999") == 2099);
+  CHECK(back.size() == 1998);
+  for (size_t q = 0; q < 20; ++q) {
+    auto a = top_ids(back, &queries[q * dim], 10);
+    CHECK(std::find(a.begin(), a.end(), "7") == a.end());
+    CHECK(std::find(a.begin(), a.end(), "8") == a.end());
+  }
+  // Deletes, replacements and new ids after loading work as before.
+  back.upsert("8", &base[9 * dim]);
+  back.upsert("new", &base[3 * dim]);
+  CHECK(back.erase("3"));
+  while (back.index_pending(100) > 0) {
+  }
+  CHECK(back.size() == 1999);
+  CHECK(top_ids(back, &base[3 * dim], 1) == std::vector<std::string>{"new"});
+  CHECK(back.graph_dead() == 2); // "7" and "3"
+}
+
+TEST_CASE("a truncated, altered or mismatched graph file is never loaded") {
+  auto dir = test::fresh_dir("graph-bad");
+  auto base = test::random_vectors(500, dim, 31);
+  shard_index idx(dim, metric_kind::l2, params);
+  fill(idx, base);
+  while (idx.index_pending(500) > 0) {
+  }
+  REQUIRE(idx.save(dir + "/g", 1) == "");
+  CHECK(shard_index::load(dir + "/nothing", dim, metric_kind::l2, params).problem == "missing");
+  CHECK_FALSE(shard_index::load(dir + "/g", dim, metric_kind::cosine, params).index); // other metric
+  CHECK_FALSE(shard_index::load(dir + "/g", dim + 1, metric_kind::l2, params).index);  // other dimension
+  REQUIRE(shard_index::load(dir + "/g", dim, metric_kind::l2, params).index);
+
+  flip_byte(dir + "/g.hnsw", 5000);
+  auto altered = shard_index::load(dir + "/g", dim, metric_kind::l2, params);
+  CHECK_FALSE(altered.index);
+  CHECK(altered.problem.find("does not match") != std::string::npos);
+
+  REQUIRE(idx.save(dir + "/g", 2) == "");
+  std::filesystem::resize_file(dir + "/g.hnsw", std::filesystem::file_size(dir + "/g.hnsw") - 100);
+  CHECK_FALSE(shard_index::load(dir + "/g", dim, metric_kind::l2, params).index);
+
+  REQUIRE(idx.save(dir + "/g", 3) == "");
+  flip_byte(dir + "/g.meta", 40);
+  auto meta = shard_index::load(dir + "/g", dim, metric_kind::l2, params);
+  CHECK_FALSE(meta.index);
+  CHECK(meta.problem == "meta file checksum mismatch");
+}
+
+TEST_CASE("compacting a graph keeps every live vector and drops the dead") {
+  auto base = test::random_vectors(1000, dim, 41);
+  auto queries = test::random_vectors(50, dim, 42);
+  shard_index idx(dim, metric_kind::ip, params);
+  fill(idx, base);
+  while (idx.index_pending(500) > 0) {
+  }
+  for (size_t i = 0; i < 1000; i += 2)
+    idx.erase(std::to_string(i));
+  CHECK(idx.graph_dead() == 500);
+  idx.compact();
+  CHECK(idx.graph_dead() == 0);
+  CHECK(idx.size() == 500);
+  CHECK(idx.pending() == 500);
+  while (idx.index_pending(500) > 0) {
+  }
+  CHECK(idx.graph_size() == 500);
+  // only odd ids are left
+  std::vector<shard_hit> out;
+  for (size_t q = 0; q < 50; ++q) {
+    idx.search(&queries[q * dim], 10, 64, false, out);
+    for (auto& h : out)
+      CHECK(std::stoul(std::string(idx.id_of(h.label))) % 2 == 1);
+  }
 }
