@@ -517,6 +517,12 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       return st.leave_waiters.back();
     },
     [=](stats_atom) { return stats(self); },
+    [=](collection_create_atom, collection_spec& spec) { return create_collection(self, spec); },
+    [=](cluster_collection_create_atom, collection_spec& spec) { return accept_collection(self, spec); },
+    [=](collection_drop_atom, std::string& name) { return drop_collection(self, name); },
+    [=](cluster_collection_drop_atom, std::string& name) { return drop_local(self, name); },
+    [=](vshard_counts_atom) { return local_counts(self); },
+    [=](collection_list_atom) { return list_collections(self); },
     [=](graph_save_atom) -> caf::result<uint64_t> {
       auto rp = self->make_response_promise<uint64_t>();
       auto total = std::make_shared<uint64_t>(0);

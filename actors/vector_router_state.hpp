@@ -219,6 +219,16 @@ caf::result<search_result> search_spec(router_actor* self, const collection_spec
 /// The collection `spec` here, recorded on first sight; an error when it differs.
 caf::expected<collection_spec> known_collection(router_state& st, const collection_spec& spec);
 
+/// Collections (actors/vector_collections.cpp): create and drop on this node and every live peer
+/// (drop refused while a member is down), their cluster_* counterparts from a peer, each
+/// collection's live vectors per virtual shard here, and the cluster-wide list.
+caf::result<bool> create_collection(router_actor* self, const collection_spec& spec);
+caf::result<bool> accept_collection(router_actor* self, const collection_spec& spec);
+caf::result<uint64_t> drop_collection(router_actor* self, const std::string& name);
+caf::result<uint64_t> drop_local(router_actor* self, const std::string& name);
+caf::result<std::map<std::string, std::vector<uint64_t>>> local_counts(router_actor* self);
+caf::result<std::vector<collection_info>> list_collections(router_actor* self);
+
 /// The peers storing vectors changed: remember them and rebalance.
 void members_changed(router_actor* self, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes);
 

@@ -434,6 +434,34 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
   // rebuilding them. Vectors still pending are read again then.
   self->attach_functor([self](const caf::error&) { save_graphs(self->state); });
   return {
+    [=](collection_drop_atom, const std::string& collection) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (auto s = st.store->drop_collection(collection); !s.ok())
+        return make_error(s.code(), s.message());
+      uint64_t n = 0;
+      if (auto it = st.indexes.find(collection); it != st.indexes.end()) {
+        n = it->second->size();
+        st.indexes.erase(it);
+      }
+      st.vshards.erase(collection);
+      std::error_code ec;
+      auto path = graph_path(st, collection);
+      std::filesystem::remove(path + ".meta", ec);
+      std::filesystem::remove(path + ".hnsw", ec);
+      return n;
+    },
+    [=](vshard_counts_atom) {
+      auto& st = self->state;
+      std::map<std::string, std::vector<uint64_t>> out;
+      for (auto& [name, idx] : st.indexes) {
+        auto& counts = out[name];
+        counts.assign(virtual_shards, 0);
+        auto& vs = st.vshards_of(name, *idx);
+        for (uint32_t label = 0; label < idx->labels(); ++label)
+          counts[vs[label]] += idx->live_label(label);
+      }
+      return out;
+    },
     [=](graph_save_atom) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (st.pending() == 0) {

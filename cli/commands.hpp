@@ -16,5 +16,6 @@ int run_delete(int argc, char** argv);
 int run_process(int argc, char** argv);
 int run_ingest(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_collection(int argc, char** argv);
 
 } // namespace p2p::cli

@@ -23,6 +23,7 @@ const subcommand subcommands[] = {
   {"search", p2p::cli::run_search, "top-k search: query vectors from a file, or --text"},
   {"get", p2p::cli::run_get, "fetch one vector and its metadata"},
   {"delete", p2p::cli::run_delete, "delete one vector"},
+  {"collection", p2p::cli::run_collection, "create NAME --dim N --metric M, list, or drop NAME: collections of vectors"},
   {"leave", p2p::cli::run_leave, "make a node leave the cluster gracefully: its vectors move to the others, then it stops"},
   {"forget", p2p::cli::run_forget, "drop a down node for good: its keys go to the others (its vectors are lost with it)"},
   {"send", p2p::cli::run_send, "send a message to an agent on any peer: --to PEER_ID/AGENT"},
@@ -35,7 +36,7 @@ void print_usage(std::ostream& out) {
   out << "usage: p2p-agent COMMAND [OPTIONS]   (p2p-agent COMMAND --help for its options)\n"
          "       p2p-agent --version\n\ncommands:\n";
   for (auto& c : subcommands)
-    out << "  " << c.name << std::string(10 - std::strlen(c.name), ' ') << c.summary << "\n";
+    out << "  " << c.name << std::string(11 - std::strlen(c.name), ' ') << c.summary << "\n";
   out << "\nWithout --peer H:P a command runs on an embedded node with its data in --data-dir (./p2p-data).\n";
 }
 

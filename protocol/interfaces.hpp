@@ -3,6 +3,8 @@
 // these types, and every handler of its behavior, against the list. The node and the actors
 // reached across the network keep dynamic handles for now (see messages.hpp for their map).
 
+#include <map>
+
 #include <caf/all.hpp>
 
 #include "protocol/messages.hpp"
@@ -57,7 +59,11 @@ using vector_shard_actor = caf::typed_actor<
   caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: move pending vectors into the HNSW graph, a slice at a time.
   caf::reacts_to<index_atom>,
-  caf::replies_to<graph_save_atom>::with<uint64_t>>;
+  caf::replies_to<graph_save_atom>::with<uint64_t>,
+  // Removes a collection's vectors, versions, index and graph files here; how many vectors.
+  caf::replies_to<collection_drop_atom, std::string>::with<uint64_t>,
+  // Per collection (name), the live vectors of each virtual shard here.
+  caf::replies_to<vshard_counts_atom>::with<std::map<std::string, std::vector<uint64_t>>>>;
 
 /// A text worker (actors/text_worker.hpp): task kernels, ingest and text search.
 using text_worker_actor = caf::typed_actor<

@@ -1,5 +1,7 @@
 #include "protocol/messages.hpp"
 
+#include <map>
+
 #include "core/log.hpp"
 
 namespace p2p {
@@ -14,6 +16,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<search_result>("search_result");
   cfg.add_message_type<vector_record>("vector_record");
   cfg.add_message_type<collection_info>("collection_info");
+  cfg.add_message_type<std::map<std::string, std::vector<uint64_t>>>("std::map<std::string,std::vector<uint64_t>>");
   cfg.add_message_type<std::vector<collection_info>>("std::vector<collection_info>");
   cfg.add_message_type<node_status>("node_status");
   cfg.add_message_type<latency_histogram>("latency_histogram");

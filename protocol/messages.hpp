@@ -127,6 +127,15 @@ using anti_entropy_atom = caf::atom_constant<caf::atom("y_entropy")>;
 using serving_atom = caf::atom_constant<caf::atom("n_serving")>;
 /// Index every pending vector now and save the graphs; answered with the vectors indexed.
 using graph_save_atom = caf::atom_constant<caf::atom("s_gsave")>;
+/// Collections: create (a spec), drop (a name), on the node asked and then every live peer
+/// (cluster_*: one node telling another); vshard_counts: per collection, the live vectors of
+/// each virtual shard here (for a cluster-wide count without the replicas counted twice).
+using collection_create_atom = caf::atom_constant<caf::atom("c_create")>;
+using collection_drop_atom = caf::atom_constant<caf::atom("c_drop")>;
+using collection_list_atom = caf::atom_constant<caf::atom("c_list")>;
+using cluster_collection_create_atom = caf::atom_constant<caf::atom("c_ccreate")>;
+using cluster_collection_drop_atom = caf::atom_constant<caf::atom("c_cdrop")>;
+using vshard_counts_atom = caf::atom_constant<caf::atom("c_vcounts")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search

@@ -30,6 +30,14 @@ status collection_catalog::put(const collection_record& c) {
   return {};
 }
 
+status collection_catalog::erase(const std::string& name) {
+  rocksdb::WriteBatch wb;
+  wb.Delete(db_->cf(column::collections), name);
+  if (auto s = db_->write(wb); !s.ok())
+    return {errc::storage_failure, "storage write failed: " + s.ToString()};
+  return {};
+}
+
 size_t collection_catalog::load(const std::function<void(collection_record&&)>& fn) const {
   size_t unreadable = 0;
   db_->scan(column::collections, "", [&](std::string_view key, std::string_view value) {

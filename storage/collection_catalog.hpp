@@ -26,6 +26,9 @@ public:
   /// Records (or overwrites) a collection.
   status put(const collection_record& c);
 
+  /// Forgets a collection.
+  status erase(const std::string& name);
+
   /// Calls `fn` with every stored collection, by name; returns the number of unreadable records.
   size_t load(const std::function<void(collection_record&&)>& fn) const;
 

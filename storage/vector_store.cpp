@@ -100,6 +100,17 @@ status vector_store::drop(std::string_view collection, const std::vector<std::st
   return s.write();
 }
 
+status vector_store::drop_collection(std::string_view collection) {
+  auto& s = *impl_;
+  s.batch.Clear();
+  std::string begin = vector_key(s.shard, collection, "");
+  std::string end = begin;
+  end.back() = '\x01'; // every key of the collection is [shard][name]\0[id]
+  s.batch.DeleteRange(s.db->cf(column::vectors), begin, end);
+  s.batch.DeleteRange(s.db->cf(column::versions), begin, end);
+  return s.write();
+}
+
 size_t vector_store::scan_versions(const version_fn& fn) const { return scan_versions_prefix(shard_prefix(impl_->shard), fn); }
 
 size_t vector_store::scan_versions(std::string_view collection, const version_fn& fn) const {

@@ -40,6 +40,9 @@ public:
   /// Removes ids and their versions altogether (handed to their owners), in one atomic batch.
   status drop(std::string_view collection, const std::vector<std::string>& ids);
 
+  /// Removes every row and version of `collection` in this shard (range deletes).
+  status drop_collection(std::string_view collection);
+
   /// Every version entry of this shard: (collection, id, version, tombstone), in key order; the
   /// count of entries that are not of this layout.
   using version_fn = std::function<void(std::string_view collection, std::string_view id, uint64_t version, bool tombstone)>;

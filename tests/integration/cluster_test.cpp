@@ -1007,3 +1007,58 @@ TEST_CASE("a TLS cluster serves only clients with its CA's certificates, and a n
   unsetenv("P2P_TLS_DIR");
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
+
+TEST_CASE("a collection created on one node is known on every node, listed once, and dropped everywhere") {
+  constexpr uint32_t dim = 24, n = 1000;
+  auto dir = fresh_dir("cluster-collections");
+  auto base = star_cluster(dir, 3);
+  std::vector<std::string> nodes{"node-1", "node-2", "node-3"};
+  std::vector<std::string> addr;
+  for (int i = 0; i < 3; ++i)
+    addr.push_back("127.0.0.1:" + std::to_string(base + i));
+  auto create = run_agent({"collection", "create", "small", "--dim", std::to_string(dim), "--metric", "l2", "--peer", addr[0]}, dir);
+  REQUIRE_MESSAGE(create.exit_code == 0, create.err);
+  auto data = embedding_like_vectors(n, dim, 91);
+  REQUIRE(p2p::write_fvecs(dir + "/small.fvecs", data.data(), n, dim));
+  // Any node takes puts for it at once: the create reached every live member before it answered.
+  auto put = run_agent({"put", "--peer", addr[2], "--input", dir + "/small.fvecs", "--collection", "small"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  for (auto& a : addr) {
+    auto list = run_agent({"collection", "list", "--peer", a, "--json"}, dir);
+    REQUIRE_MESSAGE(list.exit_code == 0, list.err);
+    // Two copies of each vector are stored; the list counts each once.
+    CHECK_MESSAGE(list.out.find(R"({"name": "small", "dim": 24, "metric": "l2", "count": 1000)") != std::string::npos,
+                  list.out);
+  }
+  uint64_t stored = 0;
+  for (auto& a : addr) {
+    auto s = run_agent({"status", "--peer", a, "--json"}, dir);
+    REQUIRE(s.exit_code == 0);
+    stored += parse_status(s.out, "small").count;
+  }
+  CHECK(stored == 2 * n);
+  auto search = run_agent({"search", "--peer", addr[1], "--input", dir + "/small.fvecs", "--collection", "small",
+                           "--k", "1", "--json"},
+                          dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  auto lines = parse_search(search.out);
+  REQUIRE(lines.size() == n);
+  size_t self_first = 0;
+  for (size_t q = 0; q < n; ++q)
+    self_first += !lines[q].ids.empty() && lines[q].ids[0] == std::to_string(q);
+  CHECK(self_first >= n * 99 / 100);
+
+  auto drop = run_agent({"collection", "drop", "small", "--peer", addr[1]}, dir);
+  REQUIRE_MESSAGE(drop.exit_code == 0, drop.err);
+  CHECK(drop.out.find("(" + std::to_string(2 * n) + " stored vectors removed") != std::string::npos);
+  for (auto& a : addr) {
+    auto list = run_agent({"collection", "list", "--peer", a, "--json"}, dir);
+    CHECK(list.out.find("small") == std::string::npos);
+    CHECK(run_agent({"get", "--peer", a, "--id", "7", "--collection", "small"}, dir).exit_code == 1);
+  }
+  // Nor on disk: no node keeps a row of it.
+  CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
+  size_t wrong = 0;
+  auto held = held_on_disk(dir, nodes, [](const std::string&) -> const float* { return nullptr; }, dim, wrong);
+  CHECK(held.empty());
+}

@@ -154,3 +154,83 @@ TEST_CASE("a node stopped with SIGTERM has every vector back after a restart, an
   REQUIRE_MESSAGE(embedded.exit_code == 0, embedded.err);
   CHECK(parse_search(embedded.out).at(0).ids.at(0) == "2999");
 }
+
+TEST_CASE("two collections of different dimensions and metrics live side by side: put, search, get, drop each") {
+  auto dir = fresh_dir("node-collections");
+  auto data_dir = dir + "/data";
+  auto agent = [&](std::vector<std::string> args) {
+    args.push_back("--data-dir");
+    args.push_back(data_dir);
+    return run_agent(args, dir);
+  };
+  REQUIRE(agent({"collection", "create", "small", "--dim", "4", "--metric", "l2"}).exit_code == 0);
+  REQUIRE(agent({"collection", "create", "wide", "--dim", "16", "--metric", "ip"}).exit_code == 0);
+  auto again = agent({"collection", "create", "small", "--dim", "4", "--metric", "l2"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("already exists") != std::string::npos);
+  auto clash = agent({"collection", "create", "small", "--dim", "5"});
+  CHECK(clash.exit_code != 0);
+  CHECK(clash.err.find("collection 'small' exists with dimension 4, l2") != std::string::npos);
+  CHECK(agent({"collection", "create", "bad", "--dim", "4", "--metric", "hamming"}).exit_code == 2);
+  CHECK(agent({"collection", "create", "bad"}).exit_code == 2);
+
+  {
+    std::ofstream small(dir + "/small.jsonl");
+    small << R"({"id": "near", "vector": [1, 1, 0, 0]})" << "\n"
+          << R"({"id": "far", "vector": [9, 9, 9, 9]})" << "\n";
+    std::ofstream wide(dir + "/wide.jsonl");
+    for (int i = 0; i < 16; ++i) { // unit vectors e_i, with e_3 scaled up: the best inner product
+      wide << R"({"id": "e)" << i << R"(", "vector": [)";
+      for (int j = 0; j < 16; ++j)
+        wide << (j ? ", " : "") << (j == i ? (i == 3 ? 5 : 1) : 0);
+      wide << "]}\n";
+    }
+  }
+  REQUIRE(agent({"put", "--input", dir + "/small.jsonl", "--collection", "small"}).exit_code == 0);
+  REQUIRE(agent({"put", "--input", dir + "/wide.jsonl", "--collection", "wide"}).exit_code == 0);
+  auto wrong_dim = agent({"put", "--input", dir + "/small.jsonl", "--collection", "wide"});
+  CHECK(wrong_dim.exit_code == 1);
+  CHECK(wrong_dim.err.find("collection 'wide' has dimension 16, got vectors of dimension 4") != std::string::npos);
+
+  {
+    std::ofstream q(dir + "/q4.jsonl");
+    q << R"({"id": "q", "vector": [1, 1, 0, 0.5]})" << "\n";
+    std::ofstream q16(dir + "/q16.jsonl");
+    q16 << R"({"id": "q", "vector": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]})" << "\n";
+  }
+  auto s4 = agent({"search", "--input", dir + "/q4.jsonl", "--collection", "small", "--k", "2", "--json"});
+  REQUIRE_MESSAGE(s4.exit_code == 0, s4.err);
+  auto l4 = parse_search(s4.out);
+  REQUIRE(l4.size() == 1);
+  CHECK(l4[0].ids == std::vector<std::string>{"near", "far"});
+  CHECK(l4[0].scores[0] == doctest::Approx(0.5)); // l2: the distance
+  auto s16 = agent({"search", "--input", dir + "/q16.jsonl", "--collection", "wide", "--k", "1", "--json"});
+  REQUIRE_MESSAGE(s16.exit_code == 0, s16.err);
+  auto l16 = parse_search(s16.out);
+  REQUIRE(l16.size() == 1);
+  CHECK(l16[0].ids == std::vector<std::string>{"e3"});
+  CHECK(l16[0].scores[0] == doctest::Approx(5.0)); // ip: the inner product
+  CHECK(agent({"get", "--id", "e3", "--collection", "wide"}).exit_code == 0);
+
+  auto list = agent({"collection", "list", "--json"});
+  REQUIRE(list.exit_code == 0);
+  CHECK(list.out.find(R"({"name": "small", "dim": 4, "metric": "l2", "count": 2)") != std::string::npos);
+  CHECK(list.out.find(R"({"name": "wide", "dim": 16, "metric": "ip", "count": 16)") != std::string::npos);
+
+  auto drop = agent({"collection", "drop", "small"});
+  REQUIRE_MESSAGE(drop.exit_code == 0, drop.err);
+  CHECK(drop.out.find("(2 stored vectors removed") != std::string::npos);
+  auto gone = agent({"get", "--id", "near", "--collection", "small"});
+  CHECK(gone.exit_code == 1);
+  CHECK(gone.err.find("no collection 'small'") != std::string::npos);
+  CHECK(agent({"collection", "drop", "small"}).exit_code == 1);
+  list = agent({"collection", "list", "--json"});
+  CHECK(list.out.find("small") == std::string::npos);
+  CHECK(list.out.find(R"("name": "wide")") != std::string::npos);
+  // Created again, it starts empty: nothing of the dropped one comes back.
+  REQUIRE(agent({"collection", "create", "small", "--dim", "4", "--metric", "l2"}).exit_code == 0);
+  list = agent({"collection", "list", "--json"});
+  CHECK(list.out.find(R"({"name": "small", "dim": 4, "metric": "l2", "count": 0)") != std::string::npos);
+  REQUIRE(agent({"collection", "drop", "wide"}).exit_code == 0);
+  CHECK(agent({"search", "--input", dir + "/q16.jsonl", "--collection", "wide"}).exit_code == 1);
+}

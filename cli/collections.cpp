@@ -1,0 +1,114 @@
+// p2p-agent collection create NAME --dim N --metric M | list | drop NAME.
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "vectors/metric.hpp"
+
+namespace p2p::cli {
+
+namespace {
+
+constexpr const char* synopsis =
+  "p2p-agent collection (create NAME --dim N [--metric cosine|ip|l2] | list | drop NAME) [--peer H:P] [--json]";
+
+} // namespace
+
+int run_collection(int argc, char** argv) {
+  // The action and the name are positional: take them out before the options are parsed.
+  std::vector<std::string> words;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    bool value_of_option = i > 1 && std::string(argv[i - 1]).rfind("--", 0) == 0
+                           && std::string(argv[i - 1]).find('=') == std::string::npos && std::string(argv[i - 1]) != "--json"
+                           && std::string(argv[i - 1]) != "--help";
+    if (a.rfind("-", 0) != 0 && !value_of_option && words.size() < 2)
+      words.push_back(a);
+    else
+      rest.push_back(argv[i]);
+  }
+  client_options o;
+  uint32_t dim = 0;
+  std::string metric = "cosine";
+  po::options_description desc("collection options");
+  add_client_options(desc, o, false);
+  desc.add_options()("dim", po::value(&dim), "create: the dimension of the collection's vectors (1 to 65536)")(
+    "metric", po::value(&metric)->default_value(metric), "create: cosine, ip (inner product) or l2");
+  po::variables_map vm;
+  if (!parse_args(int(rest.size()), rest.data(), synopsis, desc, vm))
+    return exit_code::ok;
+  if (words.empty())
+    throw cli_exit{exit_code::usage, std::string("expected create, list or drop (usage: ") + synopsis + ")"};
+  const std::string& action = words[0];
+  auto need_name = [&] {
+    if (words.size() < 2)
+      throw cli_exit{exit_code::usage, action + ": expected a collection name (usage: " + synopsis + ")"};
+    return words[1];
+  };
+  if (action == "create") {
+    auto name = need_name();
+    if (!vm.count("dim"))
+      throw cli_exit{exit_code::usage, "create: --dim is required"};
+    if (dim < 1 || dim > 65536)
+      throw cli_exit{exit_code::usage, "--dim: expected 1 to 65536, got " + std::to_string(dim)};
+    auto m = parse_metric(metric);
+    if (!m)
+      throw cli_exit{exit_code::usage, "--metric: expected cosine, ip or l2, got '" + metric + "'"};
+    auto session = open_session(o);
+    bool created = ask<bool>(*session, o, collection_create_atom::value, collection_spec{name, dim, uint8_t(*m)});
+    if (o.json)
+      std::cout << "{\"collection\": \"" << json_escape(name) << "\", \"created\": " << (created ? "true" : "false")
+                << ", \"dim\": " << dim << ", \"metric\": \"" << to_string(*m) << "\"}" << std::endl;
+    else
+      std::cout << (created ? "created collection '" : "collection '") << name << (created ? "' (" : "' already exists (")
+                << "dim " << dim << ", " << to_string(*m) << ")" << std::endl;
+    return exit_code::ok;
+  }
+  if (action == "drop") {
+    auto name = need_name();
+    auto session = open_session(o);
+    auto removed = ask<uint64_t>(*session, o, collection_drop_atom::value, name);
+    if (o.json)
+      std::cout << "{\"dropped\": \"" << json_escape(name) << "\", \"vectors_removed\": " << removed << "}" << std::endl;
+    else
+      std::cout << "dropped collection '" << name << "' (" << removed << " stored vectors removed, replicas included)"
+                << std::endl;
+    return exit_code::ok;
+  }
+  if (action == "list") {
+    if (words.size() > 1)
+      throw cli_exit{exit_code::usage, "list: takes no name (usage: " + std::string(synopsis) + ")"};
+    auto session = open_session(o);
+    auto list = ask<std::vector<collection_info>>(*session, o, collection_list_atom::value);
+    std::ostringstream out;
+    if (o.json) {
+      out << "{\"collections\": [";
+      for (size_t i = 0; i < list.size(); ++i) {
+        auto& c = list[i];
+        out << (i ? ", " : "") << "{\"name\": \"" << json_escape(c.name) << "\", \"dim\": " << c.dim
+            << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count
+            << ", \"under_replicated_shards\": " << c.under_replicated << "}";
+      }
+      out << "]}\n";
+    } else if (list.empty()) {
+      out << "no collections\n";
+    } else {
+      out << std::left << std::setw(24) << "name" << std::right << std::setw(7) << "dim" << "  " << std::left
+          << std::setw(7) << "metric" << std::right << std::setw(12) << "vectors" << "  replication\n";
+      for (auto& c : list)
+        out << std::left << std::setw(24) << c.name << std::right << std::setw(7) << c.dim << "  " << std::left
+            << std::setw(7) << c.metric << std::right << std::setw(12) << c.count << "  "
+            << (c.under_replicated ? std::to_string(c.under_replicated) + " virtual shards under-replicated" : "ok")
+            << "\n";
+    }
+    std::cout << out.str();
+    return exit_code::ok;
+  }
+  throw cli_exit{exit_code::usage, "unknown action '" + action + "': expected create, list or drop"};
+}
+
+} // namespace p2p::cli
