@@ -69,7 +69,7 @@ caf::result<ingest_result> ingest(worker_actor* self, const document_batch& b) {
 
 caf::result<search_result> search_text(worker_actor* self, const text_search_request& r) {
   auto& e = *self->state.embed;
-  search_request req{r.collection, e.dim(), {}, r.k, r.ef, r.exact, r.with_payload};
+  search_request req{r.collection, e.dim(), {}, r.k, r.ef, r.exact, r.with_payload, r.filter};
   req.queries.resize(r.texts.size() * e.dim());
   for (size_t i = 0; i < r.texts.size(); ++i) {
     if (auto bad = find_invalid_utf8(r.texts[i]); bad != SIZE_MAX)

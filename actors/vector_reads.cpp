@@ -9,6 +9,7 @@
 #include "actors/fan_in.hpp"
 #include "actors/pass_on.hpp"
 #include "actors/vector_router_state.hpp"
+#include "vectors/filter.hpp"
 #include "actors/vector_shard.hpp"
 #include "protocol/messages.hpp"
 #include "vectors/distance.hpp"
@@ -260,6 +261,11 @@ caf::result<search_result> search(router_actor* self, search_request& req) {
   if (auto bad = first_non_finite(req.queries.data(), req.queries.size()); bad != SIZE_MAX)
     return make_error(errc::invalid_input, "search refused: query " + std::to_string(bad / req.dim) + ", value "
                            + std::to_string(bad % req.dim) + " is not finite");
+  if (req.filter.size() > 64)
+    return make_error(errc::invalid_input, "search refused: more than 64 filter conditions");
+  std::vector<filter_condition> conditions;
+  if (auto err = parse_filters(req.filter, conditions); !err.empty())
+    return make_error(errc::invalid_input, "search refused: " + err);
   return search_spec(self, spec, req, false);
 }
 

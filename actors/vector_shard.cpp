@@ -15,6 +15,7 @@
 #include "storage/database.hpp"
 #include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
+#include "vectors/filter.hpp"
 #include "vectors/placement.hpp"
 #include "vectors/shard_index.hpp"
 
@@ -47,7 +48,65 @@ struct shard_state {
   // digest, each catch-up list and each handoff scan walk every label; without this a refill
   // that lists all 256 virtual shards would hash every id 256 times.
   std::unordered_map<std::string, std::vector<uint8_t>> vshards;
+  // Per collection, once a filtered search asked for it: each label's metadata JSON (read from
+  // the store once, then kept up to date by puts) and the fields the filters used, parsed.
+  struct payload_cache {
+    std::vector<std::string> json;                          // by label
+    std::map<std::string, std::vector<field_value>> fields; // key -> by label
+  };
+  std::unordered_map<std::string, payload_cache> payloads;
   static inline const char* name = "vector_shard";
+
+  payload_cache& payload_for(const std::string& collection, const shard_index& idx) {
+    auto [it, fresh] = payloads.try_emplace(collection);
+    auto& pc = it->second;
+    if (fresh)
+      store->scan(collection, [&](std::string_view, std::string_view id, std::string_view row) {
+        uint32_t label = idx.label_of(id);
+        std::string_view metadata;
+        if (label == shard_index::no_label || row.size() < size_t(idx.dim()) * 4)
+          return true;
+        if (pc.json.size() <= label)
+          pc.json.resize(size_t(label) + 1);
+        pc.json[label] = std::string(row.substr(size_t(idx.dim()) * 4));
+        return true;
+      });
+    pc.json.resize(idx.labels());
+    return pc;
+  }
+
+  const std::vector<field_value>& field_for(payload_cache& pc, const std::string& key) {
+    auto [it, fresh] = pc.fields.try_emplace(key);
+    auto& col = it->second;
+    for (size_t label = col.size(); label < pc.json.size(); ++label)
+      col.push_back(field_of(pc.json[label], key));
+    return col;
+  }
+
+  /// A put of rows `rows` of `b` reached the index: the payload cache follows, if there is one.
+  void payload_put(const std::string& collection, const shard_index& idx, const vector_batch& b,
+                   const std::vector<uint32_t>& rows) {
+    auto it = payloads.find(collection);
+    if (it == payloads.end())
+      return;
+    auto& pc = it->second;
+    pc.json.resize(idx.labels());
+    std::vector<std::string> keys;
+    for (auto& [key, _] : pc.fields)
+      keys.push_back(key);
+    std::vector<field_value> values;
+    for (uint32_t i : rows) {
+      uint32_t label = idx.label_of(b.ids[i]);
+      pc.json[label] = i < b.metadata.size() ? b.metadata[i] : std::string();
+      fields_of(pc.json[label], keys, values);
+      size_t k = 0;
+      for (auto& [_, col] : pc.fields) {
+        if (col.size() <= label)
+          col.resize(size_t(label) + 1);
+        col[label] = values[k++];
+      }
+    }
+  }
 
   /// The virtual shard of every label of `collection`'s index, up to date.
   const std::vector<uint8_t>& vshards_of(const std::string& collection, const shard_index& idx) {
@@ -270,6 +329,7 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
     idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
     idx.set_version(b.ids[i], b.versions[i]);
   }
+  st.payload_put(p.spec.name, idx, b, kept);
   st.last_put = std::chrono::steady_clock::now();
   schedule_indexing(self);
   return uint64_t(p.rows.size());
@@ -377,9 +437,34 @@ search_result search(shard_state& st, const collection_spec& spec, const search_
   if (!idx)
     return out;
   auto metric = metric_kind(spec.metric);
+  // A filter: which labels meet every condition, computed once for all queries.
+  std::vector<uint8_t> allow;
+  size_t allowed = 0;
+  if (!req.filter.empty()) {
+    std::vector<filter_condition> conditions;
+    (void)parse_filters(req.filter, conditions); // checked by the router: a bad one matches nothing
+    auto& pc = st.payload_for(spec.name, *idx);
+    std::vector<const std::vector<field_value>*> cols;
+    for (auto& c : conditions)
+      cols.push_back(&st.field_for(pc, c.key));
+    static const field_value absent;
+    allow.assign(idx->labels(), 0);
+    for (uint32_t label = 0; label < idx->labels(); ++label) {
+      if (!idx->live_label(label) || conditions.empty())
+        continue;
+      bool ok = true;
+      for (size_t c = 0; c < conditions.size() && ok; ++c)
+        ok = matches(conditions[c], label < cols[c]->size() ? (*cols[c])[label] : absent);
+      allow[label] = ok;
+      allowed += ok;
+    }
+  }
   for (size_t q = 0; q < n; ++q) {
     auto t0 = std::chrono::steady_clock::now();
-    idx->search(&req.queries[q * req.dim], req.k, req.ef, req.exact, st.hits);
+    if (req.filter.empty())
+      idx->search(&req.queries[q * req.dim], req.k, req.ef, req.exact, st.hits);
+    else
+      idx->search_filtered(&req.queries[q * req.dim], req.k, req.ef, req.exact, allow, allowed, st.hits);
     for (auto& h : st.hits) {
       out.ids.emplace_back(idx->id_of(h.label));
       out.scores.push_back(score_of(metric, h.distance));
@@ -444,6 +529,7 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
         st.indexes.erase(it);
       }
       st.vshards.erase(collection);
+      st.payloads.erase(collection);
       std::error_code ec;
       auto path = graph_path(st, collection);
       std::filesystem::remove(path + ".meta", ec);

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "vectors/filter.hpp"
 #include "vectors/vector_io.hpp"
 
 namespace p2p::cli {
@@ -146,6 +147,7 @@ int run_search(int argc, char** argv) {
   std::string input, text;
   uint32_t k = 10, ef = 0;
   bool exact = false, allow_partial = false, with_payload = false;
+  std::vector<std::string> filter;
   po::options_description desc("search options");
   add_client_options(desc, o);
   desc.add_options()
@@ -155,21 +157,25 @@ int run_search(int argc, char** argv) {
     ("ef", po::value(&ef), "HNSW search breadth (default: the node's vectors.hnsw.ef_search)")
     ("exact", po::bool_switch(&exact), "exact scan instead of HNSW")
     ("with-payload", po::bool_switch(&with_payload), "return each hit's metadata (\"metadata\" in --json)")
+    ("filter", po::value(&filter)->composing(), "only vectors whose metadata meets KEY=VALUE, KEY=A|B, KEY!=VALUE, KEY>=N or KEY<=N (repeatable: all must hold)")
     ("allow-partial", po::bool_switch(&allow_partial), "exit 0 (with a warning) when a node is down and its shards could not be searched; without it such an answer exits 3");
   po::variables_map vm;
   if (!parse_args(argc, argv,
                   "p2p-agent search [--peer H:P] (--text STR | --input Q.fvecs|Q.jsonl) [--k 10] [--ef N] [--exact] "
-                  "[--with-payload] [--allow-partial] [--collection C] [--json]",
+                  "[--filter KEY=VALUE ...] [--with-payload] [--allow-partial] [--collection C] [--json]",
                   desc, vm))
     return exit_code::ok;
   if (input.empty() == !vm.count("text"))
     throw cli_exit{exit_code::usage, "give one of --input or --text"};
   if (k == 0)
     throw cli_exit{exit_code::usage, "--k: expected at least 1"};
+  std::vector<filter_condition> conditions;
+  if (auto err = parse_filters(filter, conditions); !err.empty())
+    throw cli_exit{exit_code::usage, err};
   if (vm.count("text")) {
     auto session = open_session(o);
     auto r = ask<search_result>(*session, o, text_search_atom::value,
-                                text_search_request{o.collection, {text}, k, ef, exact, with_payload});
+                                text_search_request{o.collection, {text}, k, ef, exact, with_payload, filter});
     print_results(0, r, o.json);
     std::cout.flush();
     partial_answers partial;
@@ -191,7 +197,7 @@ int run_search(int argc, char** argv) {
     more = reader->next(search_batch_queries, rows);
     if (rows.size() == 0)
       break;
-    search_request req{o.collection, rows.dim, std::move(rows.values), k, ef, exact, with_payload};
+    search_request req{o.collection, rows.dim, std::move(rows.values), k, ef, exact, with_payload, filter};
     size_t first = next_query;
     next_query += rows.size();
     pipeline.send(

@@ -140,7 +140,7 @@ using vshard_counts_atom = caf::atom_constant<caf::atom("c_vcounts")>;
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search
 // result names the shards it could not reach; 4: replicas, versioned writes, catch-up.
-constexpr uint32_t protocol_version = 4;
+constexpr uint32_t protocol_version = 5;
 
 /// Floats that travel as one raw block. CAF 0.17 serialises a std::vector<float> value by
 /// value (measured: 44 % of a client's CPU on a remote put); a block is one memcpy. Peers are
@@ -262,12 +262,13 @@ struct search_request {
   uint32_t ef = 0; // 0: the node's vectors.hnsw.ef_search
   bool exact = false;
   bool with_payload = false; // return each hit's metadata JSON
+  std::vector<std::string> filter; // conditions on the metadata, all must hold (vectors/filter.hpp)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_request& x) {
   return f(caf::meta::type_name("search_request"), x.collection, x.dim, x.queries, x.k, x.ef, x.exact,
-           x.with_payload);
+           x.with_payload, x.filter);
 }
 
 /// Results of a search_request, flattened: query i owns `counts[i]` consecutive hits.
@@ -453,11 +454,13 @@ struct text_search_request {
   uint32_t ef = 0;
   bool exact = false;
   bool with_payload = false;
+  std::vector<std::string> filter;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, text_search_request& x) {
-  return f(caf::meta::type_name("text_search_request"), x.collection, x.texts, x.k, x.ef, x.exact, x.with_payload);
+  return f(caf::meta::type_name("text_search_request"), x.collection, x.texts, x.k, x.ef, x.exact, x.with_payload,
+           x.filter);
 }
 
 /// Tasks of one type to run, one per payload.

@@ -240,10 +240,11 @@ size_t shard_index::index_pending(size_t max_items) {
   return moved;
 }
 
-void shard_index::scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const {
+void shard_index::scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap,
+                               const std::vector<uint8_t>* allow) const {
   for (size_t i = 0; i < pending_.size(); ++i) {
     auto& e = pending_[i];
-    if (e.label == no_label)
+    if (e.label == no_label || (allow && !(*allow)[e.label]))
       continue;
     offer(heap, k, {pending_distance(q, e), e.label});
   }
@@ -259,13 +260,7 @@ void shard_index::search(const float* query, size_t k, size_t ef, bool exact,
   std::vector<shard_hit>& heap = out;
   if (live_ > pending_count_) {
     if (exact) {
-      for (size_t i = 0; i < graph_->cur_element_count; ++i) {
-        auto label = static_cast<uint32_t>(graph_->getExternalLabel(static_cast<hnswlib::tableint>(i)));
-        if ((state_[label] & (live | pending_bit)) != live)
-          continue;
-        auto* data = reinterpret_cast<const float*>(graph_->getDataByInternalId(static_cast<hnswlib::tableint>(i)));
-        offer(heap, k, {distance(metric_, q, data, dim_), label});
-      }
+      scan_graph(q, k, heap, nullptr);
     } else {
       graph_->setEf(std::max(ef, k));
       auto found = graph_->searchKnn(q, k);
@@ -274,6 +269,55 @@ void shard_index::search(const float* query, size_t k, size_t ef, bool exact,
     }
   }
   scan_pending(q, k, heap);
+  std::sort_heap(heap.begin(), heap.end(), by_distance);
+}
+
+void shard_index::scan_graph(const float* q, size_t k, std::vector<shard_hit>& heap,
+                             const std::vector<uint8_t>* allow) const {
+  for (size_t i = 0; i < graph_->cur_element_count; ++i) {
+    auto label = static_cast<uint32_t>(graph_->getExternalLabel(static_cast<hnswlib::tableint>(i)));
+    if ((state_[label] & (live | pending_bit)) != live || (allow && !(*allow)[label]))
+      continue;
+    auto* data = reinterpret_cast<const float*>(graph_->getDataByInternalId(static_cast<hnswlib::tableint>(i)));
+    offer(heap, k, {distance(metric_, q, data, dim_), label});
+  }
+}
+
+void shard_index::search_filtered(const float* query, size_t k, size_t ef, bool exact, const std::vector<uint8_t>& allow,
+                                  size_t allowed, std::vector<shard_hit>& out) const {
+  out.clear();
+  if (k == 0 || allowed == 0 || live_ == 0 || allow.size() < state_.size())
+    return;
+  prepare(query, scratch_.data());
+  const float* q = scratch_.data();
+  std::vector<shard_hit>& heap = out;
+  size_t graph_live = live_ - pending_count_;
+  // Few matches: scanning them costs less than a graph search (a few thousand distances).
+  bool scan = exact || allowed <= 2000 || allowed * 20 <= live_;
+  if (graph_live > 0) {
+    if (scan) {
+      scan_graph(q, k, heap, &allow);
+    } else {
+      // Ask the graph for enough that k pass: twice the share the filter keeps, and more.
+      double share = double(allowed) / double(live_);
+      size_t fetch = std::min(graph_live, size_t(double(k) / share * 2.0) + 10);
+      graph_->setEf(std::max(ef, fetch));
+      auto found = graph_->searchKnn(q, fetch);
+      size_t passed = 0;
+      for (; !found.empty(); found.pop()) {
+        auto label = static_cast<uint32_t>(found.top().second);
+        if (allow[label]) {
+          offer(heap, k, {found.top().first, label});
+          ++passed;
+        }
+      }
+      if (passed < k && fetch < graph_live) {
+        heap.clear();
+        scan_graph(q, k, heap, &allow);
+      }
+    }
+  }
+  scan_pending(q, k, heap, &allow);
   std::sort_heap(heap.begin(), heap.end(), by_distance);
 }
 

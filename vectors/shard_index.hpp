@@ -102,6 +102,12 @@ public:
   /// Top `k` closest to `query`, best first. `exact` scans every vector instead of the graph.
   void search(const float* query, size_t k, size_t ef, bool exact, std::vector<shard_hit>& out) const;
 
+  /// Top `k` among the labels with allow[label] != 0 (`allowed` of the live ones): an exact scan
+  /// of those when they are few (or `exact`), else the graph asked for enough more than k that
+  /// k of them pass the filter, and the exact scan after all if fewer than k do.
+  void search_filtered(const float* query, size_t k, size_t ef, bool exact, const std::vector<uint8_t>& allow,
+                       size_t allowed, std::vector<shard_hit>& out) const;
+
   [[nodiscard]] std::string_view id_of(uint32_t label) const {
     return std::string_view(id_bytes_).substr(id_offsets_[label], id_offsets_[label + 1] - id_offsets_[label]);
   }
@@ -124,7 +130,8 @@ private:
   /// Marks the pending entry of `label` dead (it was replaced or erased while pending).
   void bury_pending(uint32_t label);
   void ensure_graph_capacity();
-  void scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap) const;
+  void scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap, const std::vector<uint8_t>* allow = nullptr) const;
+  void scan_graph(const float* q, size_t k, std::vector<shard_hit>& heap, const std::vector<uint8_t>* allow) const;
 
   uint32_t dim_;
   metric_kind metric_;

@@ -138,7 +138,7 @@ double bench_node::search(const std::vector<float>& queries, uint32_t dim, uint3
   auto t0 = std::chrono::steady_clock::now();
   for (size_t first = 0; first < nq; first += batch) {
     size_t rows = std::min(batch, nq - first);
-    search_request req{"bench", dim, {}, k, ef, false};
+    search_request req{"bench", dim, {}, k, ef, false, false, {}};
     req.queries.assign(queries.begin() + first * dim, queries.begin() + (first + rows) * dim);
     if (inflight.size() >= window)
       settle();

@@ -234,3 +234,94 @@ TEST_CASE("two collections of different dimensions and metrics live side by side
   REQUIRE(agent({"collection", "drop", "wide"}).exit_code == 0);
   CHECK(agent({"search", "--input", dir + "/q16.jsonl", "--collection", "wide"}).exit_code == 1);
 }
+
+namespace {
+
+/// Recall@k of `got` against `want`, per query line, as ids in common.
+double overlap(const std::vector<search_line>& got, const std::vector<search_line>& want) {
+  size_t common = 0, total = 0;
+  for (size_t q = 0; q < want.size() && q < got.size(); ++q) {
+    for (auto& id : want[q].ids)
+      common += std::find(got[q].ids.begin(), got[q].ids.end(), id) != got[q].ids.end();
+    total += want[q].ids.size();
+  }
+  return total ? double(common) / double(total) : 0.0;
+}
+
+} // namespace
+
+TEST_CASE("a filtered search returns only matching vectors, with the recall of an exact filtered search") {
+  constexpr uint32_t fdim = 48, n = 20000, nq = 50;
+  auto dir = fresh_dir("node-filter");
+  auto data = embedding_like_vectors(n + nq, fdim, 61);
+  {
+    std::ofstream rows(dir + "/rows.jsonl");
+    for (uint32_t i = 0; i < n; ++i) {
+      rows << "{\"id\": \"" << i << "\", \"vector\": [";
+      for (uint32_t d = 0; d < fdim; ++d)
+        rows << (d ? ", " : "") << data[size_t(i) * fdim + d];
+      rows << "], \"metadata\": {\"half\": " << (i % 2) << ", \"rare\": " << (i % 100 == 0 ? "true" : "false")
+           << ", \"tag\": \"t" << (i % 10) << "\", \"row\": " << i << "}}\n";
+    }
+  }
+  REQUIRE(write_fvecs(dir + "/queries.fvecs", data.data() + size_t(n) * fdim, nq, fdim));
+  node_process node(dir, R"({"vectors": {"dim": 48, "shards": 2}})");
+  auto put = run_agent({"put", "--peer", node.address(), "--input", dir + "/rows.jsonl", "--collection", "f"}, dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  auto search = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"search", "--peer", node.address(), "--input", dir + "/queries.fvecs",
+                                  "--collection", "f", "--k", "10", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_agent(args, dir);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return r.out;
+  };
+  // Wait (bounded) for the graphs, so that the HNSW path is the one measured.
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+       std::chrono::steady_clock::now() < deadline;) {
+    auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+    REQUIRE(s.exit_code == 0);
+    if (parse_status(s.out, "f").pending == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  for (auto [filter, share] : {std::pair{std::string("half=0"), 2}, std::pair{std::string("rare=true"), 100}}) {
+    INFO(filter);
+    auto hnsw = search({"--filter", filter, "--with-payload"});
+    auto exact = search({"--filter", filter, "--exact"});
+    auto got = parse_search(hnsw), want = parse_search(exact);
+    REQUIRE(got.size() == nq);
+    size_t results = 0, wrong = 0;
+    for (auto& line : got)
+      for (auto& id : line.ids) {
+        ++results;
+        wrong += std::stoul(id) % size_t(share) != 0;
+      }
+    CHECK(results == nq * 10);
+    CHECK(wrong == 0);
+    double recall = overlap(got, want);
+    MESSAGE("filter " << filter << " (1 in " << share << "): recall@10 against the exact filtered search " << recall);
+    CHECK(recall >= 0.95);
+    CHECK(hnsw.find("\"half\":0") != std::string::npos); // the payload came along
+  }
+  // All conditions hold together; any-of, not-equal and ranges work on the same fields.
+  auto both = parse_search(search({"--filter", "half=0", "--filter", "tag=t2|t4", "--filter", "row>=100", "--filter", "row<=5000", "--filter", "tag!=t4"}));
+  size_t n_both = 0;
+  for (auto& line : both)
+    for (auto& id : line.ids) {
+      auto row = std::stoul(id);
+      ++n_both;
+      CHECK((row % 2 == 0 && row % 10 == 2 && row >= 100 && row <= 5000));
+    }
+  CHECK(n_both == nq * 10);
+  auto none = parse_search(search({"--filter", "tag=nothing"}));
+  for (auto& line : none)
+    CHECK(line.ids.empty());
+  // A bad filter is a usage error naming it.
+  auto bad = run_agent({"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--collection", "f",
+                        "--filter", "row>=many"},
+                       dir);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--filter 'row>=many': expected a number after >=, got 'many'") != std::string::npos);
+  CHECK(run_agent({"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--filter", "=x"}, dir).exit_code == 2);
+}
