@@ -208,6 +208,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](task_cancel_atom a, uint64_t id) { return self->delegate(self->state.tasks, a, id); },
     [=](status_atom) { return status(self); },
     [=](graph_save_atom a) { return self->delegate(self->state.router, a); },
+    [=](snapshot_atom a, std::string& out) { return self->delegate(self->state.router, a, std::move(out)); },
     [=](collection_create_atom a, collection_spec& c) { return self->delegate(self->state.router, a, std::move(c)); },
     [=](cluster_collection_create_atom a, collection_spec& c) { return self->delegate(self->state.router, a, std::move(c)); },
     [=](collection_drop_atom a, std::string& name) { return self->delegate(self->state.router, a, std::move(name)); },

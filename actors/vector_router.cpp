@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "actors/vector_shard.hpp"
 #include "core/log.hpp"
 #include "storage/collection_catalog.hpp"
+#include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "vectors/batch_rules.hpp"
 #include "vectors/placement.hpp"
@@ -517,6 +519,37 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       return st.leave_waiters.back();
     },
     [=](stats_atom) { return stats(self); },
+    [=](snapshot_atom, const std::string& out) -> caf::result<std::string> {
+      auto& st = self->state;
+      namespace fs = std::filesystem;
+      std::error_code ec;
+      if (fs::exists(out, ec))
+        return make_error(errc::invalid_input, "snapshot: " + out + " exists already; name a new directory");
+      auto t0 = std::chrono::steady_clock::now();
+      if (auto s = st.db->checkpoint(out); !s.ok())
+        return make_error(s.code(), s.message());
+      // The graphs are a cache of the database: a pair copied while a shard saves a newer one
+      // does not match its checksum and is rebuilt on restore, never trusted.
+      size_t graphs = 0;
+      fs::path from = st.db->dir() + "/graphs";
+      if (fs::is_directory(from, ec)) {
+        fs::create_directories(fs::path(out) / "graphs", ec);
+        for (auto& e : fs::directory_iterator(from, ec)) {
+          if (e.path().extension() != ".hnsw" && e.path().extension() != ".meta")
+            continue;
+          auto to = fs::path(out) / "graphs" / e.path().filename();
+          std::error_code link_ec;
+          fs::create_hard_link(e.path(), to, link_ec); // the file is replaced by rename, never written in place
+          if (link_ec)
+            fs::copy_file(e.path(), to, ec);
+          graphs += !ec;
+        }
+      }
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      log(log_level::info, "snapshot written to " + out + " in " + std::to_string(ms) + " ms");
+      return "snapshot of " + st.cfg.id + " in " + out + " (" + std::to_string(graphs / 2) + " saved graphs, "
+             + std::to_string(ms) + " ms)";
+    },
     [=](collection_create_atom, collection_spec& spec) { return create_collection(self, spec); },
     [=](cluster_collection_create_atom, collection_spec& spec) { return accept_collection(self, spec); },
     [=](collection_drop_atom, std::string& name) { return drop_collection(self, name); },

@@ -1,5 +1,6 @@
 // p2p-agent collection create NAME --dim N --metric M | list | drop NAME.
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -109,6 +110,60 @@ int run_collection(int argc, char** argv) {
     return exit_code::ok;
   }
   throw cli_exit{exit_code::usage, "unknown action '" + action + "': expected create, list or drop"};
+}
+
+} // namespace p2p::cli
+
+namespace p2p::cli {
+
+int run_snapshot(int argc, char** argv) {
+  client_options o;
+  std::string out;
+  po::options_description desc("snapshot options");
+  add_client_options(desc, o, false);
+  desc.add_options()("out", po::value(&out)->required(),
+                     "a new directory for the copy (on the node's host with --peer); absolute paths are safest");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent snapshot --out DIR [--peer H:P]", desc, vm))
+    return exit_code::ok;
+  std::error_code ec;
+  if (o.peer.empty()) {
+    if (std::filesystem::exists(out, ec))
+      throw cli_exit{exit_code::usage, "--out: " + out + " exists already; name a new directory"};
+    out = std::filesystem::absolute(out, ec).string();
+  } else if (!std::filesystem::path(out).is_absolute()) {
+    throw cli_exit{exit_code::usage, "--out: give an absolute path with --peer (the node writes it, on its host)"};
+  }
+  auto session = open_session(o);
+  auto summary = ask<std::string>(*session, o, snapshot_atom::value, out);
+  if (o.json)
+    std::cout << "{\"snapshot\": \"" << json_escape(out) << "\"}" << std::endl;
+  else
+    std::cout << summary << "; start a node on it with: p2p-agent restore --from " << out << " --data-dir NEW_DIR"
+              << std::endl;
+  return exit_code::ok;
+}
+
+int run_restore(int argc, char** argv) {
+  std::string from, data_dir;
+  po::options_description desc("restore options");
+  desc.add_options()("help,h", "show this help")("from", po::value(&from)->required(), "a directory written by p2p-agent snapshot")(
+    "data-dir", po::value(&data_dir)->required(), "the new node's data directory (must not exist, or be empty)");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent restore --from SNAPSHOT_DIR --data-dir DIR", desc, vm))
+    return exit_code::ok;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::path(from) / "CURRENT", ec))
+    throw cli_exit{exit_code::usage, "--from: " + from + " is not a snapshot (no CURRENT file)"};
+  if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec))
+    throw cli_exit{exit_code::usage, "--data-dir: " + data_dir + " is not empty; restore into a new directory"};
+  fs::copy(from, data_dir, fs::copy_options::recursive, ec);
+  if (ec)
+    throw cli_exit{exit_code::failure, "restore into " + data_dir + ": " + ec.message()};
+  std::cout << "restored " << from << " into " << data_dir << "; start it with: p2p-agent node --config FILE --data-dir "
+            << data_dir << std::endl;
+  return exit_code::ok;
 }
 
 } // namespace p2p::cli

@@ -17,5 +17,7 @@ int run_process(int argc, char** argv);
 int run_ingest(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_collection(int argc, char** argv);
+int run_snapshot(int argc, char** argv);
+int run_restore(int argc, char** argv);
 
 } // namespace p2p::cli

@@ -24,6 +24,8 @@ const subcommand subcommands[] = {
   {"get", p2p::cli::run_get, "fetch one vector and its metadata"},
   {"delete", p2p::cli::run_delete, "delete one vector"},
   {"collection", p2p::cli::run_collection, "create NAME --dim N --metric M, list, or drop NAME: collections of vectors"},
+  {"snapshot", p2p::cli::run_snapshot, "a consistent copy of a running node's data (--out DIR)"},
+  {"restore", p2p::cli::run_restore, "a snapshot into a new data dir (--from DIR --data-dir D)"},
   {"leave", p2p::cli::run_leave, "make a node leave the cluster gracefully: its vectors move to the others, then it stops"},
   {"forget", p2p::cli::run_forget, "drop a down node for good: its keys go to the others (its vectors are lost with it)"},
   {"send", p2p::cli::run_send, "send a message to an agent on any peer: --to PEER_ID/AGENT"},

@@ -136,6 +136,9 @@ using collection_list_atom = caf::atom_constant<caf::atom("c_list")>;
 using cluster_collection_create_atom = caf::atom_constant<caf::atom("c_ccreate")>;
 using cluster_collection_drop_atom = caf::atom_constant<caf::atom("c_cdrop")>;
 using vshard_counts_atom = caf::atom_constant<caf::atom("c_vcounts")>;
+/// A consistent copy of the node's data dir (database checkpoint and saved graphs) in a new
+/// directory on the node's host; answered with a summary.
+using snapshot_atom = caf::atom_constant<caf::atom("n_snap")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search

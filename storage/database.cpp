@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 namespace p2p {
 
@@ -110,6 +111,17 @@ bool database::scan_after(column c, std::string_view prefix, std::string_view af
       return false;
   }
   return true;
+}
+
+status database::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto st = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  if (st.ok())
+    st = cp->CreateCheckpoint(dir);
+  if (!st.ok())
+    return {errc::storage_failure, "snapshot to " + dir + ": " + st.ToString()};
+  return {};
 }
 
 status database::flush() {

@@ -48,6 +48,10 @@ public:
   bool scan_after(column c, std::string_view prefix, std::string_view after,
                   const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
+  /// A consistent copy of the database in `dir` (which must not exist), as of now: RocksDB's
+  /// checkpoint (hard links to the table files where the file system allows, the WAL copied).
+  status checkpoint(const std::string& dir);
+
   /// Makes everything written so far durable on disk (WAL synced, memtables flushed).
   status flush();
 

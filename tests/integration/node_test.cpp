@@ -325,3 +325,67 @@ TEST_CASE("a filtered search returns only matching vectors, with the recall of a
   CHECK(bad.err.find("--filter 'row>=many': expected a number after >=, got 'many'") != std::string::npos);
   CHECK(run_agent({"search", "--peer", node.address(), "--input", dir + "/queries.fvecs", "--filter", "=x"}, dir).exit_code == 2);
 }
+
+TEST_CASE("a snapshot of a node under puts, restored into a new data dir, holds every vector acknowledged before it") {
+  constexpr uint32_t sdim = 32, n = 60000, marked = 200;
+  auto dir = fresh_dir("node-snapshot");
+  auto load = embedding_like_vectors(n, sdim, 71);
+  REQUIRE(write_fvecs(dir + "/load.fvecs", load.data(), n, sdim));
+  auto mine = embedding_like_vectors(marked, sdim, 72);
+  REQUIRE(write_fvecs(dir + "/mine.fvecs", mine.data(), marked, sdim));
+  const char* config = R"({"vectors": {"dim": 32, "shards": 2}})";
+  std::string restored = dir + "/restored";
+  uint64_t before = 0;
+  {
+    node_process node(dir, config);
+    // A put keeps writing while the snapshot is taken.
+    child flood({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/load.fvecs", "--first-id", "1000000"},
+                dir, "flood");
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+         std::chrono::steady_clock::now() < deadline && flood.running();) {
+      auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+      REQUIRE(s.exit_code == 0);
+      if ((before = parse_status(s.out).count) >= 5000)
+        break;
+    }
+    auto put = run_agent({"put", "--peer", node.address(), "--input", dir + "/mine.fvecs"}, dir);
+    REQUIRE_MESSAGE(put.exit_code == 0, put.err); // acknowledged: in the snapshot that follows
+    auto snap = run_agent({"snapshot", "--peer", node.address(), "--out", dir + "/snap"}, dir);
+    REQUIRE_MESSAGE(snap.exit_code == 0, snap.err);
+    MESSAGE(snap.out << "(the flood was " << std::string(flood.running() ? "still running" : "done") << ")");
+    CHECK(run_agent({"snapshot", "--peer", node.address(), "--out", dir + "/snap"}, dir).exit_code != 0); // exists
+    flood.wait(120);
+  }
+  auto restore = run_agent({"restore", "--from", dir + "/snap", "--data-dir", restored}, dir);
+  REQUIRE_MESSAGE(restore.exit_code == 0, restore.err);
+  CHECK(run_agent({"restore", "--from", dir + "/snap", "--data-dir", restored}, dir).exit_code == 2); // not empty
+  CHECK(run_agent({"restore", "--from", dir, "--data-dir", dir + "/other"}, dir).exit_code == 2);      // no snapshot
+  auto agent = [&](std::vector<std::string> args) {
+    args.push_back("--data-dir");
+    args.push_back(restored);
+    args.push_back("--config");
+    args.push_back(dir + "/config.json");
+    return run_agent(args, dir);
+  };
+  auto s = agent({"status", "--json"});
+  REQUIRE_MESSAGE(s.exit_code == 0, s.err);
+  CHECK(parse_status(s.out).count >= before + marked);
+  size_t missing = 0, wrong = 0;
+  for (uint32_t i = 0; i < marked; i += 7) {
+    auto get = agent({"get", "--id", std::to_string(i), "--json"});
+    if (get.exit_code != 0) {
+      ++missing;
+      continue;
+    }
+    wrong += parse_get(get.out) != std::vector<float>(mine.begin() + i * sdim, mine.begin() + (i + 1) * sdim);
+  }
+  CHECK(missing == 0);
+  CHECK(wrong == 0);
+  auto search = agent({"search", "--input", dir + "/mine.fvecs", "--k", "1", "--json"});
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  auto lines = parse_search(search.out);
+  size_t self_first = 0;
+  for (size_t q = 0; q < lines.size(); ++q)
+    self_first += !lines[q].ids.empty() && lines[q].ids[0] == std::to_string(q);
+  CHECK(self_first >= marked * 99 / 100);
+}
