@@ -541,10 +541,11 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       std::map<std::string, std::vector<uint64_t>> out;
       for (auto& [name, idx] : st.indexes) {
         auto& counts = out[name];
-        counts.assign(virtual_shards, 0);
+        counts.assign(virtual_shards + 1, 0); // and last, the vectors pending for the graph
         auto& vs = st.vshards_of(name, *idx);
         for (uint32_t label = 0; label < idx->labels(); ++label)
           counts[vs[label]] += idx->live_label(label);
+        counts[virtual_shards] = idx->pending();
       }
       return out;
     },

@@ -91,7 +91,7 @@ int run_collection(int argc, char** argv) {
       for (size_t i = 0; i < list.size(); ++i) {
         auto& c = list[i];
         out << (i ? ", " : "") << "{\"name\": \"" << json_escape(c.name) << "\", \"dim\": " << c.dim
-            << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count
+            << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
             << ", \"under_replicated_shards\": " << c.under_replicated << "}";
       }
       out << "]}\n";
@@ -99,10 +99,11 @@ int run_collection(int argc, char** argv) {
       out << "no collections\n";
     } else {
       out << std::left << std::setw(24) << "name" << std::right << std::setw(7) << "dim" << "  " << std::left
-          << std::setw(7) << "metric" << std::right << std::setw(12) << "vectors" << "  replication\n";
+          << std::setw(7) << "metric" << std::right << std::setw(12) << "vectors" << std::setw(10) << "pending"
+          << "  replication\n";
       for (auto& c : list)
         out << std::left << std::setw(24) << c.name << std::right << std::setw(7) << c.dim << "  " << std::left
-            << std::setw(7) << c.metric << std::right << std::setw(12) << c.count << "  "
+            << std::setw(7) << c.metric << std::right << std::setw(12) << c.count << std::setw(10) << c.pending << "  "
             << (c.under_replicated ? std::to_string(c.under_replicated) + " virtual shards under-replicated" : "ok")
             << "\n";
     }
