@@ -10,7 +10,8 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/log.hpp"
-#include "runtime/metrics_server.hpp"
+#include "runtime/http_server.hpp"
+#include "runtime/status_json.hpp"
 #include "runtime/metrics_text.hpp"
 #include "runtime/node_host.hpp"
 #include "tasks/task.hpp"
@@ -48,14 +49,6 @@ void stop_with(const std::string& reason) {
   kill(getpid(), SIGTERM); // wakes the sigwait in run_node: the usual clean shutdown
 }
 
-/// A latency histogram as JSON: count, mean and the bucket bounds holding p50 and p99, in ms.
-std::string latency_json(const latency_histogram& h) {
-  auto ms = [](double s) { return std::isinf(s) ? std::string("null") : format_float(s * 1000); };
-  return "{\"count\": " + std::to_string(h.count) + ", \"mean_ms\": " + ms(h.count ? h.sum_s / double(h.count) : 0)
-         + ", \"p50_le_ms\": " + ms(histogram_quantile(h, 0.5)) + ", \"p99_le_ms\": " + ms(histogram_quantile(h, 0.99))
-         + "}";
-}
-
 std::string latency_text(const latency_histogram& h, const char* what) {
   if (h.count == 0)
     return std::string("none ") + what + " yet";
@@ -74,7 +67,7 @@ std::string human_bytes(uint64_t b) {
 
 int run_node(int argc, char** argv) {
   std::string config_path, id, host, data_dir, bootstrap, level = "info";
-  int port = -1, metrics_port = -1;
+  int port = -1, metrics_port = -1, http_port = -1;
   po::options_description desc("node options");
   desc.add_options()
     ("help,h", "show this help")
@@ -85,10 +78,11 @@ int run_node(int argc, char** argv) {
     ("data-dir", po::value(&data_dir), "override node.data_dir")
     ("bootstrap", po::value(&bootstrap), "override cluster.bootstrap: H:P,H:P,...")
     ("metrics-port", po::value(&metrics_port), "override metrics.port: serve /metrics there (0: off)")
+    ("http-port", po::value(&http_port), "override http.port: serve the HTTP/JSON API and the dashboard there (0: off)")
     ("log-level", po::value(&level), "debug, info, warn, error or quiet");
   po::variables_map vm;
   if (!parse_args(argc, argv, "p2p-agent node --config FILE [--id ID] [--host H] [--port N] [--data-dir DIR] "
-                              "[--bootstrap H:P,...] [--metrics-port N] [--log-level L]",
+                              "[--bootstrap H:P,...] [--metrics-port N] [--http-port N] [--log-level L]",
                   desc, vm))
     return exit_code::ok;
   current_log_level() = parse_log_level(level);
@@ -104,6 +98,11 @@ int run_node(int argc, char** argv) {
     if (metrics_port < 0 || metrics_port > 65535)
       throw cli_exit{exit_code::usage, "--metrics-port: expected 0 to 65535, got " + std::to_string(metrics_port)};
     cfg.metrics_port = uint16_t(metrics_port);
+  }
+  if (vm.count("http-port")) {
+    if (http_port < 0 || http_port > 65535)
+      throw cli_exit{exit_code::usage, "--http-port: expected 0 to 65535, got " + std::to_string(http_port)};
+    cfg.http_port = uint16_t(http_port);
   }
   if (vm.count("bootstrap")) {
     cfg.bootstrap.clear();
@@ -144,18 +143,32 @@ int run_node(int argc, char** argv) {
     throw exit_for(bound.error()); // the host stops the node on the way out
   std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (cluster '" << cfg.cluster_name
             << "', data " << cfg.data_dir << ", " << cfg.shards << " shards)" << std::endl;
-  std::unique_ptr<metrics_server> metrics;
-  if (cfg.metrics_port != 0) {
-    try {
-      metrics = std::make_unique<metrics_server>(node.system(), node.node(), cfg.host, cfg.metrics_port);
-    } catch (const std::exception& e) {
-      throw cli_exit{exit_code::failure, e.what()};
+  std::unique_ptr<http_server> metrics, api;
+  try {
+    if (cfg.metrics_port != 0) {
+      http_options o;
+      o.host = cfg.host;
+      o.port = cfg.metrics_port;
+      metrics = std::make_unique<http_server>(node.system(), node.node(), std::move(o));
+      std::cout << "metrics on http://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
     }
-    std::cout << "metrics on http://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
+    if (cfg.http_port != 0) {
+      http_options o;
+      o.host = cfg.host;
+      o.port = cfg.http_port;
+      o.api = true;
+      o.api_key = cfg.http_api_key;
+      api = std::make_unique<http_server>(node.system(), node.node(), std::move(o));
+      std::cout << "http api on http://" << cfg.host << ":" << api->port() << "/ (dashboard at /)"
+                << (cfg.http_api_key.empty() ? "" : ", requests need the api key") << std::endl;
+    }
+  } catch (const std::exception& e) {
+    throw cli_exit{exit_code::failure, e.what()};
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   metrics.reset();
+  api.reset();
   if (fatal_reason.empty())
     log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
                            + ", shutting down");
@@ -182,36 +195,7 @@ int run_status(int argc, char** argv) {
   auto& s = m.status;
   auto& by_type = m.tasks;
   if (o.json) {
-    std::cout << "{\"id\": \"" << json_escape(s.id) << "\", \"address\": \"" << json_escape(s.address)
-              << "\", \"embedded\": " << (session->is_embedded() ? "true" : "false") << ", \"data_dir\": \""
-              << json_escape(s.data_dir) << "\", \"protocol\": " << s.protocol << ", \"uptime_ms\": " << s.uptime_ms
-              << ", \"shards\": " << s.shards << ", \"rss_bytes\": " << s.rss_bytes << ", \"collections\": [";
-    for (size_t i = 0; i < s.collections.size(); ++i) {
-      auto& c = s.collections[i];
-      std::cout << (i ? ", " : "") << "{\"name\": \"" << json_escape(c.name) << "\", \"dim\": " << c.dim
-                << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
-                << ", \"tombstones\": " << c.tombstones << ", \"under_replicated_shards\": " << c.under_replicated << "}";
-    }
-    std::cout << "], \"peers\": [";
-    for (size_t i = 0; i < s.members.size(); ++i)
-      std::cout << (i ? ", " : "") << "{\"id\": \"" << json_escape(s.members[i].id) << "\", \"address\": \""
-                << json_escape(s.members[i].address) << "\", \"state\": \"" << s.members[i].state << "\"}";
-    std::cout << "], \"tasks\": {";
-    for (size_t i = 0; i < s.task_counts.size(); ++i)
-      std::cout << (i ? ", " : "") << "\"" << to_string(task_state(i)) << "\": " << s.task_counts[i];
-    std::cout << "}, \"tasks_by_type\": {";
-    for (size_t t = 0; t < by_type.types.size(); ++t) {
-      std::cout << (t ? ", " : "") << "\"" << json_escape(by_type.types[t]) << "\": {";
-      for (size_t i = 0; i < task_state_count; ++i)
-        std::cout << (i ? ", " : "") << "\"" << to_string(task_state(i)) << "\": " << by_type.counts[t * task_state_count + i];
-      std::cout << "}";
-    }
-    std::cout << "}, \"task_latency\": " << latency_json(by_type.latency) << ", \"search_latency\": "
-              << latency_json(m.search_latency) << ", \"messages\": {\"received\": " << m.messages_in
-              << ", \"sent\": " << m.messages_out << "}, \"mailboxes\": {";
-    for (size_t i = 0; i < m.mailbox_names.size(); ++i)
-      std::cout << (i ? ", " : "") << "\"" << json_escape(m.mailbox_names[i]) << "\": " << m.mailbox_sizes[i];
-    std::cout << "}}" << std::endl;
+    std::cout << status_json(m, session->is_embedded()) << std::endl;
     return exit_code::ok;
   }
   std::cout << "node        " << s.id << (session->is_embedded() ? " (embedded)" : "") << "\n"
@@ -252,24 +236,6 @@ int run_status(int argc, char** argv) {
               << "\n";
   return exit_code::ok;
 }
-
-namespace {
-
-std::string json_list(const std::vector<std::string>& xs) {
-  std::string out = "[";
-  for (size_t i = 0; i < xs.size(); ++i)
-    out += (i ? ", \"" : "\"") + json_escape(xs[i]) + "\"";
-  return out + "]";
-}
-
-std::string json_list(const std::vector<uint32_t>& xs) {
-  std::string out = "[";
-  for (size_t i = 0; i < xs.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(xs[i]);
-  return out + "]";
-}
-
-} // namespace
 
 int run_send(int argc, char** argv) {
   client_options o;
@@ -345,15 +311,7 @@ int run_peers(int argc, char** argv) {
   auto session = open_session(o);
   auto members = ask<std::vector<member_info>>(*session, o, peers_atom::value);
   if (o.json) {
-    std::cout << "{\"peers\": [";
-    for (size_t i = 0; i < members.size(); ++i) {
-      auto& m = members[i];
-      std::cout << (i ? ", " : "") << "{\"id\": \"" << json_escape(m.id) << "\", \"address\": \""
-                << json_escape(m.address) << "\", \"state\": \"" << m.state << "\", \"self\": "
-                << (i == 0 ? "true" : "false") << ", \"capabilities\": " << json_list(m.capabilities)
-                << ", \"shards\": " << json_list(m.shards) << "}";
-    }
-    std::cout << "]}" << std::endl;
+    std::cout << peers_json(members) << std::endl;
     return exit_code::ok;
   }
   for (size_t i = 0; i < members.size(); ++i) {

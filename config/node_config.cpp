@@ -125,6 +125,12 @@ void read_root(element root, node_config& c) {
          {"port", [&](auto& k, element x) { read_uint(k, x, c.metrics_port, 0, 65535); }},
        });
      }},
+    {"http", [&](auto& p, element v) {
+       read_object(p, v, {
+         {"port", [&](auto& k, element x) { read_uint(k, x, c.http_port, 0, 65535); }},
+         {"api_key", [&](auto& k, element x) { c.http_api_key = read_string(k, x); }},
+       });
+     }},
     {"security", [&](auto& p, element v) {
        read_object(p, v, {
          {"insecure_plaintext", [&](auto& k, element x) { c.insecure_plaintext = read_bool(k, x); }},
@@ -165,6 +171,9 @@ config_error validate(const node_config& cfg) {
       || cfg.cluster_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
            != std::string::npos)
     return {"config: cluster.name: expected 1 to 64 letters, digits, '.', '_' or '-', got \"" + cfg.cluster_name + "\""};
+  if (cfg.http_port != 0 && (cfg.http_port == cfg.metrics_port || cfg.http_port == cfg.port))
+    return {"config: http.port: " + std::to_string(cfg.http_port) + " is already the node's "
+            + (cfg.http_port == cfg.port ? "port" : "metrics.port")};
   if (cfg.failure_timeout_ms < cfg.heartbeat_ms)
     return {"config: cluster.failure_timeout_ms: expected at least cluster.heartbeat_ms ("
             + std::to_string(cfg.heartbeat_ms) + "), got " + std::to_string(cfg.failure_timeout_ms)};

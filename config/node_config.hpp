@@ -50,6 +50,8 @@ struct node_config {
   durability_mode durability = durability_mode::wal;
   // metrics
   uint16_t metrics_port = 0;
+  uint16_t http_port = 0;   // the HTTP/JSON API (runtime/http_server.hpp); 0: off
+  std::string http_api_key; // when set, every HTTP request but /healthz needs "Authorization: Bearer KEY"
   // security
   bool insecure_plaintext = false; // serve a non-loopback node.host without TLS
   // security.tls: PEM files; all three or none. With them every BASP link (node to node,

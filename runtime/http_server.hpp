@@ -1,0 +1,43 @@
+#pragma once
+// The node's HTTP listeners (Boost.Beast, one IO thread each, HTTP/1.1 with keep-alive):
+// metrics.port serves /metrics, /healthz and /readyz; http.port serves those and the JSON API
+// (DESIGN §6 "HTTP"): /status, /peers, collections, points, search, documents. Every request to
+// the node is asked by a short-lived actor and answered on the IO thread when the node replies,
+// so that requests are served at once and none waits behind another.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+namespace p2p {
+
+struct http_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;     // 0: any free port
+  bool api = false;      // false: only /metrics, /healthz, /readyz
+  std::string api_key;   // when set, every request but /healthz needs "Authorization: Bearer KEY"
+  size_t max_body = 32u << 20;  // bytes; larger requests get 413
+  size_t max_points = 10000;    // points per upsert, documents per ingest; more get 413
+  size_t max_queries = 1000;    // query vectors per search request
+};
+
+class http_server {
+public:
+  /// Listens on options.host:options.port; throws std::runtime_error when it cannot.
+  http_server(caf::actor_system& sys, caf::actor node, http_options options);
+  ~http_server(); // stops the thread
+
+  [[nodiscard]] uint16_t port() const;
+
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  struct impl; // internal: the listener and its sessions (http_server.cpp)
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace p2p

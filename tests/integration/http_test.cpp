@@ -1,0 +1,88 @@
+// The HTTP/JSON API of a real node process, driven by the Python client a user would paste
+// (clients/python/p2p_agent.py, through tests/http/client_test.py) and by curl.
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/support/data.hpp"
+#include "tests/support/process.hpp"
+
+using namespace p2p::test;
+
+namespace {
+
+/// curl's status code and body for one request (curl -s -w '\n%{http_code}').
+std::pair<int, std::string> curl(const std::string& dir, std::vector<std::string> args) {
+  std::vector<std::string> full{"/usr/bin/curl", "-s", "-w", "\n%{http_code}"};
+  full.insert(full.end(), args.begin(), args.end());
+  auto r = run_program(full, dir, 60);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto nl = r.out.rfind('\n');
+  REQUIRE(nl != std::string::npos);
+  return {std::stoi(r.out.substr(nl + 1)), r.out.substr(0, nl)};
+}
+
+} // namespace
+
+TEST_CASE("the HTTP API serves collections, points, filtered search and documents to the Python client and curl") {
+  auto dir = fresh_dir("http-api");
+  auto port = free_ports(1);
+  auto url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string key = "s3cret-key";
+  node_process node(dir, R"({"vectors": {"dim": 512}, "http": {"api_key": ")" + key + R"("}})",
+                    {"--http-port", std::to_string(port)});
+  auto py = run_program({"/usr/bin/python3", std::string(P2P_SOURCE_DIR) + "/tests/http/client_test.py", url, key}, dir, 120);
+  CHECK_MESSAGE(py.exit_code == 0, py.out << py.err);
+  CHECK(py.out.find("http client test: ok") != std::string::npos);
+
+  auto auth = "Authorization: Bearer " + key;
+  // No key, a wrong key: 401 with a reason; /healthz needs none.
+  CHECK(curl(dir, {url + "/collections"}).first == 401);
+  CHECK(curl(dir, {"-H", "Authorization: Bearer wrong", url + "/collections"}).first == 401);
+  CHECK(curl(dir, {url + "/healthz"}) == std::pair<int, std::string>{200, "ok\n"});
+  // Create, upsert and search with curl.
+  auto created = curl(dir, {"-H", auth, "-X", "PUT", url + "/collections/c", "-d", R"({"dim": 3, "metric": "ip"})"});
+  CHECK(created.first == 200);
+  CHECK(created.second.find(R"("created": true)") != std::string::npos);
+  auto put = curl(dir, {"-H", auth, "-X", "PUT", url + "/collections/c/points", "-d",
+                        R"({"points": [{"id": "x", "vector": [1, 0, 0], "metadata": {"k": "v"}}, {"id": "y", "vector": [0, 1, 0]}]})"});
+  CHECK(put == std::pair<int, std::string>{200, "{\"stored\": 2}\n"});
+  auto hit = curl(dir, {"-H", auth, "-X", "POST", url + "/collections/c/search", "-d",
+                        R"({"vector": [0.9, 0.1, 0], "k": 1, "with_payload": true})"});
+  CHECK(hit.first == 200);
+  CHECK(hit.second.find(R"({"results": [{"id": "x", "score": 0.899999976, "metadata": {"k":"v"}}])") != std::string::npos);
+  // Bad requests name what is wrong; a body past the limit is 413; unknown paths 404.
+  auto bad = curl(dir, {"-H", auth, "-X", "PUT", url + "/collections/c/points", "-d", R"({"points": [{"vector": [1, 0, 0]}]})"});
+  CHECK(bad == std::pair<int, std::string>{400, "{\"error\": \"points[0].id: required\"}\n"});
+  CHECK(curl(dir, {"-H", auth, "-X", "PUT", url + "/collections/c/points", "-d", "[1, 2"}).first == 400);
+  {
+    std::ofstream big(dir + "/big.json");
+    big << R"({"points": [)";
+    for (int i = 0; i < 10001; ++i)
+      big << (i ? "," : "") << R"({"id": ")" << i << R"(", "vector": [1, 0, 0]})";
+    big << "]}";
+  }
+  auto many = curl(dir, {"-H", auth, "-X", "PUT", url + "/collections/c/points", "--data-binary", "@" + dir + "/big.json"});
+  CHECK(many.first == 413);
+  CHECK(many.second.find("points: at most 10000 per request, got 10001") != std::string::npos);
+  {
+    std::ofstream huge(dir + "/huge.json");
+    huge << R"({"points": [{"id": "h", "vector": [1, 0, 0], "metadata": {"pad": ")" << std::string(33u << 20, 'x') << R"("}}]})";
+  }
+  auto too_big = curl(dir, {"-H", auth, "-X", "PUT", url + "/collections/c/points", "--data-binary", "@" + dir + "/huge.json"});
+  CHECK(too_big.first == 413);
+  CHECK(curl(dir, {"-H", auth, url + "/nothing/here"}).first == 404);
+  CHECK(curl(dir, {"-H", auth, "-X", "DELETE", url + "/collections/none"}).first == 404);
+  // The node served on through all of it.
+  auto status = curl(dir, {"-H", auth, url + "/status"});
+  CHECK(status.first == 200);
+  CHECK(status.second.find(R"("name": "c", "dim": 3, "metric": "ip", "count": 2)") != std::string::npos);
+  // The dashboard is one page with no external assets.
+  auto page = curl(dir, {url + "/"});
+  CHECK(page.first == 200);
+  CHECK(page.second.find("<title>p2p-agent</title>") != std::string::npos);
+  CHECK(page.second.find("src=\"http") == std::string::npos);
+  CHECK(node.stop() == 0);
+}
