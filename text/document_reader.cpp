@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/json_writer.hpp"
 #include "text/text_kernels.hpp"
 
 namespace p2p {
@@ -100,26 +101,9 @@ bool document_reader::next(size_t max_docs, size_t max_bytes, std::vector<docume
 }
 
 std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(char(c));
-        }
-    }
-  }
-  return out;
+  json_writer w;
+  w.value(s);
+  return w.str().substr(1, w.str().size() - 2); // without the quotes
 }
 
 } // namespace p2p
