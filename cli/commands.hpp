@@ -19,5 +19,6 @@ int run_bench(int argc, char** argv);
 int run_collection(int argc, char** argv);
 int run_snapshot(int argc, char** argv);
 int run_restore(int argc, char** argv);
+int run_sample(int argc, char** argv);
 
 } // namespace p2p::cli
