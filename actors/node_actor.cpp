@@ -13,6 +13,7 @@
 #include "actors/vector_router.hpp"
 #include "core/log.hpp"
 #include "core/process_stats.hpp"
+#include "storage/database.hpp"
 
 namespace p2p {
 
@@ -36,6 +37,10 @@ struct node_state {
 
   const text_worker_actor& worker() { return workers[next_worker++ % workers.size()]; }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  uint64_t started_unix = uint64_t(std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  std::shared_ptr<database> db;
   static inline const char* name = "node";
 };
 
@@ -88,6 +93,14 @@ caf::result<node_status> status(node_actor* self) {
                                  .count());
         s.shards = st.cfg.shards;
         s.rss_bytes = resident_bytes();
+        s.cpu_seconds = cpu_seconds();
+        s.start_time_unix = st.started_unix;
+        if (st.db) {
+          s.sst_bytes = st.db->property("rocksdb.total-sst-files-size");
+          s.pending_compaction_bytes = st.db->property("rocksdb.estimate-pending-compaction-bytes");
+          s.delayed_write_rate = st.db->property("rocksdb.actual-delayed-write-rate");
+          s.writes_stopped = st.db->property("rocksdb.is-write-stopped");
+        }
         s.collections = std::move(infos);
         self->request(st.tasks, internal_timeout, task_counts_atom::value)
           .then(
@@ -177,6 +190,7 @@ caf::result<node_metrics> metrics(node_actor* self) {
 caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<database> db,
                             std::function<void(const std::string&)> fatal) {
   self->state.cfg = cfg;
+  self->state.db = db;
   keep_serving(self, "node");
   self->state.router = spawn_vector_router(self, cfg, db);
   for (uint32_t i = 0; i < cfg.workers; ++i)

@@ -353,12 +353,20 @@ struct node_status {
   std::vector<collection_info> collections;
   std::vector<uint64_t> task_counts; // by task_state: queued, running, completed, failed, cancelled, timed_out
   std::vector<member_info> members;  // this node first
+  double cpu_seconds = 0;            // user + system CPU time of the process
+  uint64_t start_time_unix = 0;      // seconds since the epoch when the node started
+  // RocksDB: table files on disk, compaction debt, and whether writes are slowed or stopped.
+  uint64_t sst_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t delayed_write_rate = 0; // bytes/s while writes are slowed, else 0
+  uint64_t writes_stopped = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
-           x.rss_bytes, x.collections, x.task_counts, x.members);
+           x.rss_bytes, x.collections, x.task_counts, x.members, x.cpu_seconds, x.start_time_unix, x.sst_bytes,
+           x.pending_compaction_bytes, x.delayed_write_rate, x.writes_stopped);
 }
 
 /// Upper bounds (seconds) of the latency histogram buckets; one more bucket holds the rest.

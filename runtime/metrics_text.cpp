@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/version.hpp"
 #include "tasks/task.hpp"
 
 namespace p2p {
@@ -70,6 +71,24 @@ std::string prometheus_text(const node_metrics& m) {
   header(out, "p2p_node_info", "gauge", "This node: its id, address and protocol version (value 1).");
   out << "p2p_node_info{id=\"" << label(s.id) << "\",address=\"" << label(s.address) << "\",protocol=\""
       << s.protocol << "\"} 1\n";
+  header(out, "p2p_build_info", "gauge", "The p2p-agent build serving this node (value 1).");
+  out << "p2p_build_info{version=\"" << label(version) << "\",protocol=\"" << s.protocol << "\"} 1\n";
+  header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  out << "process_resident_memory_bytes " << s.rss_bytes << "\n";
+  header(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+  out << "process_cpu_seconds_total " << number(s.cpu_seconds) << "\n";
+  header(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+  out << "process_start_time_seconds " << s.start_time_unix << "\n";
+  header(out, "p2p_storage_sst_bytes", "gauge", "RocksDB table files on disk, all column families.");
+  out << "p2p_storage_sst_bytes " << s.sst_bytes << "\n";
+  header(out, "p2p_storage_pending_compaction_bytes", "gauge", "RocksDB's estimate of the bytes compaction still has to rewrite.");
+  out << "p2p_storage_pending_compaction_bytes " << s.pending_compaction_bytes << "\n";
+  header(out, "p2p_storage_delayed_write_rate_bytes", "gauge", "While RocksDB slows writes (a write stall), the rate it allows; 0 otherwise.");
+  out << "p2p_storage_delayed_write_rate_bytes " << s.delayed_write_rate << "\n";
+  header(out, "p2p_storage_writes_stopped", "gauge", "1 while RocksDB stops writes (a write stall), else 0.");
+  out << "p2p_storage_writes_stopped " << s.writes_stopped << "\n";
+  header(out, "p2p_searches_total", "counter", "Search requests asked of this node (a request may hold many queries).");
+  out << "p2p_searches_total " << m.search_latency.count << "\n";
   header(out, "p2p_uptime_seconds", "gauge", "Seconds since the node started.");
   out << "p2p_uptime_seconds " << number(double(s.uptime_ms) / 1000) << "\n";
   header(out, "p2p_resident_memory_bytes", "gauge", "Resident set size of the node process.");

@@ -113,6 +113,16 @@ bool database::scan_after(column c, std::string_view prefix, std::string_view af
   return true;
 }
 
+uint64_t database::property(const std::string& name) const {
+  uint64_t total = 0;
+  for (auto* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, name, &v))
+      total += v;
+  }
+  return total;
+}
+
 status database::checkpoint(const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;
   auto st = rocksdb::Checkpoint::Create(db_.get(), &raw);

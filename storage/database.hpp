@@ -56,6 +56,9 @@ public:
   status flush();
 
   [[nodiscard]] const std::string& dir() const { return dir_; }
+  /// A RocksDB integer property summed over the column families (e.g. "rocksdb.total-sst-files-size").
+  [[nodiscard]] uint64_t property(const std::string& name) const;
+
   /// The sequence number of the last write.
   [[nodiscard]] uint64_t sequence() const { return db_->GetLatestSequenceNumber(); }
 

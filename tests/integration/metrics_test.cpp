@@ -80,6 +80,16 @@ TEST_CASE("/metrics answers while a node works and its counters move by exactly 
   CHECK(sample(after, "p2p_messages_sent_total") == 0); // all to this node's own agent
   CHECK(sample(after, "p2p_search_latency_seconds_count") == 1); // one request of 13 queries
   CHECK(sample(after, R"(p2p_vectors{collection="default"})") == 30000);
+  CHECK(sample(after, "p2p_searches_total") == 1);
+  // The process_* series by the Prometheus conventions, the build and RocksDB's figures.
+  CHECK(sample(after, "process_resident_memory_bytes") > 0);
+  CHECK(sample(after, "process_cpu_seconds_total") > 0);
+  auto now = double(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  CHECK(sample(after, "process_start_time_seconds") > now - 3600);
+  CHECK(sample(after, "process_start_time_seconds") <= now);
+  CHECK(after.find("\np2p_build_info{version=\"") != std::string::npos);
+  CHECK(sample(after, "p2p_storage_sst_bytes") >= 0);
+  CHECK(sample(after, "p2p_storage_writes_stopped") == 0);
   // Every local actor's mailbox: the node's children, each shard and each agent.
   for (std::string actor : {"node", "vector_router", "task_manager", "membership", "text_worker-0", "agent-worker",
                             "vector_shard-0", "vector_shard-1", "vector_shard-2", "vector_shard-3"}) {
