@@ -144,13 +144,22 @@ int run_node(int argc, char** argv) {
   std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (cluster '" << cfg.cluster_name
             << "', data " << cfg.data_dir << ", " << cfg.shards << " shards)" << std::endl;
   std::unique_ptr<http_server> metrics, api;
+  const char* scheme = cfg.tls() ? "https" : "http";
+  auto use_tls = [&](http_options& o) { // HTTPS with the node's own certificates, client certificates required
+    if (cfg.tls()) {
+      o.tls_ca = cfg.tls_ca;
+      o.tls_certificate = cfg.tls_certificate;
+      o.tls_key = cfg.tls_key;
+    }
+  };
   try {
     if (cfg.metrics_port != 0) {
       http_options o;
       o.host = cfg.host;
       o.port = cfg.metrics_port;
+      use_tls(o);
       metrics = std::make_unique<http_server>(node.system(), node.node(), std::move(o));
-      std::cout << "metrics on http://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
+      std::cout << "metrics on " << scheme << "://" << cfg.host << ":" << metrics->port() << "/metrics" << std::endl;
     }
     if (cfg.http_port != 0) {
       http_options o;
@@ -158,8 +167,9 @@ int run_node(int argc, char** argv) {
       o.port = cfg.http_port;
       o.api = true;
       o.api_key = cfg.http_api_key;
+      use_tls(o);
       api = std::make_unique<http_server>(node.system(), node.node(), std::move(o));
-      std::cout << "http api on http://" << cfg.host << ":" << api->port() << "/ (dashboard at /)"
+      std::cout << "http api on " << scheme << "://" << cfg.host << ":" << api->port() << "/ (dashboard at /)"
                 << (cfg.http_api_key.empty() ? "" : ", requests need the api key") << std::endl;
     }
   } catch (const std::exception& e) {

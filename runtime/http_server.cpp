@@ -5,8 +5,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <simdjson.h>
 
 #include "core/json_writer.hpp"
@@ -265,6 +267,7 @@ struct http_server::impl {
   http_options opts;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
+  std::optional<asio::ssl::context> tls; // set: every connection is HTTPS, client certificate required
   std::thread thread;
 
   impl(caf::actor_system& s, caf::actor n, http_options o) : sys(s), node(std::move(n)), opts(std::move(o)) {}
@@ -273,17 +276,39 @@ struct http_server::impl {
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
-public:
-  session(tcp::socket socket, http_server::impl& srv) : stream_(std::move(socket)), srv_(srv) {}
+/// One connection: plain (beast::tcp_stream) or HTTPS (an ssl_stream over it).
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
+  static constexpr bool tls = !std::is_same_v<Stream, beast::tcp_stream>;
+  using std::enable_shared_from_this<session<Stream>>::shared_from_this;
 
-  void start() { read_next(); }
+public:
+  session(tcp::socket socket, http_server::impl& srv) : stream_(make_stream(std::move(socket), srv)), srv_(srv) {}
+
+  void start() {
+    if constexpr (tls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+        if (!ec)
+          self->read_next(); // a client without a certificate of the CA is refused here
+      });
+    } else {
+      read_next();
+    }
+  }
 
 private:
+  static Stream make_stream(tcp::socket socket, http_server::impl& srv) {
+    if constexpr (tls)
+      return Stream(std::move(socket), *srv.tls);
+    else
+      return Stream(std::move(socket));
+  }
+
   void read_next() {
     parser_.emplace();
     parser_->body_limit(srv_.opts.max_body);
-    stream_.expires_after(io_timeout);
+    beast::get_lowest_layer(stream_).expires_after(io_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
@@ -669,18 +694,27 @@ private:
     res_.prepare_payload();
     if (req_.method() == http::verb::head)
       res_.body().clear();
-    stream_.expires_after(io_timeout);
+    beast::get_lowest_layer(stream_).expires_after(io_timeout);
     http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (!ec && self->keep_alive_) {
         self->read_next();
         return;
       }
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->close();
     });
   }
 
-  beast::tcp_stream stream_;
+  void close() {
+    if constexpr (tls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> req_;
@@ -696,8 +730,12 @@ void http_server::impl::accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted)
       return;
-    if (!ec)
-      std::make_shared<session>(std::move(socket), *this)->start();
+    if (!ec) {
+      if (tls)
+        std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), *this)->start();
+      else
+        std::make_shared<session<beast::tcp_stream>>(std::move(socket), *this)->start();
+    }
     accept();
   });
 }
@@ -706,6 +744,20 @@ http_server::http_server(caf::actor_system& sys, caf::actor node, http_options o
   : impl_(std::make_unique<impl>(sys, std::move(node), std::move(options))) {
   auto& o = impl_->opts;
   const char* what = o.api ? "http" : "metrics";
+  if (!o.tls_certificate.empty()) {
+    namespace ssl = asio::ssl;
+    auto& ctx = impl_->tls.emplace(ssl::context::tls_server);
+    try {
+      ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3
+                      | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      ctx.use_certificate_chain_file(o.tls_certificate);
+      ctx.use_private_key_file(o.tls_key, ssl::context::pem);
+      ctx.load_verify_file(o.tls_ca);
+      ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(what) + ": TLS set-up failed (" + e.what() + ")");
+    }
+  }
   beast::error_code ec;
   auto address = asio::ip::make_address(o.host, ec);
   if (ec)

@@ -21,6 +21,9 @@ struct http_options {
   size_t max_body = 32u << 20;  // bytes; larger requests get 413
   size_t max_points = 10000;    // points per upsert, documents per ingest; more get 413
   size_t max_queries = 1000;    // query vectors per search request
+  // With all three set (security.tls), HTTPS with mutual TLS: a client must show a certificate
+  // of the CA `tls_ca`, as on the node's BASP port.
+  std::string tls_ca, tls_certificate, tls_key;
 };
 
 class http_server {

@@ -15,6 +15,8 @@ P2PError with the HTTP status and the node's message (which names the bad field)
 """
 
 import json
+import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,10 +34,18 @@ class P2PError(Exception):
 
 
 class Client:
-    def __init__(self, url, api_key=None, timeout=60):
+    """url: http://HOST:PORT, or https://HOST:PORT for a node with security.tls, where tls_dir
+    (or $P2P_TLS_DIR) holds the cluster's ca.pem, client.pem and client.key."""
+
+    def __init__(self, url, api_key=None, timeout=60, tls_dir=None):
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
+        self.context = None
+        tls_dir = tls_dir or os.environ.get("P2P_TLS_DIR")
+        if self.url.startswith("https://") and tls_dir:
+            self.context = ssl.create_default_context(cafile=os.path.join(tls_dir, "ca.pem"))
+            self.context.load_cert_chain(os.path.join(tls_dir, "client.pem"), os.path.join(tls_dir, "client.key"))
 
     # -- plumbing --
     def _call(self, method, path, body=None, raw=False):
@@ -46,7 +56,7 @@ class Client:
         if self.api_key:
             req.add_header("Authorization", "Bearer " + self.api_key)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as res:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as res:
                 text = res.read().decode()
         except urllib.error.HTTPError as e:
             text = e.read().decode()

@@ -86,3 +86,46 @@ TEST_CASE("the HTTP API serves collections, points, filtered search and document
   CHECK(page.second.find("src=\"http") == std::string::npos);
   CHECK(node.stop() == 0);
 }
+
+TEST_CASE("with security.tls the HTTP API and /metrics are HTTPS and take only clients with the cluster's certificates") {
+  auto dir = fresh_dir("http-tls");
+  auto certs = run_program({"/bin/bash", P2P_SOURCE_DIR "/scripts/make-certs.sh", "--dir", dir + "/tls", "node-1", "client"}, dir, 60);
+  REQUIRE_MESSAGE(certs.exit_code == 0, certs.err);
+  auto other = run_program({"/bin/bash", P2P_SOURCE_DIR "/scripts/make-certs.sh", "--dir", dir + "/other", "client"}, dir, 60);
+  REQUIRE_MESSAGE(other.exit_code == 0, other.err);
+  auto ports = free_ports(2);
+  auto tls = dir + "/tls";
+  node_process node(dir, R"({"security": {"tls": {"ca": ")" + tls + R"(/ca.pem", "certificate": ")" + tls
+                           + R"(/node-1.pem", "key": ")" + tls + R"(/node-1.key"}}, "metrics": {"port": )"
+                           + std::to_string(ports + 1) + "}}",
+                    {"--http-port", std::to_string(ports)});
+  auto url = "https://127.0.0.1:" + std::to_string(ports);
+  std::vector<std::string> mine{"--cacert", tls + "/ca.pem", "--cert", tls + "/client.pem", "--key", tls + "/client.key"};
+  auto with = [&](std::vector<std::string> cert, std::vector<std::string> rest) {
+    cert.insert(cert.end(), rest.begin(), rest.end());
+    return cert;
+  };
+  CHECK(curl(dir, with(mine, {url + "/healthz"})) == std::pair<int, std::string>{200, "ok\n"});
+  auto created = curl(dir, with(mine, {"-X", "PUT", url + "/collections/t", "-d", R"({"dim": 2, "metric": "l2"})"}));
+  CHECK(created.first == 200);
+  auto metrics = curl(dir, with(mine, {"https://127.0.0.1:" + std::to_string(ports + 1) + "/metrics"}));
+  CHECK(metrics.first == 200);
+  CHECK(metrics.second.find("p2p_build_info{") != std::string::npos);
+  // No client certificate, another CA's, or plain HTTP: refused, and the node serves on.
+  std::vector<std::string> bare{"/usr/bin/curl", "-s", "--cacert", tls + "/ca.pem", url + "/healthz"};
+  CHECK(run_program(bare, dir, 30).exit_code != 0);
+  std::vector<std::string> foreign{"/usr/bin/curl", "-s", "--cacert", tls + "/ca.pem", "--cert", dir + "/other/client.pem",
+                                   "--key", dir + "/other/client.key", url + "/healthz"};
+  CHECK(run_program(foreign, dir, 30).exit_code != 0);
+  std::string body;
+  CHECK(http_get(ports, "/healthz", body) != 200);
+  // The Python client with the cluster's TLS files.
+  auto py = run_program({"/usr/bin/python3", "-c",
+                         "import sys; sys.path.insert(0, '" + std::string(P2P_SOURCE_DIR) + "/clients/python'); "
+                         "from p2p_agent import Client; c = Client('" + url + "', tls_dir='" + tls + "'); "
+                         "c.upsert('t', [{'id': 'a', 'vector': [1, 2]}]); print(c.get('t', 'a')['vector'])"},
+                        dir, 60);
+  CHECK_MESSAGE(py.exit_code == 0, py.err);
+  CHECK(py.out == "[1, 2]\n");
+  CHECK(curl(dir, with(mine, {url + "/healthz"})).first == 200);
+}
