@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make g++ libcaf-dev libssl-dev librocksdb-dev libsimdjson-dev
           libboost-program-options-dev libboost-dev doctest-dev libhnswlib-dev
-          gnuplot-nox prometheus openssl python3 curl) # gnuplot: perf plots; prometheus: promtool checks /metrics in the tests; python3, curl: the HTTP API tests
+          gnuplot-nox prometheus openssl python3 curl chromium)
+# gnuplot: perf plots; prometheus: promtool checks /metrics in the tests; python3, curl: the HTTP
+# API tests; chromium: the dashboard test renders the page headless
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,8 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tests/support/data.hpp"
 #include "tests/support/process.hpp"
@@ -128,4 +131,45 @@ TEST_CASE("with security.tls the HTTP API and /metrics are HTTPS and take only c
   CHECK_MESSAGE(py.exit_code == 0, py.err);
   CHECK(py.out == "[1, 2]\n");
   CHECK(curl(dir, with(mine, {url + "/healthz"})).first == 200);
+}
+
+TEST_CASE("the dashboard, rendered by headless Chromium, shows the live peers, collections and tasks") {
+  const std::string chromium = "/usr/bin/chromium";
+  REQUIRE_MESSAGE(std::filesystem::exists(chromium), "no " << chromium << ": scripts/setup.sh installs Debian's chromium");
+  auto dir = fresh_dir("http-dashboard");
+  auto port = free_ports(1);
+  node_process first(fresh_dir("http-dashboard-1"), "{}", {"--http-port", std::to_string(port), "--id", "node-1"});
+  node_process second(fresh_dir("http-dashboard-2"), "{}", {"--bootstrap", first.address(), "--id", "node-2"});
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < deadline;) {
+    auto peers = run_agent({"peers", "--peer", first.address(), "--json"}, dir);
+    if (peers.exit_code == 0 && peers.out.find("node-2") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  auto url = "http://127.0.0.1:" + std::to_string(port);
+  auto made = curl(dir, {"-X", "PUT", url + "/collections/shown", "-d", R"({"dim": 3})"});
+  REQUIRE(made.first == 200);
+  auto put = curl(dir, {"-X", "PUT", url + "/collections/shown/points", "-d",
+                        R"({"points": [{"id": "a", "vector": [1, 0, 0]}, {"id": "b", "vector": [0, 1, 0]}]})"});
+  REQUIRE(put.first == 200);
+  // --virtual-time-budget lets the page's script fetch /status and draw before the DOM is dumped.
+  std::vector<std::string> base{chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                "--user-data-dir=" + dir + "/chromium-profile", "--virtual-time-budget=5000"};
+  auto dump_args = base;
+  dump_args.insert(dump_args.end(), {"--dump-dom", url + "/"});
+  auto dom = run_program(dump_args, dir, 120);
+  REQUIRE_MESSAGE(dom.exit_code == 0, dom.err);
+  CHECK_MESSAGE(dom.out.find(R"(<b id="alive">2 / 2</b>)") != std::string::npos, dom.out);
+  CHECK(dom.out.find("<td>node-2</td>") != std::string::npos);
+  CHECK(dom.out.find("<td>shown</td>") != std::string::npos);
+  CHECK(dom.out.find(R"(<div id="err"></div>)") != std::string::npos); // no error drawn
+  auto shot_args = base;
+  auto png = dir + "/dashboard.png";
+  shot_args.insert(shot_args.end(), {"--window-size=1200,900", "--screenshot=" + png, url + "/"});
+  auto shot = run_program(shot_args, dir, 120);
+  CHECK_MESSAGE(shot.exit_code == 0, shot.err);
+  CHECK(std::filesystem::exists(png));
+  CHECK(std::filesystem::file_size(png) > 10000);
+  MESSAGE("dashboard screenshot: " << png);
 }
