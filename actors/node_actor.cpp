@@ -11,6 +11,7 @@
 #include "actors/task_manager.hpp"
 #include "actors/text_worker.hpp"
 #include "actors/vector_router.hpp"
+#include "core/counters.hpp"
 #include "core/log.hpp"
 #include "core/process_stats.hpp"
 #include "storage/database.hpp"
@@ -101,6 +102,10 @@ caf::result<node_status> status(node_actor* self) {
           s.delayed_write_rate = st.db->property("rocksdb.actual-delayed-write-rate");
           s.writes_stopped = st.db->property("rocksdb.is-write-stopped");
         }
+        s.vectors_stored = counters().vectors_stored.load(std::memory_order_relaxed);
+        s.vectors_deleted = counters().vectors_deleted.load(std::memory_order_relaxed);
+        for (auto& e : counters().errors)
+          s.errors.push_back(e.load(std::memory_order_relaxed));
         s.collections = std::move(infos);
         self->request(st.tasks, internal_timeout, task_counts_atom::value)
           .then(

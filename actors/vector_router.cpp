@@ -11,6 +11,7 @@
 #include "actors/fan_in.hpp"
 #include "actors/vector_router_state.hpp"
 #include "actors/vector_shard.hpp"
+#include "core/counters.hpp"
 #include "core/log.hpp"
 #include "storage/collection_catalog.hpp"
 #include "storage/database.hpp"
@@ -184,7 +185,7 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   uint64_t rows = shared->ids.size();
   auto held = std::make_shared<std::vector<uint8_t>>(rows, 0);
   auto lost_replica = std::make_shared<bool>(false);
-  auto fan = std::make_shared<fan_in>([rp, rows, held, lost_replica](const caf::error& failure) mutable {
+  auto fan = std::make_shared<fan_in>([rp, rows, held, lost_replica, local_only](const caf::error& failure) mutable {
     if (failure) {
       rp.deliver(failure);
       return;
@@ -198,6 +199,8 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
         return;
       }
     }
+    if (!local_only) // a client's put, not a replica's copy
+      counters().vectors_stored.fetch_add(rows, std::memory_order_relaxed);
     rp.deliver(rows);
   });
   auto mark = [held](const std::vector<uint32_t>& part) {
@@ -328,11 +331,14 @@ void erase_then(router_actor* self, const collection_spec& spec, id_versions&& d
     return out;
   };
   auto existed = std::make_shared<uint64_t>(0);
-  auto fan = std::make_shared<fan_in>([done, existed](const caf::error& failure) mutable {
-    if (failure)
+  auto fan = std::make_shared<fan_in>([done, existed, local_only](const caf::error& failure) mutable {
+    if (failure) {
       done(failure);
-    else
-      done(*existed);
+      return;
+    }
+    if (!local_only) // a client's delete, not a replica's copy
+      counters().vectors_deleted.fetch_add(*existed, std::memory_order_relaxed);
+    done(*existed);
   });
   fan->expect();
   if (!plan.local.empty())

@@ -3,9 +3,13 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/sec.hpp>
 
+#include "core/counters.hpp"
+
 namespace p2p {
 
 caf::error make_error(errc code, std::string message) {
+  if (size_t(code) < counters().errors.size())
+    counters().errors[size_t(code)].fetch_add(1, std::memory_order_relaxed);
   return caf::make_error(code, std::move(message));
 }
 

@@ -360,13 +360,17 @@ struct node_status {
   uint64_t pending_compaction_bytes = 0;
   uint64_t delayed_write_rate = 0; // bytes/s while writes are slowed, else 0
   uint64_t writes_stopped = 0;
+  uint64_t vectors_stored = 0;      // rows of client puts acknowledged by this node
+  uint64_t vectors_deleted = 0;     // client deletes through this node of ids that existed
+  std::vector<uint64_t> errors;     // errors raised by this node, by errc code
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
            x.rss_bytes, x.collections, x.task_counts, x.members, x.cpu_seconds, x.start_time_unix, x.sst_bytes,
-           x.pending_compaction_bytes, x.delayed_write_rate, x.writes_stopped);
+           x.pending_compaction_bytes, x.delayed_write_rate, x.writes_stopped, x.vectors_stored, x.vectors_deleted,
+           x.errors);
 }
 
 /// Upper bounds (seconds) of the latency histogram buckets; one more bucket holds the rest.

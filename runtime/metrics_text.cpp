@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/errc.hpp"
 #include "core/version.hpp"
 #include "tasks/task.hpp"
 
@@ -87,6 +88,19 @@ std::string prometheus_text(const node_metrics& m) {
   out << "p2p_storage_delayed_write_rate_bytes " << s.delayed_write_rate << "\n";
   header(out, "p2p_storage_writes_stopped", "gauge", "1 while RocksDB stops writes (a write stall), else 0.");
   out << "p2p_storage_writes_stopped " << s.writes_stopped << "\n";
+  header(out, "p2p_vectors_stored_total", "counter", "Vectors of client puts this node acknowledged (each copy stored elsewhere not counted again).");
+  out << "p2p_vectors_stored_total " << s.vectors_stored << "\n";
+  header(out, "p2p_vectors_deleted_total", "counter", "Client deletes through this node of ids that existed.");
+  out << "p2p_vectors_deleted_total " << s.vectors_deleted << "\n";
+  header(out, "p2p_errors_total", "counter", "Errors this node raised, by kind (refused requests, unreachable peers, ...).");
+  for (size_t code = 1; code < s.errors.size() && code <= size_t(errc::internal); ++code)
+    out << "p2p_errors_total{kind=\"" << to_string(errc(code)) << "\"} " << s.errors[code] << "\n";
+  header(out, "p2p_tasks_finished_total", "counter", "Tasks submitted at this node that reached a final state, by type and state.");
+  for (size_t t = 0; t < m.tasks.types.size(); ++t)
+    for (size_t st = 0; st < task_state_count; ++st)
+      if (task_state(st) != task_state::queued && task_state(st) != task_state::running)
+        out << "p2p_tasks_finished_total{type=\"" << label(m.tasks.types[t]) << "\",state=\"" << to_string(task_state(st))
+            << "\"} " << m.tasks.counts[t * task_state_count + st] << "\n";
   header(out, "p2p_searches_total", "counter", "Search requests asked of this node (a request may hold many queries).");
   out << "p2p_searches_total " << m.search_latency.count << "\n";
   header(out, "p2p_uptime_seconds", "gauge", "Seconds since the node started.");

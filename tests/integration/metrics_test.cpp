@@ -81,6 +81,15 @@ TEST_CASE("/metrics answers while a node works and its counters move by exactly 
   CHECK(sample(after, "p2p_search_latency_seconds_count") == 1); // one request of 13 queries
   CHECK(sample(after, R"(p2p_vectors{collection="default"})") == 30000);
   CHECK(sample(after, "p2p_searches_total") == 1);
+  CHECK(sample(after, "p2p_vectors_stored_total") == 30000);
+  CHECK(sample(after, R"(p2p_tasks_finished_total{type="text_processing",state="completed"})") == 20);
+  auto missing_before = sample(after, R"(p2p_errors_total{kind="not_found"})");
+  CHECK(missing_before >= 0);
+  CHECK(run_agent({"get", "--peer", node.address(), "--id", "no-such-id"}, dir).exit_code == 1);
+  CHECK(run_agent({"delete", "--peer", node.address(), "--id", "7"}, dir).exit_code == 0);
+  auto later = scrape(port);
+  CHECK(sample(later, R"(p2p_errors_total{kind="not_found"})") == missing_before + 1);
+  CHECK(sample(later, "p2p_vectors_deleted_total") == 1);
   // The process_* series by the Prometheus conventions, the build and RocksDB's figures.
   CHECK(sample(after, "process_resident_memory_bytes") > 0);
   CHECK(sample(after, "process_cpu_seconds_total") > 0);
