@@ -159,7 +159,8 @@ write_plan plan_writes(const router_state& st, const Ids& ids) {
 
 /// Stores a checked, versioned batch: each row on every live replica of its virtual shard (all of
 /// it here when `local_only`), acknowledged when all are. A down replica catches up on return.
-caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vector_batch&& b, bool local_only) {
+caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vector_batch&& b, bool local_only,
+                            std::function<void()> settled = {}) {
   auto& st = self->state;
   auto shared = std::make_shared<const vector_batch>(std::move(b));
   write_plan plan;
@@ -172,12 +173,15 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   }
   // A row with no live replica cannot be written without being lost (or rolled back) when its
   // replicas return: the batch is refused whole, before anything is written.
-  if (plan.unreachable_rows > 0)
+  if (plan.unreachable_rows > 0) {
+    if (settled)
+      settled();
     return make_error(errc::unavailable, "put refused: " + std::to_string(plan.unreachable_rows) + " of the batch's "
                                            + std::to_string(shared->ids.size()) + " ids belong only to "
                                            + joined(plan.unreachable_nodes) + ", which "
                                            + (plan.unreachable_nodes.size() == 1 ? "is" : "are")
                                            + " down; nothing of the batch was written (retry once one is back)");
+  }
   // Acknowledged when every live replica of each row holds it. A replica dropped while the
   // write waited on it counts as down: it catches up on return, and the write stands if every
   // row is held by some other replica.
@@ -185,7 +189,9 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   uint64_t rows = shared->ids.size();
   auto held = std::make_shared<std::vector<uint8_t>>(rows, 0);
   auto lost_replica = std::make_shared<bool>(false);
-  auto fan = std::make_shared<fan_in>([rp, rows, held, lost_replica, local_only](const caf::error& failure) mutable {
+  auto fan = std::make_shared<fan_in>([rp, rows, held, lost_replica, local_only, settled](const caf::error& failure) mutable {
+    if (settled)
+      settled();
     if (failure) {
       rp.deliver(failure);
       return;
@@ -244,16 +250,34 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   return rp;
 }
 
+uint64_t batch_bytes(const vector_batch& b) {
+  uint64_t n = b.values.size() * sizeof(float) + b.ids.size() * 16;
+  for (auto& id : b.ids)
+    n += id.size();
+  for (auto& m : b.metadata)
+    n += m.size();
+  return n;
+}
+
 caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto& st = self->state;
   if (auto problem = check_batch(b); !problem.empty())
     return make_error(errc::invalid_input, "put refused: " + problem);
+  // Backpressure: a batch past the in-flight limit is refused at once (one batch is always let in,
+  // however large, so that a batch over the limit on its own still goes through when alone).
+  uint64_t bytes = batch_bytes(b), limit = uint64_t(st.cfg.max_inflight_mb) << 20;
+  if (st.inflight_bytes > 0 && st.inflight_bytes + bytes > limit)
+    return make_error(errc::busy, "busy: " + std::to_string(st.inflight_bytes >> 20) + " MiB of puts in flight (vectors.max_inflight_mb "
+                                    + std::to_string(st.cfg.max_inflight_mb) + "); retry after a pause");
   auto spec = collection_for_put(st, b);
   if (!spec)
     return spec.error();
   // One version for the whole batch, assigned where it enters the cluster.
   b.versions.assign(b.ids.size(), st.clock.next());
-  return store(self, *spec, std::move(b), false);
+  st.inflight_bytes += bytes;
+  // The bytes leave the count when the answer goes out, whatever it is.
+  return store(self, *spec, std::move(b), false,
+               [self, bytes] { self->state.inflight_bytes -= std::min(self->state.inflight_bytes, bytes); });
 }
 
 } // namespace

@@ -64,6 +64,9 @@ struct router_state {
   uint32_t handoff_after = 0;
   std::vector<caf::response_promise> leave_waiters;
   latency_histogram search_latency; // searches asked of this node, request to merged answer
+  // Bytes of client puts accepted and not yet acknowledged: past cfg.max_inflight_mb a put is
+  // answered busy at once instead of queueing in the shards without end.
+  uint64_t inflight_bytes = 0;
   // Requests waiting on each peer (by id), failed at once when the peer is dropped: no caller
   // waits for a timeout on a peer this node already knows is gone.
   std::map<std::string, std::map<uint64_t, std::function<void(caf::error)>>> waiting_on;

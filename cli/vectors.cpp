@@ -136,6 +136,9 @@ int run_put(int argc, char** argv) {
     std::cout << "stored " << stored << " vectors in '" << o.collection << "' in " << format_float(secs) << " s ("
               << format_float(secs > 0 ? double(stored) / secs : 0) << " vectors/s)" << std::endl;
   }
+  if (pipeline.busy_retries() > 0)
+    std::cerr << "p2p-agent put: the node answered busy " << pipeline.busy_retries()
+              << " times (vectors.max_inflight_mb); those batches were sent again after a pause" << std::endl;
   build_graphs_before_exit(*session);
   if (!error.empty())
     throw cli_exit{exit_code::failure, error + " (" + std::to_string(stored) + " vectors stored before it)"};

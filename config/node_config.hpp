@@ -50,6 +50,7 @@ struct node_config {
   durability_mode durability = durability_mode::wal;
   // metrics
   uint16_t metrics_port = 0;
+  uint32_t max_inflight_mb = 256; // puts accepted and not yet acknowledged, per node; past it: busy
   uint16_t http_port = 0;   // the HTTP/JSON API (runtime/http_server.hpp); 0: off
   std::string http_api_key; // when set, every HTTP request but /healthz needs "Authorization: Bearer KEY"
   // security

@@ -15,6 +15,7 @@ std::string_view to_string(errc code) {
     case errc::timeout: return "timeout";
     case errc::storage_failure: return "storage_failure";
     case errc::internal: return "internal";
+    case errc::busy: return "busy";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ enum class errc : uint8_t {
   timeout,           ///< no answer within the request's deadline
   storage_failure,   ///< RocksDB refused a read or write
   internal,          ///< a fault of this program
+  busy,              ///< over its limit of work in flight: retry after a pause (the CLI does)
 };
 
 [[nodiscard]] std::string_view to_string(errc code);

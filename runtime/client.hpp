@@ -6,9 +6,11 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include <caf/all.hpp>
 
+#include "protocol/errors.hpp"
 #include "protocol/messages.hpp"
 #include "runtime/actor_runtime.hpp"
 
@@ -79,10 +81,14 @@ public:
       receive_one();
     if (error_)
       return;
-    auto h = self_->request(node_, std::chrono::seconds(o_.timeout_s), std::forward<Ts>(xs)...);
+    auto msg = caf::make_message(std::forward<Ts>(xs)...); // kept to send again if the node is busy
+    auto h = self_->request(node_, std::chrono::seconds(o_.timeout_s), msg);
     session_.watch(self_.ptr(), h.id());
-    pending_.push_back({std::move(h), std::function<void(Reply&)>(on_reply)});
+    pending_.push_back({std::move(h), std::function<void(Reply&)>(on_reply), std::move(msg)});
   }
+
+  /// How many times a request was sent again because the node answered busy.
+  [[nodiscard]] size_t busy_retries() const { return busy_retries_; }
 
   void drain() {
     while (!pending_.empty())
@@ -94,18 +100,34 @@ public:
 private:
   using handle = decltype(std::declval<caf::scoped_actor&>()->request(caf::actor{}, std::chrono::seconds(1), 0));
 
+  /// Waits for the oldest reply; a busy node gets the same request again after a pause that
+  /// doubles from 50 ms to 2 s, for as long as --timeout allows in all.
   void receive_one() {
-    auto [h, on_reply] = std::move(pending_.front());
+    auto [h, on_reply, msg] = std::move(pending_.front());
     pending_.pop_front();
-    h.receive(
-      [&, cb = on_reply](Reply& r) {
-        if (!error_)
-          cb(r);
-      },
-      [&](caf::error& e) {
-        if (!error_)
-          error_ = std::move(e);
-      });
+    auto backoff = std::chrono::milliseconds(50);
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(o_.timeout_s);
+    for (;;) {
+      bool busy = false;
+      h.receive(
+        [&, cb = on_reply](Reply& r) {
+          if (!error_)
+            cb(r);
+        },
+        [&](caf::error& e) {
+          if (code_of(e) == errc::busy && std::chrono::steady_clock::now() + backoff < give_up)
+            busy = true;
+          else if (!error_)
+            error_ = std::move(e);
+        });
+      if (!busy)
+        return;
+      ++busy_retries_;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+      h = self_->request(node_, std::chrono::seconds(o_.timeout_s), msg);
+      session_.watch(self_.ptr(), h.id());
+    }
   }
 
   node_session& session_;
@@ -113,8 +135,14 @@ private:
   caf::actor node_;
   const client_options& o_;
   size_t in_flight_;
-  std::deque<std::pair<handle, std::function<void(Reply&)>>> pending_;
+  struct in_flight {
+    handle h;
+    std::function<void(Reply&)> on_reply;
+    caf::message msg;
+  };
+  std::deque<in_flight> pending_;
   caf::error error_;
+  size_t busy_retries_ = 0;
 };
 
 } // namespace p2p::client

@@ -63,6 +63,7 @@ reply from_error(const caf::error& e) {
       status = http::status::conflict;
       break;
     case errc::refused:
+    case errc::busy:
     case errc::unavailable:
     case errc::protocol_mismatch:
       status = http::status::service_unavailable;

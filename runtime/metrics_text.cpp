@@ -93,7 +93,7 @@ std::string prometheus_text(const node_metrics& m) {
   header(out, "p2p_vectors_deleted_total", "counter", "Client deletes through this node of ids that existed.");
   out << "p2p_vectors_deleted_total " << s.vectors_deleted << "\n";
   header(out, "p2p_errors_total", "counter", "Errors this node raised, by kind (refused requests, unreachable peers, ...).");
-  for (size_t code = 1; code < s.errors.size() && code <= size_t(errc::internal); ++code)
+  for (size_t code = 1; code < s.errors.size() && code <= size_t(errc::busy); ++code)
     out << "p2p_errors_total{kind=\"" << to_string(errc(code)) << "\"} " << s.errors[code] << "\n";
   header(out, "p2p_tasks_finished_total", "counter", "Tasks submitted at this node that reached a final state, by type and state.");
   for (size_t t = 0; t < m.tasks.types.size(); ++t)

@@ -389,3 +389,34 @@ TEST_CASE("a snapshot of a node under puts, restored into a new data dir, holds 
     self_first += !lines[q].ids.empty() && lines[q].ids[0] == std::to_string(q);
   CHECK(self_first >= marked * 99 / 100);
 }
+
+TEST_CASE("past vectors.max_inflight_mb a node answers busy, and clients that are told so retry until all is stored") {
+  constexpr uint32_t bdim = 128, n = 20000, clients = 4;
+  auto dir = fresh_dir("node-busy");
+  auto data = embedding_like_vectors(n, bdim, 81);
+  REQUIRE(write_fvecs(dir + "/rows.fvecs", data.data(), n, bdim));
+  auto port = free_ports(1);
+  node_process node(dir, R"({"vectors": {"dim": 128, "max_inflight_mb": 1}, "metrics": {"port": )" + std::to_string(port) + "}}");
+  std::vector<std::unique_ptr<child>> puts;
+  for (uint32_t c = 0; c < clients; ++c)
+    puts.push_back(std::make_unique<child>(std::vector<std::string>{P2P_AGENT_BIN, "put", "--peer", node.address(), "--input",
+                                                                    dir + "/rows.fvecs", "--first-id", std::to_string(c * n)},
+                                           dir, "put-" + std::to_string(c)));
+  size_t told_busy = 0;
+  for (auto& p : puts) {
+    CHECK(p->wait(300) == 0);
+    CHECK(p->out().find("stored 20000 vectors") != std::string::npos);
+    told_busy += p->err().find("the node answered busy") != std::string::npos;
+  }
+  auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+  REQUIRE(status.exit_code == 0);
+  CHECK(parse_status(status.out).count == n * clients); // every batch stored once
+  std::string metrics;
+  REQUIRE(http_get(port, "/metrics", metrics) == 200);
+  auto at = metrics.find("p2p_errors_total{kind=\"busy\"} ");
+  REQUIRE(at != std::string::npos);
+  auto busy = std::stoull(metrics.substr(at + std::string("p2p_errors_total{kind=\"busy\"} ").size()));
+  MESSAGE(busy << " busy answers; " << told_busy << " of " << clients << " clients were told so");
+  CHECK(busy > 0);
+  CHECK(told_busy > 0);
+}
