@@ -177,8 +177,9 @@ int run_node(int argc, char** argv) {
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  metrics.reset();
-  api.reset();
+  for (auto* server : {metrics.get(), api.get()})
+    if (server)
+      server->stop(); // destroyed after the node: its actors may still post answers to them
   if (fatal_reason.empty())
     log(log_level::info, std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
                            + ", shutting down");

@@ -776,11 +776,13 @@ http_server::http_server(caf::actor_system& sys, caf::actor node, http_options o
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
 
-http_server::~http_server() {
+void http_server::stop() {
   impl_->ioc.stop();
   if (impl_->thread.joinable())
     impl_->thread.join();
 }
+
+http_server::~http_server() { stop(); }
 
 uint16_t http_server::port() const { return impl_->acceptor.local_endpoint().port(); }
 

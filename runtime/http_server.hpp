@@ -30,7 +30,12 @@ class http_server {
 public:
   /// Listens on options.host:options.port; throws std::runtime_error when it cannot.
   http_server(caf::actor_system& sys, caf::actor node, http_options options);
-  ~http_server(); // stops the thread
+  ~http_server(); // stop()s
+
+  /// Stops serving: no request is read or answered after it returns. Call it before stopping
+  /// the node; destroy the server after, so that answers still on their way from the node's
+  /// actors land in a stopped (not a destroyed) IO context.
+  void stop();
 
   [[nodiscard]] uint16_t port() const;
 
