@@ -35,6 +35,7 @@ struct baseline {
   std::string name;
   double rate_per_s = 0, p50_us = 0, p99_us = 0;
   double recall = -1; // searches only
+  uint32_t ef = 0;    // searches: the ef it ran at (chosen by the step's recall when it names one)
 };
 
 /// `cfg` is the nodes' config: the baseline gets its threads (`runtime.workers` for text,

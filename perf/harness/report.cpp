@@ -163,7 +163,7 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
         << num(r.raw.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.raw.p50_us, "%.1f") << ", \"p99_us\": "
         << num(r.raw.p99_us, "%.1f");
     if (r.raw.recall >= 0)
-      out << ", \"recall_at_k\": " << num(r.raw.recall, "%.4f");
+      out << ", \"recall_at_k\": " << num(r.raw.recall, "%.4f") << ", \"ef\": " << r.raw.ef;
     out << "}, \"vs_baseline\": " << num(r.vs_raw, "%.4f");
     json_list(out, "runs_rate_per_s", r.run_rates, "%.3f");
     json_list(out, "runs_baseline_rate_per_s", r.raw_run_rates, "%.3f");

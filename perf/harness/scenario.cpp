@@ -73,6 +73,12 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
     {"collection", [&](auto& k, element x) { s.collection = read_string(k, x); }},
     {"k", [&](auto& k, element x) { read_uint(k, x, s.k, 1, 10000); }},
     {"ef", [&](auto& k, element x) { read_uint(k, x, s.ef, 1, 100000); }},
+    {"recall", [&](auto& k, element x) {
+       double r = 0;
+       if (x.get(r) || !(r > 0 && r <= 1))
+         throw std::runtime_error(k + ": expected a number above 0 and at most 1 (the recall@k to choose ef by)");
+       s.recall = r;
+     }},
     {"batch", [&](auto& k, element x) { read_uint(k, x, s.batch, 1, 100000); }},
     {"window", [&](auto& k, element x) { read_uint(k, x, s.window, 1, 1024); }},
     {"one_way", [&](auto& k, element x) {

@@ -29,7 +29,8 @@ struct scenario_step {
   std::string input;   // documents (.jsonl) or vectors (.fvecs/.jsonl); empty: generated
   std::string collection; // default: "bench" ("bench-docs" for ingest)
   uint32_t k = 10;     // vector_search
-  uint32_t ef = 0;     // vector_search: 0 = the node's ef_search
+  uint32_t ef = 0;     // vector_search: 0 = the node's ef_search, or chosen by `recall`
+  double recall = 0;   // vector_search without ef: the smallest ef whose raw hnswlib recall@k reaches this
   uint32_t batch = 0;  // items per request (0: the step's default)
   uint32_t window = 0; // requests in flight (0: the step's default)
   bool one_way = false; // messaging
