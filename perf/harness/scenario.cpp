@@ -76,7 +76,7 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
     {"recall", [&](auto& k, element x) {
        double r = 0;
        if (x.get(r) || !(r > 0 && r <= 1))
-         throw std::runtime_error(k + ": expected a number above 0 and at most 1 (the recall@k to choose ef by)");
+         throw error_found{k + ": expected a number above 0 and at most 1 (the recall@k to choose ef by)"};
        s.recall = r;
      }},
     {"batch", [&](auto& k, element x) { read_uint(k, x, s.batch, 1, 100000); }},

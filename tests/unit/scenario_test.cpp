@@ -109,3 +109,15 @@ TEST_CASE("unknown keys, bad shapes and a search before any store are refused") 
         != std::string::npos);
   CHECK(parse_error("{not json").find("not valid JSON") != std::string::npos);
 }
+
+TEST_CASE("a search step may name the recall to choose its ef by, between 0 and 1") {
+  scenario sc;
+  auto err = parse_scenario(R"({"steps": [{"type": "vector_store", "count": 5}, {"type": "vector_search", "count": 5, "recall": 0.99}]})", "", sc);
+  REQUIRE_MESSAGE(err.empty(), err);
+  CHECK(sc.steps[1].recall == doctest::Approx(0.99));
+  CHECK(sc.steps[1].ef == 0);
+  CHECK(parse_error(R"({"steps": [{"type": "vector_store", "count": 5}, {"type": "vector_search", "count": 5, "recall": 1.5}]})")
+          .find("steps[1].recall: expected a number above 0 and at most 1") != std::string::npos);
+  CHECK(parse_error(R"({"steps": [{"type": "vector_store", "count": 5}, {"type": "vector_search", "count": 5, "recall": "high"}]})")
+          .find("steps[1].recall") != std::string::npos);
+}
