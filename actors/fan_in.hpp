@@ -1,11 +1,13 @@
 #pragma once
 // Fan-in: one job sent as several requests, finished once the last answer is in.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <utility>
 
 #include <caf/error.hpp>
+#include <caf/response_promise.hpp>
 
 namespace p2p {
 
@@ -49,6 +51,30 @@ private:
   std::function<void(const caf::error&)> on_done_;
   size_t remaining_;
   caf::error failure_;
+};
+
+/// A fan-in that answers `rp` with the sum of its parts' counts, or with the first error: each
+/// part answers through `add()`. Hold one count while sending (expect() first, arrived() after).
+struct summing_fan {
+  std::shared_ptr<fan_in> fan;
+  std::shared_ptr<uint64_t> total = std::make_shared<uint64_t>(0);
+
+  explicit summing_fan(caf::response_promise rp) {
+    fan = std::make_shared<fan_in>([rp, total = total](const caf::error& e) mutable {
+      if (e)
+        rp.deliver(e);
+      else
+        rp.deliver(*total);
+    });
+  }
+
+  /// The reply handler of one part: adds its count, marks it arrived.
+  [[nodiscard]] auto add() const {
+    return [fan = fan, total = total](uint64_t n) {
+      *total += n;
+      fan->arrived();
+    };
+  }
 };
 
 } // namespace p2p

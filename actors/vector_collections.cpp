@@ -40,27 +40,6 @@ void add_counts(counts_map& into, const counts_map& from) {
   }
 }
 
-/// A fan-in that answers `rp` with the sum of its parts' counts (or the first error); hold one
-/// count while sending (expect() first, arrived() after the last part).
-std::pair<std::shared_ptr<fan_in>, std::shared_ptr<uint64_t>> summing_fan(caf::response_promise rp) {
-  auto total = std::make_shared<uint64_t>(0);
-  auto fan = std::make_shared<fan_in>([rp, total](const caf::error& e) mutable {
-    if (e)
-      rp.deliver(e);
-    else
-      rp.deliver(*total);
-  });
-  return {fan, total};
-}
-
-/// Adds a part's count and marks it arrived.
-auto add_to(std::shared_ptr<fan_in> fan, std::shared_ptr<uint64_t> total) {
-  return [fan, total](uint64_t n) {
-    *total += n;
-    fan->arrived();
-  };
-}
-
 } // namespace
 
 caf::result<bool> create_collection(router_actor* self, const collection_spec& spec) {
@@ -110,11 +89,12 @@ caf::result<uint64_t> drop_local(router_actor* self, const std::string& name) {
   if (auto s = collection_catalog(st.db).erase(name); !s.ok())
     return make_error(s.code(), s.message());
   auto rp = self->make_response_promise<uint64_t>();
-  auto [fan, total] = summing_fan(rp);
+  summing_fan sum(rp);
+  auto& fan = sum.fan;
   fan->expect();
   for (auto& shard : st.shards) {
     fan->expect();
-    self->request(shard, shard_timeout, collection_drop_atom::value, name).then(add_to(fan, total), fan_in::on_error(fan));
+    self->request(shard, shard_timeout, collection_drop_atom::value, name).then(sum.add(), fan_in::on_error(fan));
   }
   fan->arrived();
   log(log_level::info, "dropped collection '" + name + "'");
@@ -134,16 +114,17 @@ caf::result<uint64_t> drop_collection(router_actor* self, const std::string& nam
                                            + "' back when it returns; drop it once every member is up");
   }
   auto rp = self->make_response_promise<uint64_t>();
-  auto [fan, total] = summing_fan(rp);
+  summing_fan sum(rp);
+  auto& fan = sum.fan;
   fan->expect();
   for (auto& peer : st.peers) {
     fan->expect();
-    ask_peer<uint64_t>(self, peer, peer_timeout, add_to(fan, total), fan_in::on_error(fan),
+    ask_peer<uint64_t>(self, peer, peer_timeout, sum.add(), fan_in::on_error(fan),
                        cluster_collection_drop_atom::value, name);
   }
   fan->expect(); // and this node
   self->request(caf::actor_cast<caf::actor>(self), shard_timeout, cluster_collection_drop_atom::value, name)
-    .then(add_to(fan, total), fan_in::on_error(fan));
+    .then(sum.add(), fan_in::on_error(fan));
   fan->arrived();
   return rp;
 }

@@ -588,23 +588,10 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
     [=](collection_list_atom) { return list_collections(self); },
     [=](graph_save_atom) -> caf::result<uint64_t> {
       auto rp = self->make_response_promise<uint64_t>();
-      auto total = std::make_shared<uint64_t>(0);
-      auto fan = std::make_shared<fan_in>(
-        [rp, total](const caf::error& e) mutable {
-          if (e)
-            rp.deliver(e);
-          else
-            rp.deliver(*total);
-        },
-        self->state.shards.size());
+      summing_fan sum(rp);
+      sum.fan->expect(self->state.shards.size());
       for (auto& shard : self->state.shards)
-        self->request(shard, caf::infinite, graph_save_atom::value)
-          .then(
-            [fan, total](uint64_t n) {
-              *total += n;
-              fan->arrived();
-            },
-            fan_in::on_error(fan));
+        self->request(shard, caf::infinite, graph_save_atom::value).then(sum.add(), fan_in::on_error(sum.fan));
       return rp;
     },
   };
