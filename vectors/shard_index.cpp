@@ -102,15 +102,17 @@ void shard_index::prepare(const float* in, float* out) const {
     normalize(out, dim_);
 }
 
-void shard_index::upsert(std::string_view id, const float* values) {
+float* shard_index::copy_row(const float* values) {
   if (!copy_block_ || copy_block_used_ == copy_block_rows) {
     copy_block_.reset(new float[copy_block_rows * dim_]);
     copy_block_used_ = 0;
   }
   float* copy = copy_block_.get() + copy_block_used_++ * dim_;
   std::copy_n(values, dim_, copy);
-  upsert(id, copy, copy_block_);
+  return copy;
 }
+
+void shard_index::upsert(std::string_view id, const float* values) { upsert(id, copy_row(values), copy_block_); }
 
 void shard_index::upsert(std::string_view id, const float* values, std::shared_ptr<const void> owner) {
   uint32_t label = find(id);
@@ -338,12 +340,7 @@ void shard_index::compact() {
       continue;
     }
     // The graph holds the prepared vector (normalized for cosine): preparing it again is harmless.
-    if (!copy_block_ || copy_block_used_ == copy_block_rows) {
-      copy_block_.reset(new float[copy_block_rows * dim_]);
-      copy_block_used_ = 0;
-    }
-    float* copy = copy_block_.get() + copy_block_used_++ * dim_;
-    std::memcpy(copy, old->getDataByInternalId(internal), size_t(dim_) * sizeof(float));
+    float* copy = copy_row(reinterpret_cast<const float*>(old->getDataByInternalId(internal)));
     append_row(label, copy, copy_block_);
     st = live | pending_bit;
     ++pending_count_;

@@ -126,6 +126,8 @@ private:
   };
   [[nodiscard]] float pending_distance(const float* q, const pending_entry& e) const;
   void append_row(uint32_t label, const float* values, std::shared_ptr<const void> owner);
+  /// A copy of a vector in the current copy block (a new block when it is full).
+  float* copy_row(const float* values);
   void advance_head();
   /// Marks the pending entry of `label` dead (it was replaced or erased while pending).
   void bury_pending(uint32_t label);
