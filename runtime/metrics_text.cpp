@@ -40,6 +40,12 @@ void header(std::ostream& out, const char* name, const char* type, const char* h
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
+/// A series of one sample without labels: its HELP and TYPE lines, then the value.
+template <class T> void sample(std::ostream& out, const char* name, const char* type, const char* help, const T& value) {
+  header(out, name, type, help);
+  out << name << " " << value << "\n";
+}
+
 void histogram(std::ostream& out, const char* name, const char* help, const latency_histogram& h) {
   header(out, name, "histogram", help);
   uint64_t cumulative = 0;
@@ -74,24 +80,15 @@ std::string prometheus_text(const node_metrics& m) {
       << s.protocol << "\"} 1\n";
   header(out, "p2p_build_info", "gauge", "The p2p-agent build serving this node (value 1).");
   out << "p2p_build_info{version=\"" << label(version) << "\",protocol=\"" << s.protocol << "\"} 1\n";
-  header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  out << "process_resident_memory_bytes " << s.rss_bytes << "\n";
-  header(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-  out << "process_cpu_seconds_total " << number(s.cpu_seconds) << "\n";
-  header(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-  out << "process_start_time_seconds " << s.start_time_unix << "\n";
-  header(out, "p2p_storage_sst_bytes", "gauge", "RocksDB table files on disk, all column families.");
-  out << "p2p_storage_sst_bytes " << s.sst_bytes << "\n";
-  header(out, "p2p_storage_pending_compaction_bytes", "gauge", "RocksDB's estimate of the bytes compaction still has to rewrite.");
-  out << "p2p_storage_pending_compaction_bytes " << s.pending_compaction_bytes << "\n";
-  header(out, "p2p_storage_delayed_write_rate_bytes", "gauge", "While RocksDB slows writes (a write stall), the rate it allows; 0 otherwise.");
-  out << "p2p_storage_delayed_write_rate_bytes " << s.delayed_write_rate << "\n";
-  header(out, "p2p_storage_writes_stopped", "gauge", "1 while RocksDB stops writes (a write stall), else 0.");
-  out << "p2p_storage_writes_stopped " << s.writes_stopped << "\n";
-  header(out, "p2p_vectors_stored_total", "counter", "Vectors of client puts this node acknowledged (each copy stored elsewhere not counted again).");
-  out << "p2p_vectors_stored_total " << s.vectors_stored << "\n";
-  header(out, "p2p_vectors_deleted_total", "counter", "Client deletes through this node of ids that existed.");
-  out << "p2p_vectors_deleted_total " << s.vectors_deleted << "\n";
+  sample(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", s.rss_bytes);
+  sample(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", number(s.cpu_seconds));
+  sample(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", s.start_time_unix);
+  sample(out, "p2p_storage_sst_bytes", "gauge", "RocksDB table files on disk, all column families.", s.sst_bytes);
+  sample(out, "p2p_storage_pending_compaction_bytes", "gauge", "RocksDB's estimate of the bytes compaction still has to rewrite.", s.pending_compaction_bytes);
+  sample(out, "p2p_storage_delayed_write_rate_bytes", "gauge", "While RocksDB slows writes (a write stall), the rate it allows; 0 otherwise.", s.delayed_write_rate);
+  sample(out, "p2p_storage_writes_stopped", "gauge", "1 while RocksDB stops writes (a write stall), else 0.", s.writes_stopped);
+  sample(out, "p2p_vectors_stored_total", "counter", "Vectors of client puts this node acknowledged (each copy stored elsewhere not counted again).", s.vectors_stored);
+  sample(out, "p2p_vectors_deleted_total", "counter", "Client deletes through this node of ids that existed.", s.vectors_deleted);
   header(out, "p2p_errors_total", "counter", "Errors this node raised, by kind (refused requests, unreachable peers, ...).");
   for (size_t code = 1; code < s.errors.size() && code <= size_t(errc::busy); ++code)
     out << "p2p_errors_total{kind=\"" << to_string(errc(code)) << "\"} " << s.errors[code] << "\n";
@@ -101,17 +98,13 @@ std::string prometheus_text(const node_metrics& m) {
       if (task_state(st) != task_state::queued && task_state(st) != task_state::running)
         out << "p2p_tasks_finished_total{type=\"" << label(m.tasks.types[t]) << "\",state=\"" << to_string(task_state(st))
             << "\"} " << m.tasks.counts[t * task_state_count + st] << "\n";
-  header(out, "p2p_searches_total", "counter", "Search requests asked of this node (a request may hold many queries).");
-  out << "p2p_searches_total " << m.search_latency.count << "\n";
-  header(out, "p2p_uptime_seconds", "gauge", "Seconds since the node started.");
-  out << "p2p_uptime_seconds " << number(double(s.uptime_ms) / 1000) << "\n";
-  header(out, "p2p_resident_memory_bytes", "gauge", "Resident set size of the node process.");
-  out << "p2p_resident_memory_bytes " << s.rss_bytes << "\n";
+  sample(out, "p2p_searches_total", "counter", "Search requests asked of this node (a request may hold many queries).", m.search_latency.count);
+  sample(out, "p2p_uptime_seconds", "gauge", "Seconds since the node started.", number(double(s.uptime_ms) / 1000));
+  sample(out, "p2p_resident_memory_bytes", "gauge", "Resident set size of the node process.", s.rss_bytes);
   header(out, "p2p_peers", "gauge", "Cluster members this node sees connected, itself excluded.");
   auto alive = alive_members(s.members);
   out << "p2p_peers " << (alive == 0 ? 0 : alive - 1) << "\n";
-  header(out, "p2p_peers_down", "gauge", "Peers dropped without leaving: their vectors are unavailable until they return.");
-  out << "p2p_peers_down " << s.members.size() - alive << "\n";
+  sample(out, "p2p_peers_down", "gauge", "Peers dropped without leaving: their vectors are unavailable until they return.", s.members.size() - alive);
 
   header(out, "p2p_tasks", "gauge", "Tasks submitted at this node, by type and state.");
   for (size_t t = 0; t < m.tasks.types.size(); ++t)
@@ -120,10 +113,8 @@ std::string prometheus_text(const node_metrics& m) {
           << m.tasks.counts[t * task_state_count + st] << "\n";
   histogram(out, "p2p_task_latency_seconds", "Tasks from submission to their final state.", m.tasks.latency);
 
-  header(out, "p2p_messages_received_total", "counter", "Agent messages delivered to this node's agents.");
-  out << "p2p_messages_received_total " << m.messages_in << "\n";
-  header(out, "p2p_messages_sent_total", "counter", "Agent messages this node sent on to peers.");
-  out << "p2p_messages_sent_total " << m.messages_out << "\n";
+  sample(out, "p2p_messages_received_total", "counter", "Agent messages delivered to this node's agents.", m.messages_in);
+  sample(out, "p2p_messages_sent_total", "counter", "Agent messages this node sent on to peers.", m.messages_out);
 
   header(out, "p2p_vectors", "gauge", "Vectors stored in this node's shards, by collection.");
   for (auto& c : s.collections)
