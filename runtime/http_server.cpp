@@ -571,8 +571,7 @@ private:
     auto vector = member(obj, "vector"), vectors = member(obj, "vectors"), text = member(obj, "text");
     if (int(bool(vector)) + int(bool(vectors)) + int(bool(text)) != 1)
       throw bad_request{"give one of \"vector\", \"vectors\" or \"text\""};
-    auto took = std::chrono::steady_clock::now();
-    auto one = [with_payload, took](search_result& r) {
+    auto one = [with_payload](search_result& r) {
       json_writer w;
       size_t hit = 0;
       w.begin_object();
@@ -582,7 +581,6 @@ private:
         write_hits(w, r, hit, 0, with_payload);
       write_partial(w, r);
       w.end_object();
-      (void)took;
       return json_ok(w.take());
     };
     if (text) {
