@@ -133,7 +133,7 @@ caf::result<counts_map> local_counts(router_actor* self) {
   auto& st = self->state;
   auto acc = std::make_shared<counts_map>();
   for (auto& [name, _] : st.collections)
-    (*acc)[name].assign(virtual_shards + 1, 0);
+    (*acc)[name].assign(virtual_shards + 2, 0);
   auto rp = self->make_response_promise<counts_map>();
   auto fan = std::make_shared<fan_in>([rp, acc](const caf::error& e) mutable {
     if (e)
@@ -179,8 +179,10 @@ caf::result<std::vector<collection_info>> list_collections(router_actor* self) {
           continue;
         for (uint32_t v = 0; v < virtual_shards && v < it->second.size(); ++v)
           best[v] = std::max(best[v], it->second[v]);
-        if (it->second.size() > virtual_shards)
-          info.pending += it->second[virtual_shards]; // every copy waits for its own graph
+        if (it->second.size() >= virtual_shards + 2) { // copies, summed: each waits for its own graph
+          info.pending += it->second[virtual_shards];
+          info.tombstones += it->second[virtual_shards + 1];
+        }
       }
       for (auto c : best)
         info.count += c;

@@ -224,7 +224,8 @@ caf::expected<collection_spec> known_collection(router_state& st, const collecti
 
 /// Collections (actors/vector_collections.cpp): create and drop on this node and every live peer
 /// (drop refused while a member is down), their cluster_* counterparts from a peer, each
-/// collection's live vectors per virtual shard here (then, last, those pending for the graph),
+/// collection's live vectors per virtual shard here (then those pending for the graph, then the
+/// tombstones),
 /// and the cluster-wide list.
 caf::result<bool> create_collection(router_actor* self, const collection_spec& spec);
 caf::result<bool> accept_collection(router_actor* self, const collection_spec& spec);

@@ -541,10 +541,12 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       std::map<std::string, std::vector<uint64_t>> out;
       for (auto& [name, idx] : st.indexes) {
         auto& counts = out[name];
-        counts.assign(virtual_shards + 1, 0); // and last, the vectors pending for the graph
+        counts.assign(virtual_shards + 2, 0); // then the vectors pending for the graph, the tombstones
         auto& vs = st.vshards_of(name, *idx);
-        for (uint32_t label = 0; label < idx->labels(); ++label)
+        for (uint32_t label = 0; label < idx->labels(); ++label) {
           counts[vs[label]] += idx->live_label(label);
+          counts[virtual_shards + 1] += !idx->live_label(label) && idx->version_at(label) > 0;
+        }
         counts[virtual_shards] = idx->pending();
       }
       return out;

@@ -7,6 +7,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "core/json_writer.hpp"
+#include "runtime/status_json.hpp"
 #include "vectors/metric.hpp"
 
 namespace p2p::cli {
@@ -61,10 +63,11 @@ int run_collection(int argc, char** argv) {
       throw cli_exit{exit_code::usage, "--metric: expected cosine, ip or l2, got '" + metric + "'"};
     auto session = open_session(o);
     bool created = ask<bool>(*session, o, collection_create_atom::value, collection_spec{name, dim, uint8_t(*m)});
-    if (o.json)
-      std::cout << "{\"collection\": \"" << json_escape(name) << "\", \"created\": " << (created ? "true" : "false")
-                << ", \"dim\": " << dim << ", \"metric\": \"" << to_string(*m) << "\"}" << std::endl;
-    else
+    if (o.json) {
+      json_writer w;
+      w.begin_object().field("collection", name).field("created", created).field("dim", dim).field("metric", to_string(*m));
+      std::cout << w.end_object().str() << std::endl;
+    } else
       std::cout << (created ? "created collection '" : "collection '") << name << (created ? "' (" : "' already exists (")
                 << "dim " << dim << ", " << to_string(*m) << ")" << std::endl;
     return exit_code::ok;
@@ -73,9 +76,10 @@ int run_collection(int argc, char** argv) {
     auto name = need_name();
     auto session = open_session(o);
     auto removed = ask<uint64_t>(*session, o, collection_drop_atom::value, name);
-    if (o.json)
-      std::cout << "{\"dropped\": \"" << json_escape(name) << "\", \"vectors_removed\": " << removed << "}" << std::endl;
-    else
+    if (o.json) {
+      json_writer w;
+      std::cout << w.begin_object().field("dropped", name).field("vectors_removed", removed).end_object().str() << std::endl;
+    } else
       std::cout << "dropped collection '" << name << "' (" << removed << " stored vectors removed, replicas included)"
                 << std::endl;
     return exit_code::ok;
@@ -87,14 +91,11 @@ int run_collection(int argc, char** argv) {
     auto list = ask<std::vector<collection_info>>(*session, o, collection_list_atom::value);
     std::ostringstream out;
     if (o.json) {
-      out << "{\"collections\": [";
-      for (size_t i = 0; i < list.size(); ++i) {
-        auto& c = list[i];
-        out << (i ? ", " : "") << "{\"name\": \"" << json_escape(c.name) << "\", \"dim\": " << c.dim
-            << ", \"metric\": \"" << c.metric << "\", \"count\": " << c.count << ", \"pending\": " << c.pending
-            << ", \"under_replicated_shards\": " << c.under_replicated << "}";
-      }
-      out << "]}\n";
+      json_writer w; // the same objects as GET /collections
+      w.begin_object().key("collections").begin_array();
+      for (auto& c : list)
+        write_collection(w, c);
+      out << w.end_array().end_object().str() << "\n";
     } else if (list.empty()) {
       out << "no collections\n";
     } else {
@@ -137,9 +138,10 @@ int run_snapshot(int argc, char** argv) {
   }
   auto session = open_session(o);
   auto summary = ask<std::string>(*session, o, snapshot_atom::value, out);
-  if (o.json)
-    std::cout << "{\"snapshot\": \"" << json_escape(out) << "\"}" << std::endl;
-  else
+  if (o.json) {
+    json_writer w;
+    std::cout << w.begin_object().field("snapshot", out).end_object().str() << std::endl;
+  } else
     std::cout << summary << "; start a node on it with: p2p-agent restore --from " << out << " --data-dir NEW_DIR"
               << std::endl;
   return exit_code::ok;
