@@ -64,11 +64,11 @@ struct shard_state {
       store->scan(collection, [&](std::string_view, std::string_view id, std::string_view row) {
         uint32_t label = idx.label_of(id);
         std::string_view metadata;
-        if (label == shard_index::no_label || row.size() < size_t(idx.dim()) * 4)
+        if (label == shard_index::no_label || !vector_store::metadata_of(row, idx.dim(), metadata))
           return true;
         if (pc.json.size() <= label)
           pc.json.resize(size_t(label) + 1);
-        pc.json[label] = std::string(row.substr(size_t(idx.dim()) * 4));
+        pc.json[label] = std::string(metadata);
         return true;
       });
     pc.json.resize(idx.labels());

@@ -153,12 +153,18 @@ size_t vector_store::scan_prefix(const std::string& prefix, const row_fn& fn) co
   return unreadable;
 }
 
-bool vector_store::decode_row(std::string_view row, uint32_t dim, float* values, std::string_view& metadata) {
+bool vector_store::metadata_of(std::string_view row, uint32_t dim, std::string_view& metadata) {
   size_t bytes = size_t(dim) * 4;
   if (row.size() < bytes)
     return false;
-  std::memcpy(values, row.data(), bytes);
   metadata = row.substr(bytes);
+  return true;
+}
+
+bool vector_store::decode_row(std::string_view row, uint32_t dim, float* values, std::string_view& metadata) {
+  if (!metadata_of(row, dim, metadata))
+    return false;
+  std::memcpy(values, row.data(), size_t(dim) * 4);
   return true;
 }
 

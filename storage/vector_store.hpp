@@ -63,6 +63,9 @@ public:
   /// when the row is shorter than dim floats.
   [[nodiscard]] static bool decode_row(std::string_view row, uint32_t dim, float* values, std::string_view& metadata);
 
+  /// The metadata of a row only (no values copied); false when the row is shorter than dim floats.
+  [[nodiscard]] static bool metadata_of(std::string_view row, uint32_t dim, std::string_view& metadata);
+
 private:
   size_t scan_prefix(const std::string& prefix, const row_fn& fn) const;
   size_t scan_versions_prefix(const std::string& prefix, const version_fn& fn) const;
