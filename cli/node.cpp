@@ -4,6 +4,7 @@
 #include <csignal>
 #include <mutex>
 
+#include <sys/resource.h>
 #include <unistd.h>
 #include <iostream>
 
@@ -126,6 +127,13 @@ int run_node(int argc, char** argv) {
     log(log_level::warn, "security.insecure_plaintext: serving " + cfg.host + " without TLS: anyone who reaches port "
                            + std::to_string(cfg.port) + " can join cluster '" + cfg.cluster_name
                            + "', read, write and delete; use it only on a network you trust");
+
+  // Each connection is a descriptor: let the node hold security.max_connections of them next to
+  // its files (the soft limit is often 1024).
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, std::max<rlim_t>(files.rlim_cur, cfg.max_connections + 4096));
+    (void)setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   // Signals are taken by sigwait below; block them before CAF starts its threads.
   sigset_t signals;

@@ -1,5 +1,7 @@
 #include "config/node_config.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -135,6 +137,9 @@ void read_root(element root, node_config& c) {
     {"security", [&](auto& p, element v) {
        read_object(p, v, {
          {"insecure_plaintext", [&](auto& k, element x) { c.insecure_plaintext = read_bool(k, x); }},
+         {"max_connections", [&](auto& k, element x) { read_uint(k, x, c.max_connections, 1, 1000000); }},
+         {"handshake_timeout_ms", [&](auto& k, element x) { read_uint(k, x, c.handshake_timeout_ms, 100, 600000); }},
+         {"max_message_mb", [&](auto& k, element x) { read_uint(k, x, c.max_message_mb, 1, 4095); }},
          {"tls", [&](auto& t, element tv) {
             read_object(t, tv, {
               {"ca", [&](auto& k, element x) { c.tls_ca = read_string(k, x); }},
@@ -148,6 +153,11 @@ void read_root(element root, node_config& c) {
 }
 
 } // namespace
+
+bool valid_node_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128
+         && std::all_of(id.begin(), id.end(), [](char ch) { return ch > ' ' && ch < 127; });
+}
 
 bool parse_address(std::string_view addr, std::string& host, uint16_t& port) {
   auto colon = addr.rfind(':');
@@ -164,8 +174,8 @@ bool parse_address(std::string_view addr, std::string& host, uint16_t& port) {
 }
 
 config_error validate(const node_config& cfg) {
-  if (cfg.id.empty())
-    return {"config: node.id: expected a non-empty string"};
+  if (!valid_node_id(cfg.id))
+    return {"config: node.id: expected 1 to 128 printable ASCII characters without spaces, got \"" + cfg.id + "\""};
   if (cfg.data_dir.empty())
     return {"config: node.data_dir: expected a non-empty string"};
   if (cfg.cluster_name.empty() || cfg.cluster_name.size() > 64

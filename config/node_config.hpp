@@ -58,6 +58,10 @@ struct node_config {
   // security.tls: PEM files; all three or none. With them every BASP link (node to node,
   // client to node) is TLS with certificates of the CA `tls_ca` required on both sides.
   std::string tls_ca, tls_certificate, tls_key;
+  // Limits on the BASP port (protocol/wire_guard.hpp), with or without TLS.
+  uint32_t max_connections = 1024;     // accepted connections open at once; past it new ones are closed
+  uint32_t handshake_timeout_ms = 5000; // a connection that has not finished its handshake by then is closed
+  uint32_t max_message_mb = 256;       // a BASP frame announcing more closes its connection
 
   [[nodiscard]] bool tls() const { return !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty(); }
 };
@@ -73,6 +77,10 @@ struct config_error {
 
 /// Reads and parses a config file; the error names the file.
 [[nodiscard]] config_error load_config_file(const std::string& path, node_config& out);
+
+/// Whether `id` can name a node: 1 to 128 printable ASCII characters, no spaces (it appears in
+/// logs, JSON and metric labels).
+[[nodiscard]] bool valid_node_id(std::string_view id);
 
 /// Checks a "host:port" address; fills host and port on success.
 [[nodiscard]] bool parse_address(std::string_view addr, std::string& host, uint16_t& port);

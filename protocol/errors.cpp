@@ -47,7 +47,7 @@ std::string error_text(const caf::error& err) {
     return "connection refused or unreachable (is a node running there?)";
   if (err == caf::sec::disconnect_during_handshake)
     return "the process there closed the connection during the handshake (a TLS node and no --tls-dir or a "
-           "certificate of another CA? TLS on one side only? not a node's port? a metrics or HTTP port does this)";
+           "certificate of another CA? TLS on one side only? not a node's port? a metrics or HTTP port does this; or the node has security.max_connections open)";
   if (err == caf::sec::incompatible_versions || err == caf::sec::incompatible_application_ids)
     return "the process there speaks another version of the actor protocol (CAF) than this one";
   return caf::to_string(err);

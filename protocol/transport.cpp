@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <string>
@@ -12,8 +13,10 @@
 #include <caf/openssl/all.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/log.hpp"
+#include "protocol/wire_guard.hpp"
 
 // CAF 0.17.6's OpenSSL sessions never empty OpenSSL's per-thread error queue (their only
 // ERR_get_error call sits in log statements that Debian's build compiles out), and OpenSSL 3
@@ -66,6 +69,39 @@ void note_failed_handshake(SSL* ssl, int ret, bool accepting, const std::string&
                                      "per address and reason)");
 }
 
+/// The names a certificate gives its holder: the subject's CN, then its DNS and IP SANs.
+std::vector<std::string> names_of(X509* cert) {
+  std::vector<std::string> names;
+  if (cert == nullptr)
+    return names;
+  char cn[256];
+  if (int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn); n > 0)
+    names.emplace_back(cn, static_cast<size_t>(n));
+  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+    auto* name = sk_GENERAL_NAME_value(sans, i);
+    if (name->type == GEN_DNS) {
+      auto* s = name->d.dNSName;
+      names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<size_t>(ASN1_STRING_length(s)));
+    } else if (name->type == GEN_IPADD && ASN1_STRING_length(name->d.iPAddress) == 4) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, ASN1_STRING_get0_data(name->d.iPAddress), text, sizeof text);
+      names.emplace_back(text);
+    }
+  }
+  GENERAL_NAMES_free(sans);
+  std::sort(names.begin() + (names.empty() ? 0 : 1), names.end()); // the CN first, then each SAN once
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  names.erase(std::remove(names.begin() + (names.empty() ? 0 : 1), names.end(), names.empty() ? "" : names.front()), names.end());
+  return names;
+}
+
+void note_established(SSL* ssl, bool accepted) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  p2p::wire_guard::tls_established(SSL_get_fd(ssl), names_of(cert), accepted);
+  X509_free(cert);
+}
+
 } // namespace
 
 extern "C" {
@@ -73,7 +109,12 @@ extern "C" {
 int SSL_read(SSL* ssl, void* buf, int num) {
   static auto real = libssl<int (*)(SSL*, void*, int)>("SSL_read");
   ERR_clear_error();
-  return real(ssl, buf, num);
+  int ret = real(ssl, buf, num);
+  // A refused frame fails the read: with nothing in OpenSSL's queue, CAF reads SSL_ERROR_SYSCALL
+  // and closes the connection.
+  if (ret > 0 && !p2p::wire_guard::tls_bytes(SSL_get_fd(ssl), static_cast<const char*>(buf), static_cast<size_t>(ret)))
+    return -1;
+  return ret;
 }
 
 int SSL_write(SSL* ssl, const void* buf, int num) {
@@ -89,6 +130,8 @@ int SSL_connect(SSL* ssl) {
   int ret = real(ssl);
   if (ret <= 0)
     note_failed_handshake(ssl, ret, false, who);
+  else
+    note_established(ssl, false);
   return ret;
 }
 
@@ -99,6 +142,8 @@ int SSL_accept(SSL* ssl) {
   int ret = real(ssl);
   if (ret <= 0)
     note_failed_handshake(ssl, ret, true, who);
+  else
+    note_established(ssl, true);
   return ret;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/errc.hpp"
 #include "core/version.hpp"
+#include "protocol/wire_guard.hpp"
 #include "tasks/task.hpp"
 
 namespace p2p {
@@ -92,6 +93,11 @@ std::string prometheus_text(const node_metrics& m) {
   header(out, "p2p_errors_total", "counter", "Errors this node raised, by kind (refused requests, unreachable peers, ...).");
   for (size_t code = 1; code < s.errors.size() && code <= size_t(errc::busy); ++code)
     out << "p2p_errors_total{kind=\"" << to_string(errc(code)) << "\"} " << s.errors[code] << "\n";
+  auto guard = wire_guard::read_counters(); // this process's BASP port
+  sample(out, "p2p_connections_open", "gauge", "Connections accepted on the node's BASP port and open now.", guard.open_connections);
+  sample(out, "p2p_connections_refused_total", "counter", "Connections closed at once: security.max_connections were open.", guard.refused_connections);
+  sample(out, "p2p_handshake_timeouts_total", "counter", "Connections closed before finishing their handshake (security.handshake_timeout_ms).", guard.handshake_timeouts);
+  sample(out, "p2p_frames_refused_total", "counter", "Connections closed for a BASP frame of unknown type, over security.max_message_mb, or not a handshake first.", guard.refused_frames);
   header(out, "p2p_tasks_finished_total", "counter", "Tasks submitted at this node that reached a final state, by type and state.");
   for (size_t t = 0; t < m.tasks.types.size(); ++t)
     for (size_t st = 0; st < task_state_count; ++st)

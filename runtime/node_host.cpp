@@ -2,6 +2,7 @@
 
 #include "actors/node_actor.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/wire_guard.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "storage/database.hpp"
 
@@ -14,6 +15,9 @@ caf::expected<std::unique_ptr<node_host>> node_host::start(const node_config& cf
     return make_error(errc::storage_failure, error);
   std::unique_ptr<node_host> h(new node_host);
   h->db_ = db;
+  h->guard_limits_.max_message_bytes = uint64_t(cfg.max_message_mb) << 20;
+  h->guard_limits_.max_connections = cfg.max_connections;
+  h->guard_limits_.handshake_timeout_ms = cfg.handshake_timeout_ms;
   h->config_ = std::make_unique<runtime_config>(cfg);
   h->system_ = std::make_unique<caf::actor_system>(*h->config_);
   h->node_ = spawn_node(*h->system_, cfg, std::move(db), std::move(fatal));
@@ -21,11 +25,13 @@ caf::expected<std::unique_ptr<node_host>> node_host::start(const node_config& cf
 }
 
 caf::expected<uint16_t> node_host::publish(const std::string& host, uint16_t port) {
+  wire_guard::configure(guard_limits_);
   auto bound = publish_node(*system_, node_, host, port);
   if (!bound)
     return make_error(errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": "
                                            + error_text(bound.error()));
   published_ = *bound;
+  wire_guard::watch_port(*bound);
   caf::anon_send(node_, bound_atom::value, *bound);
   return *bound;
 }

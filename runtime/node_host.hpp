@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 
 #include "config/node_config.hpp"
+#include "protocol/wire_guard.hpp"
 
 namespace p2p {
 
@@ -47,6 +48,7 @@ private:
   std::shared_ptr<database> db_;
   caf::actor node_;
   std::optional<uint16_t> published_;
+  wire_guard::limits guard_limits_;
 };
 
 } // namespace p2p

@@ -1,0 +1,485 @@
+#include "protocol/wire_guard.hpp"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include <caf/binary_deserializer.hpp>
+
+#include "core/log.hpp"
+
+namespace p2p::wire_guard {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// CAF 0.17's BASP frame: a 32-byte header (operation, two pad bytes, flags, payload length as
+// a big-endian uint32, operation data, source and destination actor), then the payload.
+constexpr size_t header_size = 32;
+constexpr uint8_t server_handshake = 0, client_handshake = 1, last_operation = 6; // heartbeat
+// Frames up to this size go to CAF as they arrive (CAF allocates at most this for a header);
+// larger ones are collected here first, so that memory grows with the bytes really sent.
+constexpr uint64_t pass_through_bytes = 64 * 1024;
+// How much of the first frame's payload is kept: it starts with the sender's CAF node id.
+constexpr size_t first_payload_bytes = 256;
+
+// Message element types that take a node down when forged: CAF 0.17 throws while reading them (a
+// variant index out of range, "invalid type found"; a byte buffer sized from the wire,
+// std::length_error), which kills the BASP broker, or crashes printing them (a caf::duration
+// with a time unit out of range, when an actor drops an unexpected message). No node message
+// uses them; a frame naming one is refused.
+constexpr std::string_view refused_types[] = {"@charbuf",        "@config_value",   "@downstream_msg", "@upstream_msg",
+                                              "@open_stream_msg", "@group",          "@duration"};
+
+bool type_name_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == ':'
+         || ch == '<' || ch == '>' || ch == ',' || ch == '@' || ch == '+';
+}
+
+/// The refused type a message payload names, or empty. A message's element types are one
+/// string in the payload, "@<>+T1+T2..." (nested messages have their own), so every such string
+/// is read; a type CAF does not know ends CAF's reading, so nothing after it matters.
+std::string_view refused_type_in(std::string_view payload) {
+  for (size_t at = payload.find("@<>+"); at != std::string_view::npos; at = payload.find("@<>+", at + 4)) {
+    size_t end = at + 4;
+    while (end < payload.size() && type_name_char(payload[end]))
+      ++end;
+    auto names = payload.substr(at + 4, end - at - 4);
+    for (size_t start = 0; start <= names.size();) {
+      auto plus = std::min(names.find('+', start), names.size());
+      auto name = names.substr(start, plus - start);
+      for (auto refused : refused_types)
+        if (name.substr(0, refused.size()) == refused)
+          return refused;
+      start = plus + 1;
+    }
+  }
+  return {};
+}
+
+struct connection {
+  bool inbound = false; // accepted on a watched port (else a TLS connection this process opened)
+  bool tls = false;
+  steady::time_point opened;
+  std::string peer;
+  bool handshaken = false; // the peer's first frame, a handshake, arrived whole
+  // Where the byte stream stands: in a header (header_have < 32) or in a payload.
+  unsigned char header[header_size];
+  size_t header_have = 0;
+  uint64_t payload_left = 0;
+  uint8_t operation = 0;
+  uint64_t frames = 0;
+  std::string first_payload;
+  std::string payload; // a message frame's payload so far (plaintext, passed through)
+  // A large frame being collected (holding) or handed to CAF (serving) from `held`.
+  bool holding = false, serving = false;
+  std::string held;
+  size_t served = 0;
+  std::vector<std::string> names; // the peer certificate's names (TLS)
+};
+
+struct state {
+  std::mutex mutex;
+  limits lim;
+  bool configured = false;
+  std::set<uint16_t> ports;
+  std::unordered_map<int, connection> connections;
+  uint64_t open_inbound = 0;
+  std::map<std::string, std::vector<std::string>> names_by_node;
+  std::set<std::string> logged;
+  uint64_t refused_connections = 0, handshake_timeouts = 0, refused_frames = 0;
+};
+
+// Never destroyed: the hooks run until the last socket of the process closes.
+state& guard() {
+  static auto* s = new state;
+  return *s;
+}
+
+// The number of connections tracked: the hooks' fast path for every other descriptor.
+std::atomic<size_t> tracked{0};
+
+template <class F>
+F libc(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+ssize_t real_recv(int fd, void* buf, size_t len, int flags) {
+  static auto f = libc<ssize_t (*)(int, void*, size_t, int)>("recv");
+  return f(fd, buf, len, flags);
+}
+
+int real_close(int fd) {
+  static auto f = libc<int (*)(int)>("close");
+  return f(fd);
+}
+
+std::string address_of(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET)
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
+    else if (addr.ss_family == AF_INET6)
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
+  }
+  return host;
+}
+
+uint16_t local_port(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return 0;
+  if (addr.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return 0;
+}
+
+/// Logs once per address and reason (under the mutex), so that a peer trying again and again
+/// does not fill the log.
+void note(state& s, const std::string& who, const std::string& what, const std::string& detail = {}) {
+  if (s.logged.size() > 10000 || !s.logged.insert(who + " " + what).second)
+    return;
+  log(log_level::warn, what + detail + " (from " + who + "; logged once per address and reason)");
+}
+
+void forget(state& s, int fd) {
+  auto i = s.connections.find(fd);
+  if (i == s.connections.end())
+    return;
+  if (i->second.inbound)
+    --s.open_inbound;
+  s.connections.erase(i);
+  tracked.store(s.connections.size(), std::memory_order_relaxed);
+}
+
+/// The first frame of a connection ended: it must be a handshake, which names the sender's
+/// CAF node; with TLS, that node's certificate names are remembered.
+bool first_frame_done(state& s, connection& c) {
+  if (c.operation != server_handshake && c.operation != client_handshake)
+    return false;
+  c.handshaken = true;
+  if (!c.tls)
+    return true;
+  caf::node_id node;
+  caf::binary_deserializer source{static_cast<caf::execution_unit*>(nullptr), c.first_payload.data(),
+                                  c.first_payload.size()};
+  if (!source(node) && node)
+    s.names_by_node[caf::to_string(node)] = c.names;
+  c.first_payload.clear();
+  c.first_payload.shrink_to_fit();
+  return true;
+}
+
+/// Follows `n` bytes the peer sent on `c` (in order): an empty string, or why the connection
+/// must close. With `hold`, a header announcing a large payload is not consumed (the caller
+/// collects the frame); `consumed` says how many bytes were taken.
+std::string follow(state& s, connection& c, const char* data, size_t n, bool hold, size_t& consumed) {
+  consumed = 0;
+  while (consumed < n) {
+    if (c.payload_left > 0) {
+      auto take = static_cast<size_t>(std::min<uint64_t>(c.payload_left, n - consumed));
+      if (c.frames == 0 && c.first_payload.size() < first_payload_bytes)
+        c.first_payload.append(data + consumed, std::min(take, first_payload_bytes - c.first_payload.size()));
+      c.payload_left -= take;
+      consumed += take;
+      if (c.payload_left == 0 && c.frames++ == 0 && !first_frame_done(s, c))
+        return "a first BASP frame that is not a handshake";
+      continue;
+    }
+    auto take = std::min(header_size - c.header_have, n - consumed);
+    std::memcpy(c.header + c.header_have, data + consumed, take);
+    c.header_have += take;
+    consumed += take;
+    if (c.header_have < header_size)
+      continue;
+    c.header_have = 0;
+    c.operation = c.header[0];
+    uint32_t length = 0;
+    std::memcpy(&length, c.header + 4, 4);
+    length = ntohl(length);
+    if (c.operation > last_operation)
+      return "a BASP frame of unknown type";
+    if (c.frames == 0 && c.operation != server_handshake && c.operation != client_handshake)
+      return "a first BASP frame that is not a handshake";
+    if (length == 0 && c.operation != last_operation) // CAF 0.17 dereferences the missing payload
+      return "an empty BASP frame of a type that needs a payload";
+    if (c.frames == 0 && length > pass_through_bytes)
+      return "a BASP handshake announcing " + std::to_string(length) + " bytes";
+    if (length > s.lim.max_message_bytes)
+      return "a BASP frame announcing " + std::to_string(length) + " bytes (security.max_message_mb is "
+             + std::to_string(s.lim.max_message_bytes >> 20) + ")";
+    if (length == 0 && c.frames++ == 0 && !first_frame_done(s, c))
+      return "a first BASP frame that is not a handshake";
+    c.payload_left = length;
+    if (hold && length > pass_through_bytes)
+      return {};
+  }
+  return {};
+}
+
+void refuse_frame(state& s, connection& c, const std::string& why) {
+  ++s.refused_frames;
+  auto cut = why.find(" announcing "); // one line per kind of refusal, not per size
+  note(s, c.peer, "closed a connection that sent " + why.substr(0, cut), cut == std::string::npos ? "" : why.substr(cut));
+}
+
+/// Reads a plaintext connection's bytes for CAF, frame by frame (see the file's comment).
+ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int flags) {
+  if (c.serving) {
+    auto n = std::min(len, c.held.size() - c.served);
+    std::memcpy(buf, c.held.data() + c.served, n);
+    c.served += n;
+    if (c.served == c.held.size()) {
+      c.serving = false;
+      std::string().swap(c.held);
+      c.served = 0;
+    }
+    return static_cast<ssize_t>(n);
+  }
+  if (!c.holding && c.payload_left > 0) {
+    // Inside a frame CAF reads as it arrives; a message is checked before its last byte goes.
+    auto got = real_recv(fd, buf, static_cast<size_t>(std::min<uint64_t>(len, c.payload_left)), flags);
+    if (got <= 0)
+      return got;
+    if (c.frames > 0) {
+      c.payload.append(buf, static_cast<size_t>(got));
+      if (uint64_t(got) == c.payload_left) {
+        auto refused = refused_type_in(c.payload);
+        std::string().swap(c.payload);
+        if (!refused.empty()) {
+          refuse_frame(s, c, "a message of type " + std::string(refused) + ", which no node message uses");
+          errno = ECONNRESET;
+          return -1;
+        }
+      }
+    }
+    size_t consumed = 0;
+    if (auto why = follow(s, c, buf, static_cast<size_t>(got), true, consumed); !why.empty()) {
+      refuse_frame(s, c, why);
+      errno = ECONNRESET;
+      return -1;
+    }
+    return got;
+  }
+  if (!c.holding) {
+    // A header: read it whole here before CAF sees any of it.
+    while (c.header_have < header_size) {
+      auto got = real_recv(fd, c.header + c.header_have, header_size - c.header_have, flags);
+      if (got <= 0) {
+        if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+          return got;
+        errno = EAGAIN;
+        return -1;
+      }
+      c.header_have += static_cast<size_t>(got);
+    }
+    unsigned char header[header_size];
+    std::memcpy(header, c.header, header_size);
+    c.header_have = 0;
+    size_t consumed = 0;
+    if (auto why = follow(s, c, reinterpret_cast<const char*>(header), header_size, true, consumed); !why.empty()) {
+      refuse_frame(s, c, why);
+      errno = ECONNRESET;
+      return -1;
+    }
+    if (c.payload_left <= pass_through_bytes) {
+      auto n = std::min(len, header_size); // CAF asks for the header exactly
+      std::memcpy(buf, header, n);
+      return static_cast<ssize_t>(n);
+    }
+    c.holding = true;
+    c.held.assign(reinterpret_cast<const char*>(header), header_size);
+  }
+  // Collecting a large frame: its header goes to CAF once the whole payload is here.
+  while (c.payload_left > 0) {
+    auto chunk = static_cast<size_t>(std::min<uint64_t>(c.payload_left, 1 << 20));
+    auto at = c.held.size();
+    c.held.resize(at + chunk);
+    auto got = real_recv(fd, c.held.data() + at, chunk, flags);
+    c.held.resize(at + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+    if (got <= 0) {
+      if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return got;
+      errno = EAGAIN;
+      return -1;
+    }
+    size_t consumed = 0;
+    if (auto why = follow(s, c, c.held.data() + at, static_cast<size_t>(got), false, consumed); !why.empty()) {
+      refuse_frame(s, c, why);
+      errno = ECONNRESET;
+      return -1;
+    }
+  }
+  if (auto refused = refused_type_in(std::string_view(c.held).substr(header_size)); !refused.empty()) {
+    refuse_frame(s, c, "a message of type " + std::string(refused) + ", which no node message uses");
+    errno = ECONNRESET;
+    return -1;
+  }
+  c.holding = false;
+  c.serving = true;
+  c.served = 0;
+  return guarded_recv(s, c, fd, buf, len, flags);
+}
+
+void reap_forever() {
+  auto& s = guard();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto deadline = steady::now() - std::chrono::milliseconds(s.lim.handshake_timeout_ms);
+    for (auto& [fd, c] : s.connections) {
+      if (!c.inbound || c.handshaken || c.opened > deadline)
+        continue;
+      // The descriptor is still this connection's (close goes through forget() under the
+      // mutex first); shutdown makes CAF read the end of it and close it itself.
+      ::shutdown(fd, SHUT_RDWR);
+      c.handshaken = true; // once
+      ++s.handshake_timeouts;
+      note(s, c.peer,
+           "closed a connection that did not finish its handshake within "
+             + std::to_string(s.lim.handshake_timeout_ms) + " ms (security.handshake_timeout_ms)");
+    }
+  }
+}
+
+} // namespace
+
+void configure(const limits& l) {
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.lim = l;
+  if (!s.configured) {
+    s.configured = true;
+    std::thread(reap_forever).detach();
+  }
+}
+
+void watch_port(uint16_t port) {
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.configured)
+    s.ports.insert(port);
+}
+
+std::optional<std::vector<std::string>> certificate_names(const caf::node_id& node) {
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto i = s.names_by_node.find(caf::to_string(node));
+  if (i == s.names_by_node.end())
+    return std::nullopt;
+  return i->second;
+}
+
+counters read_counters() {
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return {s.refused_connections, s.handshake_timeouts, s.refused_frames, s.open_inbound};
+}
+
+void tls_established(int fd, std::vector<std::string> names, bool accepted) {
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto i = s.connections.find(fd);
+  if (i == s.connections.end()) {
+    if (accepted)
+      return; // not on a watched port
+    i = s.connections.emplace(fd, connection{}).first;
+    i->second.opened = steady::now();
+    i->second.peer = address_of(fd);
+    tracked.store(s.connections.size(), std::memory_order_relaxed);
+  }
+  i->second.tls = true;
+  i->second.names = std::move(names);
+}
+
+bool tls_bytes(int fd, const char* data, size_t n) {
+  if (tracked.load(std::memory_order_relaxed) == 0)
+    return true;
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto i = s.connections.find(fd);
+  if (i == s.connections.end() || !i->second.tls)
+    return true;
+  size_t consumed = 0;
+  if (auto why = follow(s, i->second, data, n, false, consumed); !why.empty()) {
+    refuse_frame(s, i->second, why); // from a peer with the cluster's certificate
+    return false;
+  }
+  return true;
+}
+
+} // namespace p2p::wire_guard
+
+using namespace p2p::wire_guard;
+
+// These take the place of libc's for the process (an executable's symbols come first); each
+// passes a descriptor the guard does not follow straight to libc.
+extern "C" {
+
+int accept(int listener, sockaddr* addr, socklen_t* len) {
+  static auto real = libc<int (*)(int, sockaddr*, socklen_t*)>("accept");
+  int fd = real(listener, addr, len);
+  if (fd < 0)
+    return fd;
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.ports.empty() || !s.ports.count(local_port(listener)))
+    return fd;
+  auto peer = address_of(fd);
+  if (s.open_inbound >= s.lim.max_connections) {
+    ++s.refused_connections;
+    note(s, peer,
+         "refused a connection: " + std::to_string(s.open_inbound) + " are open (security.max_connections)");
+    real_close(fd);
+    errno = EAGAIN;
+    return -1;
+  }
+  auto& c = s.connections[fd];
+  c = connection{};
+  c.inbound = true;
+  c.opened = steady::now();
+  c.peer = std::move(peer);
+  ++s.open_inbound;
+  tracked.store(s.connections.size(), std::memory_order_relaxed);
+  return fd;
+}
+
+ssize_t recv(int fd, void* buf, size_t len, int flags) {
+  if (tracked.load(std::memory_order_relaxed) == 0 || (flags & MSG_PEEK) != 0)
+    return real_recv(fd, buf, len, flags);
+  auto& s = guard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto i = s.connections.find(fd);
+  if (i == s.connections.end() || i->second.tls || !i->second.inbound)
+    return real_recv(fd, buf, len, flags);
+  return guarded_recv(s, i->second, fd, static_cast<char*>(buf), len, flags);
+}
+
+int close(int fd) {
+  if (tracked.load(std::memory_order_relaxed) != 0) {
+    auto& s = guard();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    forget(s, fd);
+  }
+  return real_close(fd);
+}
+
+} // extern "C"

@@ -1,0 +1,53 @@
+#pragma once
+// What a node lets through before CAF's BASP code sees a byte. CAF 0.17 trusts the network: it
+// allocates the payload a frame header announces (up to 4 GiB) before anything of it arrived,
+// keeps connections that never finish a handshake, and accepts every connection offered. The
+// guard sits below CAF (it takes the place of libc's accept, recv and close for the node's BASP
+// port, and sees the bytes SSL_read returns): it reads each frame header before CAF does, refuses
+// an unknown frame type, a frame larger than the limit, or a first frame that is not a
+// handshake, and hands CAF a large frame only once all of it arrived, so that memory follows the
+// bytes a peer really sent. It closes connections that have not finished their handshake in
+// time, refuses connections past a limit, and remembers which certificate the process behind
+// each CAF node showed over TLS.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/node_id.hpp>
+
+namespace p2p::wire_guard {
+
+struct limits {
+  uint64_t max_message_bytes = 256ull << 20; // a frame announcing more is refused
+  uint32_t max_connections = 1024;           // accepted connections open at once on the BASP port
+  uint32_t handshake_timeout_ms = 5000;      // from accept to the end of the peer's BASP handshake
+};
+
+/// Sets the limits and starts the thread that closes connections past the handshake timeout.
+/// Until called (clients, tests), nothing is guarded.
+void configure(const limits& l);
+
+/// Guards connections accepted on the BASP port `port` (call after publishing).
+void watch_port(uint16_t port);
+
+/// The names (CN and DNS/IP SANs) of the certificate the process with CAF node id `node` showed
+/// on a TLS connection to or from this process; nullopt when no such connection was seen.
+[[nodiscard]] std::optional<std::vector<std::string>> certificate_names(const caf::node_id& node);
+
+/// What the guard did, for /metrics.
+struct counters {
+  uint64_t refused_connections = 0; // past max_connections
+  uint64_t handshake_timeouts = 0;  // closed before finishing the handshake
+  uint64_t refused_frames = 0;      // unknown type, too large, not a handshake first
+  uint64_t open_connections = 0;    // accepted on the BASP port and open now
+};
+[[nodiscard]] counters read_counters();
+
+// Called by the TLS hooks in transport.cpp.
+void tls_established(int fd, std::vector<std::string> names, bool accepted);
+/// Follows the bytes SSL_read returned; false: the connection must close (SSL_read fails).
+[[nodiscard]] bool tls_bytes(int fd, const char* data, size_t n);
+
+} // namespace p2p::wire_guard
