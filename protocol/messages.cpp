@@ -1,5 +1,6 @@
 #include "protocol/messages.hpp"
 
+#include <atomic>
 #include <map>
 
 #include "core/log.hpp"
@@ -34,10 +35,16 @@ void register_message_types(caf::actor_system_config& cfg) {
 
 void keep_serving(caf::scheduled_actor* self, const char* name) {
   self->set_default_handler([name](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    // A stranger can send any number of them: the first 20 are logged, then every 1000th.
+    static std::atomic<uint64_t> dropped{0};
+    auto n = ++dropped;
+    if (n > 20 && n % 1000 != 0)
+      return caf::sec::unexpected_message;
     auto text = caf::to_string(x.content());
     if (text.size() > 200)
       text = text.substr(0, 200) + "...";
-    log(log_level::warn, std::string(name) + ": dropped an unexpected message " + text);
+    log(log_level::warn, std::string(name) + ": dropped an unexpected message " + text
+                           + (n >= 20 ? " (" + std::to_string(n) + " dropped so far; logging every 1000th)" : ""));
     return caf::sec::unexpected_message;
   });
   self->set_error_handler([name](caf::scheduled_actor*, caf::error& err) {

@@ -145,38 +145,44 @@ using snapshot_atom = caf::atom_constant<caf::atom("n_snap")>;
 // result names the shards it could not reach; 4: replicas, versioned writes, catch-up.
 constexpr uint32_t protocol_version = 5;
 
-/// Floats that travel as one raw block. CAF 0.17 serialises a std::vector<float> value by
-/// value (measured: 44 % of a client's CPU on a remote put); a block is one memcpy. Peers are
-/// assumed to share the host's float layout (IEEE 754, little-endian on every supported host).
-struct float_vector : std::vector<float> {
-  using std::vector<float>::vector;
-  float_vector() = default;
-  float_vector(std::vector<float>&& v) : std::vector<float>(std::move(v)) {}
+/// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
+/// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block
+/// is one memcpy. And CAF sizes a std::vector<uint8_t> from the count on the wire before checking
+/// it against the message (a forged count is a 4 GB allocation or an exception that kills the
+/// BASP broker); a block never allocates more than the message still holds. Peers are assumed to
+/// share the host's number layout (IEEE 754, little-endian on every supported host).
+template <class T>
+struct block_vector : std::vector<T> {
+  using std::vector<T>::vector;
+  block_vector() = default;
+  block_vector(std::vector<T>&& v) : std::vector<T>(std::move(v)) {}
 };
+using float_vector = block_vector<float>;
+using byte_vector = block_vector<uint8_t>;
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, float_vector& x) {
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, block_vector<T>& x) {
   if constexpr (std::is_base_of_v<caf::serializer, Inspector>) {
     size_t n = x.size();
     return caf::error::eval([&] { return f.begin_sequence(n); },
-                            [&] { return n ? f.apply_raw(n * sizeof(float), x.data()) : caf::error{}; },
+                            [&] { return n ? f.apply_raw(n * sizeof(T), x.data()) : caf::error{}; },
                             [&] { return f.end_sequence(); });
   } else if constexpr (std::is_base_of_v<caf::deserializer, Inspector>) {
     size_t n = 0;
     return caf::error::eval([&] { return f.begin_sequence(n); },
                             [&] {
-                              // The count comes from the wire: never allocate more floats than
-                              // the message still holds (a forged count of 10^9 would be 4 GB).
-                              // Other deserializers (none in BASP) get a fixed bound.
+                              // The count comes from the wire: never allocate more than the
+                              // message still holds. Other deserializers (none in BASP) get a
+                              // fixed bound.
                               auto* bytes = dynamic_cast<caf::binary_deserializer*>(&f);
-                              if (n > (bytes ? bytes->remaining() / sizeof(float) : size_t(1) << 26))
+                              if (n > (bytes ? bytes->remaining() / sizeof(T) : size_t(1) << 26))
                                 return caf::make_error(caf::sec::end_of_stream);
                               x.resize(n);
-                              return n ? f.apply_raw(n * sizeof(float), x.data()) : caf::error{};
+                              return n ? f.apply_raw(n * sizeof(T), x.data()) : caf::error{};
                             },
                             [&] { return f.end_sequence(); });
   } else {
-    return f(static_cast<std::vector<float>&>(x));
+    return f(static_cast<std::vector<T>&>(x));
   }
 }
 
@@ -245,7 +251,7 @@ struct shard_put {
 /// node does not keep (`keep`: one flag per virtual shard), from label `after` on.
 struct handoff_request {
   std::string collection;
-  std::vector<uint8_t> keep;
+  byte_vector keep;
   uint32_t after = 0;
   uint32_t max_rows = 1000;
 };
@@ -497,7 +503,7 @@ typename Inspector::result_type inspect(Inspector& f, task_submission& x) {
 /// Final states of tasks, in the order asked for.
 struct task_outcomes {
   std::vector<uint64_t> ids;
-  std::vector<uint8_t> states; // task_state
+  byte_vector states; // task_state
   std::vector<uint32_t> attempts;
   std::vector<std::string> results;
   std::vector<std::string> errors;
