@@ -9,6 +9,7 @@
 
 #include "protocol/messages.hpp"
 #include "protocol/transport.hpp"
+#include "protocol/wire_guard.hpp"
 #include "core/log.hpp"
 
 namespace p2p {
@@ -62,6 +63,7 @@ using membership_actor = caf::stateful_actor<membership_state>;
 std::chrono::milliseconds ms(uint32_t x) { return std::chrono::milliseconds(x); }
 
 void merge(membership_actor* self, const std::vector<member_info>& members);
+std::string certificate_mismatch(membership_actor* self, const caf::node_id& node, const std::string& id);
 
 /// Tells the node who its peers are now: the connected ones, and those dropped without leaving
 /// (state "down", no actor), which still own their keys.
@@ -124,8 +126,15 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
                                        + "', which this cluster forgot: not admitted");
                 return;
               }
-              if (!members.empty())
+              if (!members.empty()) {
+                if (auto why = certificate_mismatch(self, remote.node(), members.front().id); !why.empty()) {
+                  if (st.refusals_logged.insert(address + ": " + why).second)
+                    log(log_level::error, "peer at " + address + " says it is '" + members.front().id + "' but "
+                                            + why + ": not admitted (logged once)");
+                  return;
+                }
                 admit(self, members.front(), remote);
+              }
               merge(self, members);
             },
             [=](caf::error& err) {
@@ -162,6 +171,22 @@ void merge(membership_actor* self, const std::vector<member_info>& members) {
   }
 }
 
+/// With TLS: empty when the process behind `node` showed a certificate naming `id` (CN or SAN),
+/// else why not. A node may only join, and be joined, under the id its certificate names.
+std::string certificate_mismatch(membership_actor* self, const caf::node_id& node, const std::string& id) {
+  if (!uses_tls(self->system()) || node == self->node())
+    return {};
+  auto names = wire_guard::certificate_names(node);
+  if (!names)
+    return "no TLS certificate was seen from its process";
+  if (std::find(names->begin(), names->end(), id) != names->end())
+    return {};
+  std::string listed;
+  for (auto& n : *names)
+    listed += (listed.empty() ? "" : ", ") + n;
+  return "its certificate names " + (listed.empty() ? std::string("nothing") : listed) + ", not '" + id + "'";
+}
+
 /// A join refused: logged here once per address and reason (the other side logs it too), and
 /// answered with the reason.
 caf::error refuse_join(membership_actor* self, const member_info& who, errc code, const std::string& reason) {
@@ -176,6 +201,10 @@ caf::result<std::vector<member_info>> on_join(membership_actor* self, const memb
   auto& st = self->state;
   if (st.leaving)
     return make_error(errc::refused, "node " + st.self_info.id + " is leaving the cluster");
+  std::string host;
+  uint16_t port = 0;
+  if (!valid_node_id(who.id) || !parse_address(who.address, host, port))
+    return make_error(errc::invalid_input, "a join needs an id of 1 to 128 printable ASCII characters and a HOST:PORT address");
   if (who.protocol != protocol_version)
     return refuse_join(self, who, errc::protocol_mismatch, "protocol version " + std::to_string(who.protocol)
                                                              + " is not this node's " + std::to_string(protocol_version));
@@ -192,6 +221,10 @@ caf::result<std::vector<member_info>> on_join(membership_actor* self, const memb
                        "peer id '" + who.id + "' is already used by " + it->second.info.address);
   if (!node)
     return refuse_join(self, who, errc::invalid_input, "join without a node actor");
+  if (auto sender = self->current_sender(); sender) {
+    if (auto why = certificate_mismatch(self, sender->node(), who.id); !why.empty())
+      return refuse_join(self, who, errc::conflict, why);
+  }
   st.left.erase(who.id); // it came back
   admit(self, who, node);
   return st.members();
