@@ -973,6 +973,21 @@ TEST_CASE("a TLS cluster serves only clients with its CA's certificates, and a n
                     != std::string::npos,
                   log);
   }
+  // A node with the cluster's CA but another node's certificate (node-3's) cannot join as
+  // node-5: the id must be one its certificate names. It says why and stops.
+  std::filesystem::create_directories(dir + "/node-5");
+  std::ofstream(dir + "/node-5/config.json")
+    << "{\"node\": {\"id\": \"node-5\", \"port\": 0, \"data_dir\": \"" << dir << "/node-5/data\"}, "
+    << "\"cluster\": {\"name\": \"local\", \"bootstrap\": [\"" << addr[0] << "\"]}, "
+    << "\"security\": {\"tls\": {\"ca\": \"" << tls << "/ca.pem\", \"certificate\": \"" << tls
+    << "/node-3.pem\", \"key\": \"" << tls << "/node-3.key\"}}}";
+  {
+    child impostor({P2P_AGENT_BIN, "node", "--config", dir + "/node-5/config.json"}, dir + "/node-5", "node");
+    CHECK(impostor.wait(60) == 1);
+    auto log = impostor.err() + impostor.out();
+    CHECK_MESSAGE(log.find("refused by the cluster at " + addr[0] + ": its certificate names node-3") != std::string::npos,
+                  log);
+  }
   setenv("P2P_TLS_DIR", tls.c_str(), 1); // member_count and node_count ask through the CLI
   for (auto& a : addr)
     CHECK(member_count(a, dir) == 3);
@@ -997,6 +1012,8 @@ TEST_CASE("a TLS cluster serves only clients with its CA's certificates, and a n
   auto first_seen = node1_log.find(unknown_ca);
   CHECK(first_seen != std::string::npos);
   CHECK(node1_log.find(unknown_ca, first_seen + 1) == std::string::npos); // the intruder knocked ~10 times
+  CHECK_MESSAGE(node1_log.find("refused the join of 'node-5' from 127.0.0.1:") != std::string::npos, node1_log);
+  CHECK(node1_log.find("its certificate names node-3, 127.0.0.1, localhost, not 'node-5'") != std::string::npos);
 
   // node-3 leaves over TLS; every vector is still found through the other two.
   auto leave = run_agent({"leave", "--peer", addr[2]}, dir, 120);
