@@ -313,7 +313,9 @@ int run_bench(int argc, char** argv) {
       e.data_dir = dir.path + "/embedded";
       fs::remove_all(e.data_dir);
       auto s = open_session(e);
+      ro.node_pids = [] { return std::vector<int>{0}; }; // the embedded node is this process
       run_on(*s, 1);
+      ro.node_pids = nullptr;
     } else {
       auto script = find_cluster_script(b.cluster_script);
       for (auto n : counts) {
@@ -327,8 +329,19 @@ int run_bench(int argc, char** argv) {
         ro.node_control = [&s, &c, cluster_dir](step_kind kind, uint32_t node) {
           return control_node(*s, c, cluster_dir, kind, node);
         };
+        ro.node_pids = [cluster_dir, n] { // cluster.sh writes each node's pid
+          std::vector<int> pids;
+          for (uint32_t i = 1; i <= n; ++i) {
+            std::ifstream file(cluster_dir + "/node-" + std::to_string(i) + "/node.pid");
+            int pid = 0;
+            if (file >> pid && pid > 0 && kill(pid, 0) == 0)
+              pids.push_back(pid);
+          }
+          return pids;
+        };
         run_on(*s, n);
         ro.node_control = nullptr;
+        ro.node_pids = nullptr;
       }
     }
   }

@@ -1,5 +1,6 @@
 #include "core/process_stats.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -8,24 +9,30 @@
 
 namespace p2p {
 
-uint64_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
+namespace {
+
+std::string proc_path(int pid, const char* file) {
+  return "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) + "/" + file;
+}
+
+uint64_t resident_of(int pid) {
+  std::ifstream statm(proc_path(pid, "statm"));
   uint64_t size = 0, resident = 0;
   if (!(statm >> size >> resident))
     return 0;
   return resident * uint64_t(sysconf(_SC_PAGESIZE));
 }
 
-double cpu_seconds() {
-  std::ifstream stat("/proc/self/stat");
+double cpu_of(int pid) {
+  std::ifstream stat(proc_path(pid, "stat"));
   std::string line;
   if (!std::getline(stat, line))
-    return 0;
+    return -1;
   // Fields after the command name (which may hold spaces, inside parentheses): state is the
   // 3rd field, utime the 14th, stime the 15th.
   auto close = line.rfind(')');
   if (close == std::string::npos)
-    return 0;
+    return -1;
   std::istringstream rest(line.substr(close + 2));
   std::string field;
   uint64_t utime = 0, stime = 0;
@@ -37,5 +44,30 @@ double cpu_seconds() {
   }
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
+
+} // namespace
+
+process_sample sample_process(int pid) {
+  process_sample s;
+  s.cpu_seconds = cpu_of(pid);
+  if (s.cpu_seconds < 0)
+    return {};
+  s.ok = true;
+  s.rss_bytes = resident_of(pid);
+  std::ifstream io(proc_path(pid, "io"));
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "read_bytes:")
+      s.read_bytes = value;
+    else if (key == "write_bytes:")
+      s.write_bytes = value;
+  }
+  return s;
+}
+
+uint64_t resident_bytes() { return resident_of(0); }
+
+double cpu_seconds() { return std::max(0.0, cpu_of(0)); }
 
 } // namespace p2p

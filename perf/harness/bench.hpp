@@ -64,6 +64,14 @@ struct step_result {
   double index_wait_s = 0; // vector_search: time waited before it for the HNSW graphs to take every vector
   uint32_t batch = 0, window = 0;
   baseline raw;
+  // What the step cost (perf/harness/steps.cpp, from /proc): CPU seconds of this client process
+  // and of the nodes, each node's resident memory sampled every 20 ms (the largest peak; the
+  // mean over nodes of each one's mean), and the storage bytes the nodes read and wrote. The
+  // nodes' figures are -1 where bench cannot see their processes (--peer); an embedded node's
+  // are this process's, its CPU counted once, as the nodes'.
+  double client_cpu_s = 0, nodes_cpu_s = -1;
+  double peak_rss_mb = -1, mean_rss_mb = -1;
+  double read_bytes = -1, write_bytes = -1;
   std::string error; // the first error, if any
   // Over repeats (combine_repeats): the rate, the baseline's rate and their ratio in each repeat;
   // the figures above are then medians over them.
@@ -88,7 +96,15 @@ struct run_options {
   std::function<double(step_kind, uint32_t node)> node_control;
   bool progress = false;
   metric_kind metric = metric_kind::cosine; // the nodes' vectors.metric: recall is judged by it
+  // The node processes, asked before each step (a restarted node has a new pid); 0 means this
+  // process (an embedded node). Empty function: not visible (--peer).
+  std::function<std::vector<int>()> node_pids;
 };
+
+/// CPU microseconds (client and nodes) per item done, and the cores they kept busy on average;
+/// -1 when nothing was done.
+double cpu_us_per_item(const step_result& r);
+double cores_used(const step_result& r);
 
 /// Runs every step of `sc` against the node of `s` (reached through it: embedded or remote).
 std::vector<step_result> run_steps(node_session& s, const scenario& sc, const std::vector<workload>& w,

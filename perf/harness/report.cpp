@@ -121,6 +121,12 @@ std::vector<step_result> combine_repeats(const std::vector<std::vector<step_resu
     r.raw.p50_us = median(of([](auto& x) { return x.raw.p50_us; }));
     r.raw.p99_us = median(of([](auto& x) { return x.raw.p99_us; }));
     r.raw.recall = median(of([](auto& x) { return x.raw.recall; }));
+    r.client_cpu_s = median(of([](auto& x) { return x.client_cpu_s; }));
+    r.nodes_cpu_s = median(of([](auto& x) { return x.nodes_cpu_s; }));
+    r.peak_rss_mb = median(of([](auto& x) { return x.peak_rss_mb; }));
+    r.mean_rss_mb = median(of([](auto& x) { return x.mean_rss_mb; }));
+    r.read_bytes = median(of([](auto& x) { return x.read_bytes; }));
+    r.write_bytes = median(of([](auto& x) { return x.write_bytes; }));
     for (auto& rep : repeats) {
       r.done = std::min(r.done, rep[i].done);
       r.errors = std::max(r.errors, rep[i].errors);
@@ -165,6 +171,15 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
     if (r.raw.recall >= 0)
       out << ", \"recall_at_k\": " << num(r.raw.recall, "%.4f") << ", \"ef\": " << r.raw.ef;
     out << "}, \"vs_baseline\": " << num(r.vs_raw, "%.4f");
+    if (!is_node_step(*parse_step_kind(r.step))) {
+      auto known = [](double x, const char* fmt) { return x >= 0 ? num(x, fmt) : std::string("null"); };
+      auto per_item = [&](double x) { return x >= 0 && r.done ? num(x / double(r.done), "%.1f") : std::string("null"); };
+      out << ", \"resources\": {\"cpu_us_per_item\": " << known(cpu_us_per_item(r), "%.2f")
+          << ", \"cores\": " << num(cores_used(r), "%.3f") << ", \"client_cpu_s\": " << num(r.client_cpu_s, "%.4f")
+          << ", \"nodes_cpu_s\": " << known(r.nodes_cpu_s, "%.4f") << ", \"peak_rss_mb\": " << known(r.peak_rss_mb, "%.1f")
+          << ", \"mean_rss_mb\": " << known(r.mean_rss_mb, "%.1f") << ", \"write_bytes_per_item\": " << per_item(r.write_bytes)
+          << ", \"read_bytes_per_item\": " << per_item(r.read_bytes) << "}";
+    }
     json_list(out, "runs_rate_per_s", r.run_rates, "%.3f");
     json_list(out, "runs_baseline_rate_per_s", r.raw_run_rates, "%.3f");
     json_list(out, "runs_vs_baseline", r.run_ratios, "%.4f");
@@ -224,6 +239,21 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     width = std::max(width, label.size());
   for (auto& [label, name] : baselines)
     out << "  " << label << std::string(width - label.size(), ' ') << "  " << name << "\n";
+  // What each step cost, from /proc: CPU of the client and the nodes per item and the cores they
+  // kept busy, the nodes' memory, their storage I/O per item.
+  std::vector<std::vector<std::string>> cost{
+    {"step", "nodes", "cpu us/item", "cores busy", "node rss MB peak (mean)", "disk write B/item", "disk read B/item"}};
+  for (auto& r : results) {
+    if (is_node_step(*parse_step_kind(r.step)))
+      continue;
+    auto per_item = [&](double x) { return x >= 0 && r.done ? rate(x / double(r.done)) : std::string("-"); };
+    cost.push_back({r.label, std::to_string(r.nodes), cpu_us_per_item(r) >= 0 ? num(cpu_us_per_item(r), "%.1f") : "-",
+                    num(cores_used(r), "%.2f"),
+                    r.peak_rss_mb >= 0 ? num(r.peak_rss_mb, "%.0f") + " (" + num(r.mean_rss_mb, "%.0f") + ")" : "-",
+                    per_item(r.write_bytes), per_item(r.read_bytes)});
+  }
+  out << "\ncost of each step (client and nodes; nodes' figures need a cluster bench started or an embedded node):\n"
+      << render(cost);
   if (node_counts.size() > 1) {
     out << "\nthroughput per node count (rate/s; ratio to the first count):\n";
     std::vector<std::string> head{"step"};

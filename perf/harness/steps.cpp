@@ -1,12 +1,17 @@
 // Bench steps against a node: the same messages the CLI commands send, pipelined, with the round
 // trip of every request timed at the client.
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
 
 #include "perf/harness/bench.hpp"
+#include "core/process_stats.hpp"
 #include "runtime/client.hpp"
 #include "tasks/task.hpp"
 #include "perf/harness/datasets.hpp"
@@ -235,7 +240,91 @@ void run_messaging(node_session& s, const scenario_step& st, const workload& w, 
   run_pipelined<std::string>(s, st, st.count, o, r, make, [](size_t, std::string&, step_clock& clock) { ++clock.done; });
 }
 
+/// Samples the step's processes: CPU and storage I/O at its start and end, resident memory every
+/// 20 ms in between.
+class resource_watch {
+public:
+  explicit resource_watch(std::vector<int> pids) : pids_(std::move(pids)) {
+    embedded_ = std::find(pids_.begin(), pids_.end(), 0) != pids_.end();
+    client_start_ = embedded_ ? 0 : sample_process(0).cpu_seconds;
+    for (int pid : pids_)
+      start_.push_back(sample_process(pid));
+    peak_.assign(pids_.size(), 0);
+    sum_.assign(pids_.size(), 0);
+    if (!pids_.empty())
+      sampler_ = std::thread([this] {
+        std::unique_lock<std::mutex> lock(mutex_);
+        do
+          sample_rss();
+        while (!stop_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; }));
+      });
+  }
+
+  ~resource_watch() { finish(); }
+
+  void finish() {
+    if (sampler_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+      }
+      stop_.notify_all();
+      sampler_.join();
+    }
+  }
+
+  void fill(step_result& r) {
+    finish();
+    sample_rss();
+    r.client_cpu_s = embedded_ ? 0 : sample_process(0).cpu_seconds - client_start_;
+    if (pids_.empty())
+      return;
+    r.nodes_cpu_s = r.peak_rss_mb = r.mean_rss_mb = r.read_bytes = r.write_bytes = 0;
+    for (size_t i = 0; i < pids_.size(); ++i) {
+      auto end = sample_process(pids_[i]);
+      if (end.ok && start_[i].ok) {
+        r.nodes_cpu_s += end.cpu_seconds - start_[i].cpu_seconds;
+        r.read_bytes += double(end.read_bytes - start_[i].read_bytes);
+        r.write_bytes += double(end.write_bytes - start_[i].write_bytes);
+      }
+      r.peak_rss_mb = std::max(r.peak_rss_mb, double(peak_[i]) / 1e6);
+      r.mean_rss_mb += samples_ ? double(sum_[i]) / double(samples_) / 1e6 / double(pids_.size()) : 0;
+    }
+  }
+
+private:
+  void sample_rss() {
+    for (size_t i = 0; i < pids_.size(); ++i) {
+      auto rss = sample_process(pids_[i]).rss_bytes;
+      peak_[i] = std::max(peak_[i], rss);
+      sum_[i] += rss;
+    }
+    ++samples_;
+  }
+
+  std::vector<int> pids_;
+  bool embedded_ = false;
+  double client_start_ = 0;
+  std::vector<process_sample> start_;
+  std::vector<uint64_t> peak_, sum_;
+  uint64_t samples_ = 0;
+  std::mutex mutex_;
+  std::condition_variable stop_;
+  bool stopping_ = false;
+  std::thread sampler_;
+};
+
 } // namespace
+
+double cpu_us_per_item(const step_result& r) {
+  if (r.done == 0)
+    return -1;
+  return (r.client_cpu_s + std::max(0.0, r.nodes_cpu_s)) / double(r.done) * 1e6;
+}
+
+double cores_used(const step_result& r) {
+  return r.seconds > 0 ? (r.client_cpu_s + std::max(0.0, r.nodes_cpu_s)) / r.seconds : 0;
+}
 
 std::vector<step_result> run_steps(node_session& s, const scenario& sc, const std::vector<workload>& w,
                                    uint32_t nodes, const run_options& o) {
@@ -250,6 +339,15 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     r.nodes = nodes;
     r.batch = st.batch;
     r.window = st.window;
+    // A node step's figures would be the restart's, not work's: not watched.
+    std::optional<resource_watch> watch;
+    if (!is_node_step(st.kind))
+      watch.emplace(o.node_pids ? o.node_pids() : std::vector<int>{});
+    if (st.kind == step_kind::vector_search) { // the wait for the graphs is not the search's
+      r.index_wait_s = wait_indexed(s, st.collection, o);
+      watch.reset();
+      watch.emplace(o.node_pids ? o.node_pids() : std::vector<int>{});
+    }
     switch (st.kind) {
       case step_kind::text_processing:
       case step_kind::embedding: r.count = w[i].texts.size(); run_tasks(s, st, w[i], o, r); break;
@@ -257,7 +355,6 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
       case step_kind::vector_store: r.count = w[i].rows; run_store(s, st, w[i], o, r); break;
       case step_kind::vector_search: {
         r.count = w[i].rows;
-        r.index_wait_s = wait_indexed(s, st.collection, o);
         run_search(s, st, w[i], w[w[i].base_step], o.metric, o, r);
         break;
       }
@@ -279,6 +376,8 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
         }
         break;
     }
+    if (watch)
+      watch->fill(r);
     out.push_back(std::move(r));
   }
   return out;

@@ -132,6 +132,27 @@ TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on i
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   check_results(dir + "/out.json", 2);
   CHECK(r.out.find("scenario small: 2 nodes (star, 127.0.0.1, 2 copies of each vector)") != std::string::npos);
+  // What each step cost, read from the two nodes' /proc: the store step used their CPU and
+  // memory and wrote to disk.
+  CHECK(r.out.find("cost of each step") != std::string::npos);
+  {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE(parser.load(dir + "/out.json").get(doc) == simdjson::SUCCESS);
+    bool store_seen = false;
+    for (simdjson::dom::element step : doc["results"].get_array()) {
+      if (std::string_view(step["step"]) != "vector_store")
+        continue;
+      store_seen = true;
+      simdjson::dom::element res = step["resources"];
+      CHECK(double(res["nodes_cpu_s"]) > 0);
+      CHECK(double(res["cpu_us_per_item"]) > 0);
+      CHECK(double(res["peak_rss_mb"]) > 1);
+      CHECK(double(res["mean_rss_mb"]) > 1);
+      CHECK(double(res["write_bytes_per_item"]) >= 0);
+    }
+    CHECK(store_seen);
+  }
   // Both nodes were stopped cleanly after the run.
   CHECK(r.err.find("cluster up: 2 nodes") != std::string::npos);
   CHECK(r.err.find("cluster down: stopped 2 nodes") != std::string::npos);

@@ -86,3 +86,37 @@ TEST_CASE("the result JSON holds the repeat count and every repeat's rate, basel
   for (size_t at = 0, end; (end = table.find('\n', at)) != std::string::npos; at = end + 1)
     CHECK(end - at <= 140); // fits a wide terminal
 }
+
+TEST_CASE("each step's cost: CPU per item and cores busy from client and nodes, memory, disk bytes per item") {
+  scenario sc;
+  sc.name = "s";
+  auto r = result("vector_store", 50, 100, 100);
+  r.seconds = 2;
+  r.client_cpu_s = 0.5;
+  r.nodes_cpu_s = 1.5;
+  r.peak_rss_mb = 80;
+  r.mean_rss_mb = 60;
+  r.write_bytes = 409600;
+  r.read_bytes = 0;
+  CHECK(cpu_us_per_item(r) == doctest::Approx(20000)); // 2 s of CPU over 100 items
+  CHECK(cores_used(r) == doctest::Approx(1));
+  auto remote = result("vector_store", 50, 100, 100); // --peer: the nodes cannot be seen
+  remote.seconds = 1;
+  remote.client_cpu_s = 0.25;
+  CHECK(cpu_us_per_item(remote) == doctest::Approx(2500));
+  auto json = result_json(sc, {}, combine_repeats({{r}, {r}}), 2);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(json).get(doc) == simdjson::SUCCESS);
+  simdjson::dom::element res = doc["results"].at(0)["resources"];
+  CHECK(double(res["cpu_us_per_item"]) == doctest::Approx(20000));
+  CHECK(double(res["cores"]) == doctest::Approx(1));
+  CHECK(double(res["peak_rss_mb"]) == doctest::Approx(80));
+  CHECK(double(res["write_bytes_per_item"]) == doctest::Approx(4096));
+  auto remote_json = result_json(sc, {}, combine_repeats({{remote}}), 1);
+  REQUIRE(parser.parse(remote_json).get(doc) == simdjson::SUCCESS);
+  CHECK(doc["results"].at(0)["resources"]["nodes_cpu_s"].is_null());
+  auto table = result_table(sc, {}, combine_repeats({{r}}), 1);
+  CHECK(table.find("cost of each step") != std::string::npos);
+  CHECK(table.find("80 (60)") != std::string::npos);
+}
