@@ -252,7 +252,7 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
                     r.peak_rss_mb >= 0 ? num(r.peak_rss_mb, "%.0f") + " (" + num(r.mean_rss_mb, "%.0f") + ")" : "-",
                     per_item(r.write_bytes), per_item(r.read_bytes)});
   }
-  out << "\ncost of each step (client and nodes; nodes' figures need a cluster bench started or an embedded node):\n"
+  out << "\ncost of each step (client and nodes, from /proc; '-' where the nodes' processes are out of sight, as with --peer):\n"
       << render(cost);
   if (node_counts.size() > 1) {
     out << "\nthroughput per node count (rate/s; ratio to the first count):\n";
