@@ -335,6 +335,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
                                                    + std::to_string(protocol_version));
     },
     [=](gossip_atom a, std::vector<member_info>& members) { self->send(self->state.membership, a, std::move(members)); },
+    [=](gossip_atom a, uint64_t digest, caf::actor& from) { self->send(self->state.membership, a, digest, std::move(from)); },
   };
 }
 

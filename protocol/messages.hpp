@@ -53,7 +53,11 @@
 //                                                (another cluster name, a taken id, another protocol);
 //                                                the 3-element join of protocol 2 gets protocol_mismatch
 //                                                (id taken, protocol version)
-//   (gossip_atom, std::vector<member_info>)   one-way, every cluster.gossip_interval_ms
+//   (gossip_atom, uint64_t digest, actor from) one-way, to 3 peers in turn every
+//                                                cluster.gossip_interval_ms: a hash of the members
+//                                                (id, address) the sender is connected to
+//   (gossip_atom, std::vector<member_info>)   one-way, the receiver's members, sent back to
+//                                                `from` when its digest differs
 // Internal (task_manager -> text_worker):
 //   (run_task_atom, type, params, payload)    -> std::string result JSON
 // Internal (router <-> shards):
@@ -142,8 +146,10 @@ using snapshot_atom = caf::atom_constant<caf::atom("n_snap")>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search
-// result names the shards it could not reach; 4: replicas, versioned writes, catch-up.
-constexpr uint32_t protocol_version = 5;
+// result names the shards it could not reach; 4: replicas, versioned writes, catch-up;
+// 5: collections, saved graphs; 6: gossip sends a digest, the member list only to a node whose
+// digest differs.
+constexpr uint32_t protocol_version = 6;
 
 /// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
 /// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block

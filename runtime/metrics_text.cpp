@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/counters.hpp"
 #include "core/errc.hpp"
 #include "core/version.hpp"
 #include "protocol/wire_guard.hpp"
@@ -93,6 +94,9 @@ std::string prometheus_text(const node_metrics& m) {
   header(out, "p2p_errors_total", "counter", "Errors this node raised, by kind (refused requests, unreachable peers, ...).");
   for (size_t code = 1; code < s.errors.size() && code <= size_t(errc::busy); ++code)
     out << "p2p_errors_total{kind=\"" << to_string(errc(code)) << "\"} " << s.errors[code] << "\n";
+  header(out, "p2p_gossip_received_total", "counter", "Membership gossip from peers: digests, and member lists sent back where digests differed.");
+  out << "p2p_gossip_received_total{kind=\"digest\"} " << counters().gossip_digests.load(std::memory_order_relaxed) << "\n"
+      << "p2p_gossip_received_total{kind=\"list\"} " << counters().gossip_lists.load(std::memory_order_relaxed) << "\n";
   auto guard = wire_guard::read_counters(); // this process's BASP port
   sample(out, "p2p_connections_open", "gauge", "Connections accepted on the node's BASP port and open now.", guard.open_connections);
   sample(out, "p2p_connections_refused_total", "counter", "Connections closed at once: security.max_connections were open.", guard.refused_connections);
