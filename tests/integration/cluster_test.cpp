@@ -127,6 +127,32 @@ TEST_CASE("a 3-node star and a 4-node chain converge to every node knowing every
   }
 }
 
+TEST_CASE("24 nodes in a chain converge to every node seeing 24, and a SIGKILLed one is seen down by all") {
+  constexpr int n = 24;
+  auto dir = fresh_dir("cluster-24");
+  auto base = free_ports(n);
+  // A chain: each node knows only the one before it, so all but two members come from join
+  // answers and gossip digests.
+  auto up = cluster({"up", "--topology", "chain", "--nodes", std::to_string(n), "--base-port", std::to_string(base),
+                     "--dir", dir},
+                    dir);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(base + i - 1); };
+  for (int i = 1; i <= n; ++i) {
+    CAPTURE(i);
+    wait_members(addr(i), n, dir, std::chrono::seconds(60)); // bounded; converging takes a few seconds
+    CHECK(member_count(addr(i), dir) == size_t(n));
+  }
+  kill(std::stoi(read_file(dir + "/node-13/node.pid")), SIGKILL);
+  for (int i : {1, 12, 14, 24}) {
+    CAPTURE(i);
+    wait_members(addr(i), n - 1, dir, std::chrono::seconds(30));
+    CHECK(member_count(addr(i), dir) == size_t(n - 1));
+  }
+  auto down = cluster({"down", "--dir", dir}, dir);
+  CHECK(down.out.find("stopped " + std::to_string(n - 1) + " nodes") != std::string::npos);
+}
+
 TEST_CASE("a killed or hung peer is dropped within the failure timeout and a restarted one rejoins") {
   auto dir = fresh_dir("cluster-failure");
   auto base = free_ports(3);
