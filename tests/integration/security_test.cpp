@@ -58,6 +58,33 @@ bool closed_by_peer(int fd) {
   }
 }
 
+/// `n` idle connections to 127.0.0.1:port.
+std::vector<int> idle_connections(uint16_t port, int n) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    int fd = idle_connection(port);
+    REQUIRE(fd >= 0);
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+/// Polls every 100 ms, at most `rounds` times, until the node closed `want` of `fds`; how many
+/// it closed.
+size_t wait_closed(const std::vector<int>& fds, size_t want, int rounds) {
+  size_t closed = 0;
+  std::vector<bool> done(fds.size(), false);
+  for (int round = 0; round < rounds && closed < want; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (!done[i] && closed_by_peer(fds[i])) {
+        done[i] = true;
+        ++closed;
+      }
+  }
+  return closed;
+}
+
 /// Makes room for `n` descriptors in this process (the soft limit is often 1024).
 void allow_descriptors(rlim_t n) {
   rlimit files{};
@@ -156,26 +183,12 @@ TEST_CASE("1,000 idle connections: clients are still served, and each is closed 
   node_process node(dir, R"({"security": {"handshake_timeout_ms": 1000}, "metrics": {"port": )"
                            + std::to_string(metrics_port) + "}}");
   auto port = port_of(node.address());
-  std::vector<int> idle;
-  for (int i = 0; i < 1000; ++i) {
-    int fd = idle_connection(port);
-    REQUIRE(fd >= 0);
-    idle.push_back(fd);
-  }
+  auto idle = idle_connections(port, 1000);
   // A client is served while they hang on.
   auto status = run_agent({"status", "--peer", node.address()}, dir, 60);
   CHECK_MESSAGE(status.exit_code == 0, status.err);
   // Each is closed by the node (bounded wait: 30 s for a 1 s timeout).
-  size_t closed = 0;
-  std::vector<bool> done(idle.size(), false);
-  for (int round = 0; round < 300 && closed < idle.size(); ++round) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    for (size_t i = 0; i < idle.size(); ++i)
-      if (!done[i] && closed_by_peer(idle[i])) {
-        done[i] = true;
-        ++closed;
-      }
-  }
+  auto closed = wait_closed(idle, idle.size(), 300);
   for (int fd : idle)
     close(fd);
   CHECK(closed == idle.size());
@@ -192,23 +205,9 @@ TEST_CASE("past security.max_connections new connections are closed at once, and
   node_process node(dir, R"({"security": {"max_connections": 20, "handshake_timeout_ms": 600000},
                              "metrics": {"port": )" + std::to_string(metrics_port) + "}}");
   auto port = port_of(node.address());
-  std::vector<int> fds;
-  for (int i = 0; i < 30; ++i) {
-    int fd = idle_connection(port);
-    REQUIRE(fd >= 0);
-    fds.push_back(fd);
-  }
+  auto fds = idle_connections(port, 30);
   // Bounded: the node accepts and closes within a moment; wait until 10 are closed (10 s at most).
-  size_t closed = 0;
-  std::vector<bool> done(fds.size(), false);
-  for (int round = 0; round < 100 && closed < 10; ++round) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    for (size_t i = 0; i < fds.size(); ++i)
-      if (!done[i] && closed_by_peer(fds[i])) {
-        done[i] = true;
-        ++closed;
-      }
-  }
+  auto closed = wait_closed(fds, 10, 100);
   CHECK(closed == 10);
   CHECK(metric(metrics_port, "p2p_connections_refused_total") == "10");
   CHECK(metric(metrics_port, "p2p_connections_open") == "20");
