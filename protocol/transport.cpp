@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <string>
@@ -126,6 +127,7 @@ int SSL_write(SSL* ssl, const void* buf, int num) {
 int SSL_connect(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_connect");
   ERR_clear_error();
+  SSL_set_read_ahead(ssl, 1); // one read() fills OpenSSL's buffer with many records
   auto who = peer_of(ssl); // before: a peer that refuses us may have closed the socket after
   int ret = real(ssl);
   if (ret <= 0)
@@ -138,6 +140,7 @@ int SSL_connect(SSL* ssl) {
 int SSL_accept(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
+  SSL_set_read_ahead(ssl, 1); // one read() fills OpenSSL's buffer with many records
   auto who = peer_of(ssl);
   int ret = real(ssl);
   if (ret <= 0)
@@ -145,6 +148,17 @@ int SSL_accept(SSL* ssl) {
   else
     note_established(ssl, true);
   return ret;
+}
+
+// With read-ahead, OpenSSL may hold whole records not yet decrypted, which SSL_pending does not
+// count; CAF's read loop asks SSL_pending whether to go on once it did its quota of reads, and
+// the socket, already drained, would not wake it again. Report such bytes as plenty.
+int SSL_pending(const SSL* ssl) {
+  static auto real = libssl<int (*)(const SSL*)>("SSL_pending");
+  int n = real(ssl);
+  if (n == 0 && SSL_has_pending(ssl))
+    return std::numeric_limits<int>::max();
+  return n;
 }
 
 } // extern "C"
