@@ -127,7 +127,7 @@ int real_close(int fd) {
   return f(fd);
 }
 
-std::string address_of(int fd) {
+std::string remote_address(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   char host[INET6_ADDRSTRLEN] = "?";
@@ -154,10 +154,13 @@ uint16_t local_port(int fd) {
 
 /// Logs once per address and reason (under the mutex), so that a peer trying again and again
 /// does not fill the log.
+bool first_time(state& s, const std::string& key) {
+  return s.logged.size() <= 10000 && s.logged.insert(key).second;
+}
+
 void note(state& s, const std::string& who, const std::string& what, const std::string& detail = {}) {
-  if (s.logged.size() > 10000 || !s.logged.insert(who + " " + what).second)
-    return;
-  log(log_level::warn, what + detail + " (from " + who + "; logged once per address and reason)");
+  if (first_time(s, who + " " + what))
+    log(log_level::warn, what + detail + " (from " + who + "; logged once per address and reason)");
 }
 
 void forget(state& s, int fd) {
@@ -189,14 +192,13 @@ bool first_frame_done(state& s, connection& c) {
 }
 
 /// Follows `n` bytes the peer sent on `c` (in order): an empty string, or why the connection
-/// must close. With `hold`, a header announcing a large payload is not consumed (the caller
-/// collects the frame); `consumed` says how many bytes were taken.
-std::string follow(state& s, connection& c, const char* data, size_t n, bool hold, size_t& consumed) {
-  consumed = 0;
+/// must close.
+std::string follow(state& s, connection& c, const char* data, size_t n) {
+  size_t consumed = 0;
   while (consumed < n) {
     if (c.payload_left > 0) {
       auto take = static_cast<size_t>(std::min<uint64_t>(c.payload_left, n - consumed));
-      if (c.frames == 0 && c.first_payload.size() < first_payload_bytes)
+      if (c.tls && c.frames == 0 && c.first_payload.size() < first_payload_bytes) // names the peer's node
         c.first_payload.append(data + consumed, std::min(take, first_payload_bytes - c.first_payload.size()));
       c.payload_left -= take;
       consumed += take;
@@ -229,8 +231,6 @@ std::string follow(state& s, connection& c, const char* data, size_t n, bool hol
     if (length == 0 && c.frames++ == 0 && !first_frame_done(s, c))
       return "a first BASP frame that is not a handshake";
     c.payload_left = length;
-    if (hold && length > pass_through_bytes)
-      return {};
   }
   return {};
 }
@@ -239,6 +239,12 @@ void refuse_frame(state& s, connection& c, const std::string& why) {
   ++s.refused_frames;
   auto cut = why.find(" announcing "); // one line per kind of refusal, not per size
   note(s, c.peer, "closed a connection that sent " + why.substr(0, cut), cut == std::string::npos ? "" : why.substr(cut));
+}
+
+/// Empty when the message payload names no refused type, else why its connection closes.
+std::string check_types(std::string_view payload) {
+  auto refused = refused_type_in(payload);
+  return refused.empty() ? std::string() : "a message of type " + std::string(refused) + ", which no node message uses";
 }
 
 /// Reads a plaintext connection's bytes for CAF, frame by frame (see the file's comment).
@@ -259,20 +265,24 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
     auto got = real_recv(fd, buf, static_cast<size_t>(std::min<uint64_t>(len, c.payload_left)), flags);
     if (got <= 0)
       return got;
+    std::string why;
     if (c.frames > 0) {
-      c.payload.append(buf, static_cast<size_t>(got));
-      if (uint64_t(got) == c.payload_left) {
-        auto refused = refused_type_in(c.payload);
-        std::string().swap(c.payload);
-        if (!refused.empty()) {
-          refuse_frame(s, c, "a message of type " + std::string(refused) + ", which no node message uses");
-          errno = ECONNRESET;
-          return -1;
+      // A payload that came in one piece (the usual case) is checked where CAF will read it;
+      // only one that came in pieces is copied to be checked whole.
+      bool last = uint64_t(got) == c.payload_left;
+      if (last && c.payload.empty()) {
+        why = check_types(std::string_view(buf, static_cast<size_t>(got)));
+      } else {
+        c.payload.append(buf, static_cast<size_t>(got));
+        if (last) {
+          why = check_types(c.payload);
+          std::string().swap(c.payload);
         }
       }
     }
-    size_t consumed = 0;
-    if (auto why = follow(s, c, buf, static_cast<size_t>(got), true, consumed); !why.empty()) {
+    if (why.empty())
+      why = follow(s, c, buf, static_cast<size_t>(got));
+    if (!why.empty()) {
       refuse_frame(s, c, why);
       errno = ECONNRESET;
       return -1;
@@ -294,8 +304,7 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
     unsigned char header[header_size];
     std::memcpy(header, c.header, header_size);
     c.header_have = 0;
-    size_t consumed = 0;
-    if (auto why = follow(s, c, reinterpret_cast<const char*>(header), header_size, true, consumed); !why.empty()) {
+    if (auto why = follow(s, c, reinterpret_cast<const char*>(header), header_size); !why.empty()) {
       refuse_frame(s, c, why);
       errno = ECONNRESET;
       return -1;
@@ -321,15 +330,14 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
       errno = EAGAIN;
       return -1;
     }
-    size_t consumed = 0;
-    if (auto why = follow(s, c, c.held.data() + at, static_cast<size_t>(got), false, consumed); !why.empty()) {
+    if (auto why = follow(s, c, c.held.data() + at, static_cast<size_t>(got)); !why.empty()) {
       refuse_frame(s, c, why);
       errno = ECONNRESET;
       return -1;
     }
   }
-  if (auto refused = refused_type_in(std::string_view(c.held).substr(header_size)); !refused.empty()) {
-    refuse_frame(s, c, "a message of type " + std::string(refused) + ", which no node message uses");
+  if (auto why = check_types(std::string_view(c.held).substr(header_size)); !why.empty()) {
+    refuse_frame(s, c, why);
     errno = ECONNRESET;
     return -1;
   }
@@ -379,6 +387,18 @@ void watch_port(uint16_t port) {
     s.ports.insert(port);
 }
 
+std::string address_of(int fd) { return remote_address(fd); }
+
+void log_once(const std::string& key, const std::string& line) {
+  auto& s = guard();
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (!first_time(s, key))
+      return;
+  }
+  log(log_level::warn, line);
+}
+
 std::optional<std::vector<std::string>> certificate_names(const caf::node_id& node) {
   auto& s = guard();
   std::lock_guard<std::mutex> lock(s.mutex);
@@ -403,7 +423,7 @@ void tls_established(int fd, std::vector<std::string> names, bool accepted) {
       return; // not on a watched port
     i = s.connections.emplace(fd, connection{}).first;
     i->second.opened = steady::now();
-    i->second.peer = address_of(fd);
+    i->second.peer = remote_address(fd);
     tracked.store(s.connections.size(), std::memory_order_relaxed);
   }
   i->second.tls = true;
@@ -418,8 +438,7 @@ bool tls_bytes(int fd, const char* data, size_t n) {
   auto i = s.connections.find(fd);
   if (i == s.connections.end() || !i->second.tls)
     return true;
-  size_t consumed = 0;
-  if (auto why = follow(s, i->second, data, n, false, consumed); !why.empty()) {
+  if (auto why = follow(s, i->second, data, n); !why.empty()) {
     refuse_frame(s, i->second, why); // from a peer with the cluster's certificate
     return false;
   }
@@ -443,7 +462,7 @@ int accept(int listener, sockaddr* addr, socklen_t* len) {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.ports.empty() || !s.ports.count(local_port(listener)))
     return fd;
-  auto peer = address_of(fd);
+  auto peer = remote_address(fd);
   if (s.open_inbound >= s.lim.max_connections) {
     ++s.refused_connections;
     note(s, peer,
