@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include <caf/openssl/all.hpp>
@@ -35,18 +33,7 @@ F libssl(const char* name) {
 }
 
 /// The remote address of a TLS connection's socket ("?" when it has none any more).
-std::string peer_of(SSL* ssl) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    if (addr.ss_family == AF_INET)
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
-    else if (addr.ss_family == AF_INET6)
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
-  }
-  return host;
-}
+std::string peer_of(SSL* ssl) { return p2p::wire_guard::address_of(SSL_get_fd(ssl)); }
 
 /// A handshake that failed for good (not one still waiting for bytes): logged once per remote
 /// address and reason, so that a stranger knocking again and again does not fill the log.
@@ -56,18 +43,11 @@ void note_failed_handshake(SSL* ssl, int ret, bool accepting, const std::string&
   char reason[256] = "unknown";
   if (auto e = ERR_peek_error())
     ERR_error_string_n(e, reason, sizeof reason);
-  auto key = who + " " + reason;
-  static std::mutex mutex;
-  static std::set<std::string> logged;
-  {
-    std::lock_guard<std::mutex> guard(mutex);
-    if (logged.size() > 10000 || !logged.insert(key).second)
-      return;
-  }
-  p2p::log(p2p::log_level::warn, std::string(accepting ? "refused a TLS connection from " : "TLS handshake with ") + who
-                                   + (accepting ? "" : " failed") + ": " + reason
-                                   + " (a plain client, another CA's certificate, or no certificate; logged once "
-                                     "per address and reason)");
+  p2p::wire_guard::log_once(who + " " + reason,
+                            std::string(accepting ? "refused a TLS connection from " : "TLS handshake with ") + who
+                              + (accepting ? "" : " failed") + ": " + reason
+                              + " (a plain client, another CA's certificate, or no certificate; logged once "
+                                "per address and reason)");
 }
 
 /// The names a certificate gives its holder: the subject's CN, then its DNS and IP SANs.

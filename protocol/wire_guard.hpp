@@ -45,6 +45,13 @@ struct counters {
 };
 [[nodiscard]] counters read_counters();
 
+/// The remote address of a socket ("?" when it has none any more).
+[[nodiscard]] std::string address_of(int fd);
+
+/// Logs `line` (a warning) the first time `key` is seen, so that a peer trying again and again
+/// does not fill the log; the guard's own refusals go through the same set.
+void log_once(const std::string& key, const std::string& line);
+
 // Called by the TLS hooks in transport.cpp.
 void tls_established(int fd, std::vector<std::string> names, bool accepted);
 /// Follows the bytes SSL_read returned; false: the connection must close (SSL_read fails).
