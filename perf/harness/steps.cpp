@@ -339,15 +339,12 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     r.nodes = nodes;
     r.batch = st.batch;
     r.window = st.window;
+    if (st.kind == step_kind::vector_search) // before the watch: the wait for the graphs is not the search's
+      r.index_wait_s = wait_indexed(s, st.collection, o);
     // A node step's figures would be the restart's, not work's: not watched.
     std::optional<resource_watch> watch;
     if (!is_node_step(st.kind))
       watch.emplace(o.node_pids ? o.node_pids() : std::vector<int>{});
-    if (st.kind == step_kind::vector_search) { // the wait for the graphs is not the search's
-      r.index_wait_s = wait_indexed(s, st.collection, o);
-      watch.reset();
-      watch.emplace(o.node_pids ? o.node_pids() : std::vector<int>{});
-    }
     switch (st.kind) {
       case step_kind::text_processing:
       case step_kind::embedding: r.count = w[i].texts.size(); run_tasks(s, st, w[i], o, r); break;
