@@ -31,10 +31,7 @@ uint16_t port_of(const std::string& address) { return uint16_t(std::stoi(address
 /// A TCP connection to 127.0.0.1:port that sends nothing (-1 when it cannot connect).
 int idle_connection(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  auto addr = loopback_address(port);
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (fd >= 0)
       close(fd);

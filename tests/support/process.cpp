@@ -159,14 +159,19 @@ void node_process::kill() {
   proc_->wait(30);
 }
 
-namespace {
-
-bool port_free(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+sockaddr_in loopback_address(uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+namespace {
+
+bool port_free(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  auto addr = loopback_address(port);
   bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
   return ok;
@@ -195,10 +200,7 @@ int http_get(uint16_t port, const std::string& path, std::string& body) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{10, 0}; // bounded: a silent server fails the read after 10 s
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  auto addr = loopback_address(port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
     return 0;

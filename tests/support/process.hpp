@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 namespace p2p::test {
@@ -39,6 +40,9 @@ private:
   int status_ = -1;
   std::string out_path_, err_path_;
 };
+
+/// 127.0.0.1:port as a socket address.
+sockaddr_in loopback_address(uint16_t port);
 
 /// The first of `n` consecutive free loopback ports (bounded search; fails the test if none).
 uint16_t free_ports(int n);
