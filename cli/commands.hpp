@@ -14,6 +14,7 @@ int run_search(int argc, char** argv);
 int run_get(int argc, char** argv);
 int run_delete(int argc, char** argv);
 int run_process(int argc, char** argv);
+int run_embed(int argc, char** argv);
 int run_ingest(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_collection(int argc, char** argv);

@@ -30,6 +30,7 @@ const subcommand subcommands[] = {
   {"forget", p2p::cli::run_forget, "drop a down node for good: its keys go to the others (its vectors are lost with it)"},
   {"send", p2p::cli::run_send, "send a message to an agent on any peer: --to PEER_ID/AGENT"},
   {"process", p2p::cli::run_process, "text processing of JSONL documents: words, top terms, chunks"},
+  {"embed", p2p::cli::run_embed, "embeddings of JSONL documents as vectors JSONL (what put --input reads)"},
   {"ingest", p2p::cli::run_ingest, "documents to embedded, searchable chunks (DOC#N)"},
   {"sample", p2p::cli::run_sample, "write small docs.jsonl, vectors.fvecs and queries.fvecs to try the commands with"},
   {"bench", p2p::cli::run_bench, "run a perf scenario (perf/scenarios/*.json) and print its figures"},

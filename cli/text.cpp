@@ -1,11 +1,13 @@
-// p2p-agent process / ingest: documents from JSON Lines through the node's text workers.
+// p2p-agent process / embed / ingest: documents from JSON Lines through the node's text workers.
 
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "tasks/task.hpp"
+#include "tasks/task_kernels.hpp"
 
 namespace p2p::cli {
 
@@ -154,6 +156,90 @@ int run_process(int argc, char** argv) {
   std::cerr << "processed " << done - std::min(done, tasks_failed) << " documents (" << format_float(double(bytes) / 1e6)
             << " MB) in " << format_float(secs) << " s: " << format_float(double(done) / secs) << " docs/s, "
             << format_float(double(bytes) / 1e6 / secs) << " MB/s" << (failed ? "; " : "")
+            << (failed ? std::to_string(failed) + " failed" : "") << std::endl;
+  if (failed)
+    throw cli_exit{exit_code::failure, std::to_string(failed) + " documents failed (named above)"};
+  return exit_code::ok;
+}
+
+int run_embed(int argc, char** argv) {
+  client_options o;
+  std::string input, out_path, priority_name = "normal";
+  uint32_t dim = 512;
+  po::options_description desc("embed options");
+  add_client_options(desc, o, false);
+  desc.add_options()
+    ("input", po::value(&input)->required(), "documents: JSON Lines of {\"id\": ..., \"text\": ...}; - reads standard input")
+    ("dim", po::value(&dim)->default_value(dim), "dimensions of each embedding (1 to 65536)")
+    ("out", po::value(&out_path), "write the vectors here instead of standard output")
+    ("priority", po::value(&priority_name)->default_value(priority_name), "task priority: low, normal, high, critical");
+  po::variables_map vm;
+  if (!parse_args(argc, argv,
+                  "p2p-agent embed [--peer H:P] --input DOCS.jsonl [--dim 512] [--out VECS.jsonl]\n"
+                  "  Each document becomes one embedding task; the vectors come out as JSON Lines\n"
+                  "  {\"id\": ..., \"vector\": [...]}, the input `put --input` reads.",
+                  desc, vm))
+    return exit_code::ok;
+  if (dim == 0 || dim > 65536)
+    throw cli_exit{exit_code::usage, "--dim: expected 1 to 65536, got " + std::to_string(dim)};
+  auto parsed_priority = parse_priority(priority_name);
+  if (!parsed_priority)
+    throw cli_exit{exit_code::usage, "--priority: expected low, normal, high or critical, got '" + priority_name + "'"};
+  auto reader = open_input_file<document_reader>(input);
+  std::ofstream file;
+  if (!out_path.empty()) {
+    file.open(out_path, std::ios::binary | std::ios::trunc);
+    if (!file)
+      throw cli_exit{exit_code::failure, "cannot write --out " + out_path};
+  }
+  std::ostream& out = out_path.empty() ? std::cout : file;
+  auto session = open_session(o);
+  auto t0 = std::chrono::steady_clock::now();
+  // Submit and wait per batch, 4 batches in flight; the results come back in document order.
+  request_pipeline<task_outcomes> pipeline(*session, o);
+  progress_line progress("embed", 0, true);
+  size_t failed = 0, done = 0;
+  document_batch b;
+  std::vector<float> v;
+  while (!pipeline.error() && next_batch(*reader, 256, 4 << 20, b, failed)) {
+    if (b.ids.empty())
+      continue;
+    auto ids = std::make_shared<std::vector<std::string>>(std::move(b.ids));
+    pipeline.send(
+      [&, ids](task_outcomes& r) {
+        std::string lines;
+        for (size_t i = 0; i < r.ids.size() && i < ids->size(); ++i) {
+          auto& id = (*ids)[i];
+          if (task_state(r.states[i]) != task_state::completed || !embedding_floats(r.results[i], v)) {
+            std::cerr << "p2p-agent: document '" << id << "': task " << r.ids[i] << " "
+                      << to_string(task_state(r.states[i])) << ": "
+                      << (r.errors[i].empty() ? "no embedding in its result" : r.errors[i]) << "\n";
+            ++failed;
+            continue;
+          }
+          lines += "{\"id\": \"" + json_escape(id) + "\", \"vector\": ";
+          append_floats_json(lines, v.data(), v.size());
+          lines += "}\n";
+          ++done;
+        }
+        out << lines;
+        progress.update(done);
+      },
+      task_submit_wait_atom::value,
+      task_submission{"embedding", std::to_string(dim), std::move(b.texts), uint8_t(*parsed_priority), 0, -1});
+    b = document_batch{};
+  }
+  pipeline.drain();
+  progress.finish();
+  out.flush();
+  if (!out)
+    throw cli_exit{exit_code::failure, "cannot write " + (out_path.empty() ? std::string("standard output") : out_path)};
+  if (pipeline.error())
+    throw cli_exit{exit_code::failure, error_text(pipeline.error()) + " (" + std::to_string(done)
+                                         + " documents embedded before it)"};
+  double secs = seconds_since(t0);
+  std::cerr << "embedded " << done << " documents (" << dim << "-d) in " << format_float(secs)
+            << " s: " << format_float(double(done) / secs) << " docs/s" << (failed ? "; " : "")
             << (failed ? std::to_string(failed) + " failed" : "") << std::endl;
   if (failed)
     throw cli_exit{exit_code::failure, std::to_string(failed) + " documents failed (named above)"};

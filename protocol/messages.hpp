@@ -59,7 +59,7 @@
 //   (gossip_atom, std::vector<member_info>)   one-way, the receiver's members, sent back to
 //                                                `from` when its digest differs
 // Internal (task_manager -> text_worker):
-//   (run_task_atom, type, params, payload)    -> std::string result JSON
+//   (run_task_atom, type, params, payload)    -> std::string result (JSON; an embedding's floats as bytes)
 // Internal (router <-> shards):
 //   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
@@ -511,7 +511,7 @@ struct task_outcomes {
   std::vector<uint64_t> ids;
   byte_vector states; // task_state
   std::vector<uint32_t> attempts;
-  std::vector<std::string> results;
+  std::vector<std::string> results; // per task: JSON, or an embedding's floats as raw bytes (tasks/task_kernels.hpp)
   std::vector<std::string> errors;
 };
 

@@ -41,7 +41,7 @@ struct task_record {
   uint32_t attempts = 0;      // runs started
   uint32_t result_writes = 0; // times a result was recorded: 1 for a completed task, never more
   uint64_t created_ms = 0, started_ms = 0, finished_ms = 0;
-  std::string result; // JSON, when completed
+  std::string result; // when completed: JSON, or an embedding's floats as raw bytes (tasks/task_kernels.hpp)
   std::string error;  // when failed, cancelled or timed out
 };
 

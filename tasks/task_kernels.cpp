@@ -1,6 +1,7 @@
 #include "tasks/task_kernels.hpp"
 
-#include <cstdio>
+#include <charconv>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -42,18 +43,33 @@ std::string run_task_kernel(std::string_view type, std::string_view params, std:
       return "bad embedding params '" + std::string(params) + "' (expected DIM from 1 to 65536)";
     if (auto bad = find_invalid_utf8(payload); bad != SIZE_MAX)
       return "invalid UTF-8 at byte " + std::to_string(bad);
-    std::vector<float> v(dim);
-    hashing_embedder(dim).embed(payload, v.data());
-    result = "{\"dim\": " + std::to_string(dim) + ", \"vector\": [";
-    char buf[32];
-    for (uint32_t i = 0; i < dim; ++i) {
-      std::snprintf(buf, sizeof buf, i ? ", %.9g" : "%.9g", v[i]);
-      result += buf;
-    }
-    result += "]}";
+    result.assign(size_t(dim) * sizeof(float), '\0');
+    hashing_embedder(dim).embed(payload, reinterpret_cast<float*>(result.data()));
     return {};
   }
   return "no task kernel for type '" + std::string(type) + "'";
+}
+
+bool embedding_floats(std::string_view result, std::vector<float>& out) {
+  if (result.empty() || result.size() % sizeof(float) != 0)
+    return false;
+  out.resize(result.size() / sizeof(float));
+  std::memcpy(out.data(), result.data(), result.size());
+  return true;
+}
+
+void append_floats_json(std::string& out, const float* v, size_t n) {
+  char buf[32];
+  out += '[';
+  for (size_t i = 0; i < n; ++i) {
+    if (i)
+      out += ", ";
+    // The shortest text that reads back as the same float (Ryu in libstdc++): 3-6x faster than
+    // printf("%.9g") and shorter.
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v[i]);
+    out.append(buf, ec == std::errc{} ? end : buf);
+  }
+  out += ']';
 }
 
 } // namespace p2p

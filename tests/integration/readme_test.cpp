@@ -38,6 +38,7 @@ TEST_CASE("the README's example block runs as written, every command exiting 0")
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("stored 10000 vectors in 'default'") != std::string::npos);
+  CHECK(r.out.find("vectors in 'embedded'") != std::string::npos); // embed | put --input -
   CHECK(r.out.find("\"metadata\": {\"lang\":\"en\",\"year\":2024}") != std::string::npos); // the curl search
   CHECK(r.out.find("cluster up: 3 nodes") != std::string::npos);
   CHECK(fs::exists(dir + "/backup-1/CURRENT"));

@@ -298,3 +298,59 @@ TEST_CASE("--input - reads documents and vectors as JSON Lines from standard inp
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].ids == std::vector<std::string>{"v1"});
 }
+
+TEST_CASE("embed writes each document's embedding as vectors JSON Lines that put stores and search finds") {
+  auto dir = fresh_dir("embed");
+  auto docs = machine_corpus(40);
+  REQUIRE(docs.size() >= 20);
+  write_jsonl(dir + "/docs.jsonl", docs);
+  node_process node(dir, "{}");
+  auto r = run_agent({"embed", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--out", dir + "/vecs.jsonl"},
+                     dir);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.err.find("embedded " + std::to_string(docs.size()) + " documents (512-d)") != std::string::npos);
+  // Every line is the document's id and the embedder's vector, float for float.
+  simdjson::dom::parser parser;
+  simdjson::dom::document_stream lines;
+  REQUIRE(parser.load_many(dir + "/vecs.jsonl").get(lines) == simdjson::SUCCESS);
+  hashing_embedder embed(512);
+  std::vector<float> expected(512);
+  size_t i = 0;
+  for (auto line : lines) {
+    REQUIRE(i < docs.size());
+    simdjson::dom::element e;
+    REQUIRE(line.get(e) == simdjson::SUCCESS);
+    CHECK(std::string_view(e["id"]) == docs[i].id);
+    embed.embed(docs[i].text, expected.data());
+    simdjson::dom::array v = e["vector"];
+    REQUIRE(v.size() == 512);
+    size_t j = 0, same = 0;
+    for (double x : v)
+      same += float(x) == expected[j++];
+    CHECK(same == 512);
+    ++i;
+  }
+  CHECK(i == docs.size());
+  // put reads them as they are; each one, searched for, finds its own document first.
+  auto put = run_agent({"put", "--peer", node.address(), "--input", dir + "/vecs.jsonl", "--collection", "docs", "--json"},
+                       dir);
+  REQUIRE_MESSAGE(put.exit_code == 0, put.err);
+  CHECK(json_number(put.out, "stored") == double(docs.size()));
+  auto search = run_agent({"search", "--peer", node.address(), "--input", dir + "/vecs.jsonl", "--collection", "docs",
+                           "--k", "1", "--json"},
+                          dir);
+  REQUIRE_MESSAGE(search.exit_code == 0, search.err);
+  auto found = parse_search(search.out);
+  REQUIRE(found.size() == docs.size());
+  for (size_t q = 0; q < docs.size(); ++q)
+    CHECK(found[q].ids == std::vector<std::string>{docs[q].id});
+  // A bad --dim is a usage error; a bad document is named and the others still come out.
+  CHECK(run_agent({"embed", "--peer", node.address(), "--input", dir + "/docs.jsonl", "--dim", "0"}, dir).exit_code
+        == 2);
+  std::ofstream(dir + "/mixed.jsonl") << R"({"id": "ok", "text": "alpha beta"})" "\n" << R"({"id": "bad"})" "\n";
+  auto mixed = run_agent({"embed", "--peer", node.address(), "--input", dir + "/mixed.jsonl", "--dim", "4"}, dir);
+  CHECK(mixed.exit_code == 1);
+  CHECK(mixed.out.rfind("{\"id\": \"ok\", \"vector\": [", 0) == 0);
+  CHECK(mixed.err.find("line 2: document without \"text\"") != std::string::npos);
+  CHECK(node.stop() == 0);
+}

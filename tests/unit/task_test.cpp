@@ -2,6 +2,10 @@
 
 #include "tasks/task.hpp"
 #include "tasks/task_kernels.hpp"
+#include "text/embedder.hpp"
+
+#include <charconv>
+#include <cstring>
 
 using namespace p2p;
 
@@ -73,11 +77,46 @@ TEST_CASE("task kernels run text processing and embedding and name what they can
   std::string result;
   REQUIRE(run_task_kernel("text_processing", "2 0 1", "Alpha beta alpha", result).empty());
   CHECK(result == R"({"words": 3, "top_terms": [["alpha", 2]], "chunks": [[0, 10], [11, 16]]})");
+  // An embedding's result is its floats as raw bytes, the embedder's own vector.
   REQUIRE(run_task_kernel("embedding", "8", "alpha beta", result).empty());
-  CHECK(result.rfind("{\"dim\": 8, \"vector\": [", 0) == 0);
+  CHECK(result.size() == 8 * sizeof(float));
+  std::vector<float> got, expected(8);
+  REQUIRE(embedding_floats(result, got));
+  hashing_embedder(8).embed("alpha beta", expected.data());
+  CHECK(got == expected);
+  double norm = 0;
+  for (float x : got)
+    norm += double(x) * x;
+  CHECK(norm == doctest::Approx(1.0).epsilon(1e-5)); // L2-normalised
+  CHECK_FALSE(embedding_floats("abc", got));         // not a whole number of floats
+  CHECK_FALSE(embedding_floats("", got));
+  CHECK(run_task_kernel("embedding", "0", "a", result).find("bad embedding params") == 0);
   CHECK(run_task_kernel("text_processing", "", "bad \xFF", result) == "invalid UTF-8 at byte 4");
   CHECK(run_task_kernel("text_processing", "x", "a", result).find("bad text_processing params") == 0);
   CHECK(run_task_kernel("translate", "", "a", result) == "no task kernel for type 'translate'");
   CHECK(parse_priority("high") == task_priority::high);
   CHECK_FALSE(parse_priority("urgent"));
+}
+
+TEST_CASE("floats as JSON read back as the same floats, in the shortest text") {
+  std::vector<float> v{0.1f, -1.5f, 3.0e-7f, 123456.789f, 0.0f, -0.0f, 1.17549435e-38f, 3.40282347e+38f};
+  std::string out;
+  append_floats_json(out, v.data(), v.size());
+  CHECK(out.front() == '[');
+  CHECK(out.back() == ']');
+  CHECK(out.find("0.1, -1.5, ") == 1); // shortest text, not 0.100000001
+  std::vector<float> back;
+  for (size_t at = 1; at < out.size();) {
+    float x = 0;
+    auto [end, ec] = std::from_chars(out.data() + at, out.data() + out.size(), x);
+    REQUIRE(ec == std::errc{});
+    back.push_back(x);
+    at = size_t(end - out.data()) + 2; // past ", " (or the closing bracket)
+  }
+  REQUIRE(back.size() == v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    CHECK(std::memcmp(&back[i], &v[i], sizeof(float)) == 0); // bit for bit, -0 included
+  out.clear();
+  append_floats_json(out, v.data(), 0);
+  CHECK(out == "[]");
 }
