@@ -288,8 +288,6 @@ int run_bench(int argc, char** argv) {
     std::vector<bench::baseline> baselines;
     for (size_t i = 0; i < sc.steps.size(); ++i) {
       baselines.push_back(bench::measure_baseline(sc, i, workloads, cfg, dir.path));
-      if (sc.steps[i].ef == 0 && sc.steps[i].recall > 0 && baselines.back().ef > 0)
-        sc.steps[i].ef = baselines.back().ef; // the node searches at the ef chosen on the raw graph
       if (is_node_step(sc.steps[i].kind))
         continue;
       note(quiet, tag + "baseline " + std::string(to_string(sc.steps[i].kind)) + ": " + baselines.back().name + ", "

@@ -162,7 +162,7 @@ baseline hnswlib_search(const scenario_step& s, const workload& q, const workloa
   };
   size_t ef = s.ef ? s.ef : cfg.hnsw.ef_search;
   if (s.ef == 0 && s.recall > 0) // the smallest ef (of a doubling-ish ladder) that reaches the recall
-    for (size_t candidate : {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024}) {
+    for (size_t candidate : ef_ladder) {
       ef = std::max<size_t>(candidate, s.k);
       if (recall_at(ef) >= s.recall)
         break;

@@ -51,6 +51,10 @@ struct guide_range {
 };
 guide_range guide_for(step_kind k);
 
+/// The efs a search step that names a recall tries, least first, on the raw graph and on the
+/// node alike; each keeps the least that reaches the recall.
+inline constexpr uint32_t ef_ladder[] = {10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024};
+
 struct step_result {
   std::string step;
   std::string label; // the step, told apart from others of its type ("messaging_one_way")
@@ -61,6 +65,7 @@ struct step_result {
   double seconds = 0, rate_per_s = 0, p50_us = 0, p99_us = 0;
   uint32_t k = 0;
   double recall = -1; // vector_search: recall@k against exact search (ties count as hits)
+  uint32_t ef = 0;     // vector_search: the ef the node searched at (0: its ef_search)
   double index_wait_s = 0; // vector_search: time waited before it for the HNSW graphs to take every vector
   uint32_t batch = 0, window = 0;
   baseline raw;

@@ -116,6 +116,7 @@ std::vector<step_result> combine_repeats(const std::vector<std::vector<step_resu
     r.p50_us = median(of([](auto& x) { return x.p50_us; }));
     r.p99_us = median(of([](auto& x) { return x.p99_us; }));
     r.recall = median(of([](auto& x) { return x.recall; }));
+    r.ef = uint32_t(median(of([](auto& x) { return x.ef; })));
     r.index_wait_s = median(of([](auto& x) { return x.index_wait_s; }));
     r.raw.rate_per_s = median(r.raw_run_rates);
     r.raw.p50_us = median(of([](auto& x) { return x.raw.p50_us; }));
@@ -136,6 +137,11 @@ std::vector<step_result> combine_repeats(const std::vector<std::vector<step_resu
     out.push_back(std::move(r));
   }
   return out;
+}
+
+/// "0.993, ef 24": a search step's recall and the ef it was searched at (0: the node's default).
+std::string recall_text(double recall, uint32_t ef) {
+  return num(recall, "%.3f") + (ef ? ", ef " + std::to_string(ef) : "");
 }
 
 std::string result_json(const scenario& sc, const run_target& where, const std::vector<step_result>& results,
@@ -162,7 +168,8 @@ std::string result_json(const scenario& sc, const run_target& where, const std::
         << ", \"rate_per_s\": " << num(r.rate_per_s, "%.3f") << ", \"p50_us\": " << num(r.p50_us, "%.1f")
         << ", \"p99_us\": " << num(r.p99_us, "%.1f") << ", \"batch\": " << r.batch << ", \"window\": " << r.window;
     if (r.recall >= 0)
-      out << ", \"k\": " << r.k << ", \"recall_at_k\": " << num(r.recall, "%.4f") << ", \"index_wait_s\": "
+      out << ", \"k\": " << r.k << ", \"recall_at_k\": " << num(r.recall, "%.4f") << ", \"ef\": " << r.ef
+          << ", \"index_wait_s\": "
           << num(r.index_wait_s, "%.3f");
     out << ", \"guide\": {\"low\": " << g.low << ", \"high\": " << g.high << ", \"unit\": \"" << g.unit << "\"}";
     out << ", \"baseline\": {\"name\": \"" << json_escape(r.raw.name) << "\", \"rate_per_s\": "
@@ -224,7 +231,9 @@ std::string result_table(const scenario& sc, const run_target& where, const std:
     rows.push_back({r.label, std::to_string(r.nodes), std::to_string(r.done) + (r.errors ? " (" + std::to_string(r.errors) + " failed)" : ""),
                     rate(r.rate_per_s) + (repeats > 1 ? " (" + spread(r.run_rates, rate) + ")" : ""),
                     rate(r.p50_us), rate(r.p99_us),
-                    r.recall >= 0 ? num(r.recall, "%.3f") + (r.raw.recall >= 0 ? " (raw " + num(r.raw.recall, "%.3f") + ")" : "") : "-",
+                    r.recall >= 0 ? recall_text(r.recall, r.ef)
+                                      + (r.raw.recall >= 0 ? " (raw " + recall_text(r.raw.recall, r.raw.ef) + ")" : "")
+                                  : "-",
                     guide_text(*parse_step_kind(r.step)), rate(r.raw.rate_per_s),
                     r.raw.rate_per_s > 0 ? percent(r.vs_raw) + (repeats > 1 ? " (" + spread(r.run_ratios, percent) + ")" : "")
                                          : "-"});

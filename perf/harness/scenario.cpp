@@ -46,7 +46,7 @@ void apply_step_defaults(scenario_step& s) {
     case step_kind::text_processing: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
     case step_kind::embedding: def(s.size, 128); def(s.batch, 256); def(s.window, 4); break;
     case step_kind::vector_store: def(s.size, 512); def(s.batch, 1000); def(s.window, 4); break;
-    case step_kind::vector_search: def(s.batch, 1); def(s.window, 4); break;
+    case step_kind::vector_search: def(s.batch, 32); def(s.window, 4); break;
     case step_kind::messaging: def(s.size, 64); def(s.batch, 1); def(s.window, s.one_way ? 64 : 1); break;
     case step_kind::ingest: def(s.size, 200); def(s.batch, 64); def(s.window, 4); break;
     case step_kind::kill_node:

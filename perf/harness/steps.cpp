@@ -103,12 +103,14 @@ void run_tasks(node_session& s, const scenario_step& st, const workload& w, cons
     sub.payloads.assign(w.texts.begin() + first, w.texts.begin() + last);
     return std::make_tuple(task_submit_wait_atom::value, std::move(sub));
   };
-  run_pipelined<task_outcomes>(s, st, w.texts.size(), o, r, make, [](size_t, task_outcomes& out, step_clock& clock) {
+  run_pipelined<task_outcomes>(s, st, w.texts.size(), o, r, make, [text](size_t, task_outcomes& out, step_clock& clock) {
     for (size_t i = 0; i < out.states.size(); ++i) {
-      if (task_state(out.states[i]) == task_state::completed)
-        ++clock.done;
-      else
+      if (task_state(out.states[i]) != task_state::completed)
         clock.fail(out.errors[i]);
+      else if (!text && out.results[i].size() != 512 * sizeof(float)) // an embedding is its 512 floats
+        clock.fail("an embedding result of " + std::to_string(out.results[i].size()) + " bytes, not 512 floats");
+      else
+        ++clock.done;
     }
   });
 }
@@ -138,18 +140,18 @@ void run_store(node_session& s, const scenario_step& st, const workload& w, cons
                           [](size_t, uint64_t stored, step_clock& clock) { clock.done += stored; });
 }
 
-/// Searches every query; recall@k (ties count as hits) is judged after the clock stops.
-void run_search(node_session& s, const scenario_step& st, const workload& q, const workload& base,
-                metric_kind metric, const run_options& o, step_result& r) {
+/// Searches every query at `ef` (0: the node's ef_search); each query's hits go to `found`.
+void search_all(node_session& s, const scenario_step& st, const workload& q, uint32_t ef, const run_options& o,
+                step_result& r, std::vector<std::vector<std::string>>& found) {
   uint32_t dim = q.dim;
-  std::vector<std::vector<std::string>> found(q.rows);
+  found.assign(q.rows, {});
   auto make = [&](size_t first, size_t last) {
     search_request req;
     req.collection = st.collection;
     req.dim = dim;
     req.queries.assign(q.vectors.begin() + first * dim, q.vectors.begin() + last * dim);
     req.k = st.k;
-    req.ef = st.ef;
+    req.ef = ef;
     return std::make_tuple(search_atom::value, std::move(req));
   };
   run_pipelined<search_result>(s, st, q.rows, o, r, make, [&](size_t first, search_result& out, step_clock& clock) {
@@ -158,6 +160,11 @@ void run_search(node_session& s, const scenario_step& st, const workload& q, con
       for (uint32_t j = 0; j < out.counts[i]; ++j)
         found[first + i].push_back(std::move(out.ids[hit++]));
   });
+}
+
+/// recall@k of what a search found, against an exact scan of the base vectors (ties count as hits).
+double recall_of(const std::vector<std::vector<std::string>>& found, const workload& q, const workload& base,
+                 metric_kind metric, uint32_t k) {
   std::unordered_map<std::string, size_t> row_of;
   for (size_t i = 0; i < base.rows; ++i)
     row_of.emplace(base.ids[i], i);
@@ -168,11 +175,39 @@ void run_search(node_session& s, const scenario_step& st, const workload& q, con
     for (auto& id : found[qi])
       if (auto it = row_of.find(id); it != row_of.end())
         rows.push_back(it->second);
-    hits += datasets::recall_hits(metric, &q.vectors[qi * dim], base.vectors, dim, rows, q.kth[qi]);
-    expected += std::min<size_t>(st.k, base.rows);
+    hits += datasets::recall_hits(metric, &q.vectors[qi * q.dim], base.vectors, q.dim, rows, q.kth[qi]);
+    expected += std::min<size_t>(k, base.rows);
   }
+  return expected ? double(hits) / double(expected) : 0;
+}
+
+/// Searches every query; recall@k is judged after the clock stops. A step that names a recall
+/// and no ef searches at the least ef of the ladder (ef_ladder) whose recall on these queries
+/// reaches it, tried first in untimed passes, as its raw hnswlib baseline chose its own: the two
+/// are compared at the same recall. The node's shards are several graphs, each searched at that
+/// ef, so the node often needs a smaller ef than one graph of every vector does.
+void run_search(node_session& s, const scenario_step& st, const workload& q, const workload& base,
+                metric_kind metric, const run_options& o, step_result& r) {
+  std::vector<std::vector<std::string>> found;
+  uint32_t ef = st.ef;
+  if (st.ef == 0 && st.recall > 0) {
+    run_options quiet = o;
+    quiet.progress = false;
+    for (uint32_t candidate : ef_ladder) {
+      ef = std::max(candidate, st.k);
+      step_result trial;
+      trial.count = q.rows;
+      search_all(s, st, q, ef, quiet, trial, found);
+      if (!trial.error.empty())
+        throw std::runtime_error("search at ef " + std::to_string(ef) + ": " + trial.error);
+      if (recall_of(found, q, base, metric, st.k) >= st.recall)
+        break;
+    }
+  }
+  search_all(s, st, q, ef, o, r, found);
   r.k = st.k;
-  r.recall = expected ? double(hits) / double(expected) : 0;
+  r.ef = ef;
+  r.recall = recall_of(found, q, base, metric, st.k);
 }
 
 /// Waits (up to 10 minutes) until no node of the cluster has vectors of `collection` waiting
@@ -333,7 +368,8 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     auto& st = sc.steps[i];
     step_result r;
     r.step = std::string(to_string(st.kind));
-    r.label = r.step + (st.kind == step_kind::messaging && st.one_way ? "_one_way" : "");
+    r.label = r.step + (st.kind == step_kind::messaging && st.one_way ? "_one_way"
+                        : st.kind == step_kind::vector_search && st.batch == 1 ? "_one_query" : "");
     if (is_node_step(st.kind))
       r.label = std::string(st.kind == step_kind::kill_node ? "kill" : "restart") + " node-" + std::to_string(st.node);
     r.nodes = nodes;

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <simdjson.h>
 
@@ -21,11 +22,11 @@ const std::vector<std::pair<std::string, uint64_t>> small_steps = {
   {"text_processing", 200}, {"embedding", 150}, {"vector_store", 1000},
   {"vector_search", 100},   {"messaging", 120}, {"ingest", 80}};
 
-std::string small_scenario(const std::string& topology) {
+std::string small_scenario(const std::string& topology, const std::string& search = "\"k\": 10, \"ef\": 128") {
   std::string steps;
   for (auto& [type, count] : small_steps)
     steps += std::string(steps.empty() ? "" : ", ") + "{\"type\": \"" + type + "\", \"count\": " + std::to_string(count)
-             + (type == "vector_search" ? ", \"k\": 10, \"ef\": 128" : "") + "}";
+             + (type == "vector_search" ? ", " + search : "") + "}";
   return "{\"name\": \"small\", " + topology + "\"steps\": [" + steps + "]}";
 }
 
@@ -108,7 +109,9 @@ TEST_CASE("bench runs a small scenario end to end on an embedded node, twice wit
 TEST_CASE("bench --peer runs on a running node and says so, with the node's member count") {
   auto dir = fresh_dir("bench-peer");
   node_process node(dir, "{}");
-  auto scenario = write_file(dir + "/small.json", small_scenario(""));
+  // The search names a recall and no ef: the raw graph and the node each search at the least ef
+  // of the ladder that reaches it.
+  auto scenario = write_file(dir + "/small.json", small_scenario("", "\"k\": 10, \"recall\": 0.95"));
   auto r = run_agent({"bench", "--scenario", scenario, "--peer", node.address(), "--out", dir + "/out.json"}, dir, 600);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   check_results(dir + "/out.json", 1);
@@ -119,6 +122,17 @@ TEST_CASE("bench --peer runs on a running node and says so, with the node's memb
   REQUIRE(parser.load(dir + "/out.json").get(doc) == simdjson::SUCCESS);
   CHECK(std::string_view(doc["topology"]) == "remote");
   CHECK(std::string_view(doc["peer"]) == node.address());
+  const std::set<int64_t> ladder{10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024};
+  for (simdjson::dom::element res : doc["results"].get_array()) {
+    if (std::string_view(res["step"]) != "vector_search")
+      continue;
+    CHECK(double(res["recall_at_k"]) >= 0.95);
+    CHECK(double(res["baseline"]["recall_at_k"]) >= 0.95);
+    CHECK(ladder.count(int64_t(res["ef"])) == 1);
+    CHECK(ladder.count(int64_t(res["baseline"]["ef"])) == 1);
+    CHECK(int64_t(res["batch"]) == 32); // a search step's default: 32 queries per request
+  }
+  CHECK(r.out.find(", ef ") != std::string::npos); // the table shows recall and ef: "0.993, ef 24 (raw ...)"
 }
 
 TEST_CASE("bench starts a 2-node cluster with cluster.sh, runs the scenario on it and stops it") {
