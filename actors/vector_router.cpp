@@ -261,14 +261,16 @@ uint64_t batch_bytes(const vector_batch& b) {
 
 caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto& st = self->state;
-  if (auto problem = check_batch(b); !problem.empty())
-    return make_error(errc::invalid_input, "put refused: " + problem);
   // Backpressure: a batch past the in-flight limit is refused at once (one batch is always let in,
-  // however large, so that a batch over the limit on its own still goes through when alone).
+  // however large, so that a batch over the limit on its own still goes through when alone),
+  // before it is checked: a flood is turned away at the cost of adding up its sizes, not of
+  // reading every float (which let 482 messages pile up in the router during a flood).
   uint64_t bytes = batch_bytes(b), limit = uint64_t(st.cfg.max_inflight_mb) << 20;
   if (st.inflight_bytes > 0 && st.inflight_bytes + bytes > limit)
     return make_error(errc::busy, "busy: " + std::to_string(st.inflight_bytes >> 20) + " MiB of puts in flight (vectors.max_inflight_mb "
                                     + std::to_string(st.cfg.max_inflight_mb) + "); retry after a pause");
+  if (auto problem = check_batch(b); !problem.empty())
+    return make_error(errc::invalid_input, "put refused: " + problem);
   auto spec = collection_for_put(st, b);
   if (!spec)
     return spec.error();
@@ -387,34 +389,52 @@ caf::result<uint64_t> erase(router_actor* self, const collection_spec& spec, id_
   return rp;
 }
 
-caf::result<std::vector<collection_info>> stats(router_actor* self) {
-  auto& st = self->state;
-  auto acc = std::make_shared<std::map<std::string, collection_info>>();
-  for (auto& [name, spec] : st.collections)
-    (*acc)[name] = {name, spec.dim, std::string(to_string(metric_kind(spec.metric))), 0, 0, 0, st.under_replicated()};
-  auto rp = self->make_response_promise<std::vector<collection_info>>();
-  // A shard that does not answer leaves its counts out; the others still make the figures.
-  auto fan = std::make_shared<fan_in>(
-    [rp, acc](const caf::error&) mutable {
-      std::vector<collection_info> out;
-      for (auto& [_, info] : *acc)
-        out.push_back(info);
-      rp.deliver(std::move(out));
-    },
-    st.shards.size());
-  for (auto& shard : st.shards)
-    self->request(shard, shard_timeout, stats_atom::value)
-      .then(
-        [acc, fan](const std::vector<collection_info>& infos) {
-          for (auto& i : infos) {
-            (*acc)[i.name].count += i.count;
-            (*acc)[i.name].pending += i.pending;
-            (*acc)[i.name].tombstones += i.tombstones;
-          }
-          fan->arrived();
+/// Adds up the shards' counts for the router: its own actor, so that the shards' answers do not
+/// wait in the router's mailbox behind the puts there (measured: 2.3 s behind 482 messages
+/// during a put with every batch in flight, which made status take 5 s).
+caf::behavior stats_collector(caf::event_based_actor* self, std::vector<vector_shard_actor> shards) {
+  keep_serving(self, "stats_collector");
+  return {
+    [=](stats_atom, std::vector<collection_info>& skeleton) -> caf::result<std::vector<collection_info>> {
+      auto acc = std::make_shared<std::map<std::string, collection_info>>();
+      for (auto& info : skeleton)
+        (*acc)[info.name] = std::move(info);
+      auto rp = self->make_response_promise<std::vector<collection_info>>();
+      // A shard that does not answer leaves its counts out; the others still make the figures.
+      auto fan = std::make_shared<fan_in>(
+        [rp, acc](const caf::error&) mutable {
+          std::vector<collection_info> out;
+          for (auto& [_, info] : *acc)
+            out.push_back(info);
+          rp.deliver(std::move(out));
         },
-        fan_in::ignore_error(fan));
-  return rp;
+        shards.size());
+      for (auto& shard : shards)
+        // High priority: the counts jump a shard's queue of puts.
+        self->request<caf::message_priority::high>(shard, shard_timeout, stats_atom::value)
+          .then(
+            [acc, fan](const std::vector<collection_info>& infos) {
+              for (auto& i : infos) {
+                (*acc)[i.name].count += i.count;
+                (*acc)[i.name].pending += i.pending;
+                (*acc)[i.name].tombstones += i.tombstones;
+              }
+              fan->arrived();
+            },
+            fan_in::ignore_error(fan));
+      return rp;
+    },
+  };
+}
+
+/// The collections here with this node's counts: the skeleton from the router's state, the
+/// counts added up by the stats collector, which answers the asker itself.
+caf::delegated<caf::message> stats(router_actor* self) {
+  auto& st = self->state;
+  std::vector<collection_info> skeleton;
+  for (auto& [name, spec] : st.collections)
+    skeleton.push_back({name, spec.dim, std::string(to_string(metric_kind(spec.metric))), 0, 0, 0, st.under_replicated()});
+  return self->delegate(st.stats_collector, stats_atom::value, std::move(skeleton));
 }
 
 /// Hands the current request to `dest`, which answers the original sender.
@@ -429,6 +449,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
     specs.push_back(spec);
   for (uint16_t s = 0; s < st.cfg.shards; ++s)
     st.shards.push_back(spawn_vector_shard(self, {s, st.db, st.cfg.hnsw, specs}));
+  st.stats_collector = self->spawn<caf::linked>(stats_collector, st.shards);
   st.clock = hybrid_clock(version_tag(st.cfg.id));
   st.rebuild_table();
   start_sync(self);

@@ -37,6 +37,7 @@ struct router_state {
   node_config cfg;
   std::shared_ptr<database> db;
   std::vector<vector_shard_actor> shards;
+  caf::actor stats_collector; // adds up the shards' counts (stats_atom), off the router's mailbox
   std::map<std::string, collection_spec, std::less<>> collections;
   std::vector<peer_node> peers; // by id
   std::vector<peer_node> down;  // by id: dropped without leaving; they keep their virtual shards, unreachable

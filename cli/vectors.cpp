@@ -79,21 +79,27 @@ int run_put(int argc, char** argv) {
   client_options o;
   std::string input;
   uint64_t first_id = 0;
+  size_t window = client::default_window;
   po::options_description desc("put options");
   add_client_options(desc, o);
   desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl; - reads JSON Lines from standard input")(
-    "first-id", po::value(&first_id), "ids of an .fvecs file's rows count from this number (default 0)");
+    "first-id", po::value(&first_id), "ids of an .fvecs file's rows count from this number (default 0)")(
+    "window", po::value(&window)->default_value(window),
+    "batches of 1,000 vectors in flight, sent before the oldest is answered (1 to 100000)");
   po::variables_map vm;
   if (!parse_args(argc, argv,
-                  "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--first-id N] [--collection C] [--json]", desc, vm))
+                  "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--first-id N] [--collection C] [--window N] [--json]",
+                  desc, vm))
     return exit_code::ok;
+  if (window < 1 || window > 100000)
+    throw cli_exit{exit_code::usage, "--window: expected 1 to 100000, got " + std::to_string(window)};
   bool fvecs = input.size() >= 6 && input.compare(input.size() - 6, 6, ".fvecs") == 0;
   if (vm.count("first-id") && !fvecs)
     throw cli_exit{exit_code::usage, "--first-id: only for .fvecs input (JSON Lines name their ids)"};
   auto reader = open_input_file<vector_reader>(input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
-  request_pipeline<uint64_t> pipeline(*session, o);
+  request_pipeline<uint64_t> pipeline(*session, o, window);
   size_t stored = 0, sent = 0;
   progress_line progress("put", 0, !o.json);
   vector_rows rows;

@@ -78,6 +78,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,14 @@ using vshard_counts_atom = caf::atom_constant<caf::atom("c_vcounts")>;
 /// A consistent copy of the node's data dir (database checkpoint and saved graphs) in a new
 /// directory on the node's host; answered with a summary.
 using snapshot_atom = caf::atom_constant<caf::atom("n_snap")>;
+
+/// Requests about the node itself (status, metrics, peers, readiness): clients send them with
+/// high priority, so that a node takes them before the data requests waiting in its mailbox, and
+/// the node asks its actors for their parts the same way.
+template <class T, class... Ts>
+constexpr bool is_control_request =
+  std::is_same_v<std::decay_t<T>, status_atom> || std::is_same_v<std::decay_t<T>, metrics_atom>
+  || std::is_same_v<std::decay_t<T>, peers_atom> || std::is_same_v<std::decay_t<T>, serving_atom>;
 
 /// Protocol version; a peer speaking another one is refused (checked on connect).
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search

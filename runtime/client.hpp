@@ -53,12 +53,15 @@ private:
   std::chrono::steady_clock::time_point last_{};
 };
 
-/// Sends (xs...) to the session's node and waits for the reply of type R, or its error.
-template <class R, class... Ts>
-[[nodiscard]] caf::expected<R> try_ask(node_session& s, const client_options& o, Ts&&... xs) {
+/// Sends (xs...) to the session's node and waits for the reply of type R, or its error; a
+/// control request (is_control_request) with high priority.
+template <class R, class T, class... Ts>
+[[nodiscard]] caf::expected<R> try_ask(node_session& s, const client_options& o, T&& x, Ts&&... xs) {
   caf::scoped_actor self{s.system()};
   caf::expected<R> out{caf::error{}};
-  auto h = self->request(s.node(), std::chrono::seconds(o.timeout_s), std::forward<Ts>(xs)...);
+  constexpr auto priority = is_control_request<T> ? caf::message_priority::high : caf::message_priority::normal;
+  auto h = self->template request<priority>(s.node(), std::chrono::seconds(o.timeout_s), std::forward<T>(x),
+                                            std::forward<Ts>(xs)...);
   s.watch(self.ptr(), h.id());
   h.receive([&](R& r) { out = std::move(r); }, [&](caf::error& e) { out = std::move(e); });
   return out;

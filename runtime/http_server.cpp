@@ -348,7 +348,8 @@ private:
       });
     };
     srv_.sys.spawn([node = srv_.node, timeout, post, xs...](caf::event_based_actor* a) mutable {
-      a->request(node, timeout, xs...).then([post](R& r) mutable { post(caf::expected<R>(std::move(r))); },
+      constexpr auto priority = is_control_request<Ts...> ? caf::message_priority::high : caf::message_priority::normal;
+      a->template request<priority>(node, timeout, xs...).then([post](R& r) mutable { post(caf::expected<R>(std::move(r))); },
                                             [post](caf::error& e) mutable { post(caf::expected<R>(std::move(e))); });
     });
   }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstring>
 #include <algorithm>
 #include <fstream>
 #include <numeric>
@@ -425,4 +426,54 @@ TEST_CASE("past vectors.max_inflight_mb a node answers busy, and clients that ar
   MESSAGE(busy << " busy answers; " << told_busy << " of " << clients << " clients were told so");
   CHECK(busy > 0);
   CHECK(told_busy > 0);
+}
+
+namespace {
+
+/// Resident memory of a process (VmHWM: its peak so far, or VmRSS: now), in bytes; 0 if gone.
+uint64_t process_memory(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field, 0) == 0)
+      return std::stoull(line.substr(std::strlen(field) + 1)) * 1024; // "VmRSS:   1234 kB"
+  return 0;
+}
+
+} // namespace
+
+TEST_CASE("a client that never waits is refused with busy, the node's memory stays bounded and status answers") {
+  constexpr uint32_t bdim = 128, n = 60000;
+  auto dir = fresh_dir("node-flood");
+  auto data = embedding_like_vectors(n, bdim, 83);
+  REQUIRE(write_fvecs(dir + "/rows.fvecs", data.data(), n, bdim));
+  node_process node(dir, R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})");
+  pid_t pid = node.process().pid();
+  // Every one of the 60 batches (30 MB) is sent before the first answer comes back.
+  child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000"}, dir,
+            "flood");
+  size_t asked = 0, answered = 0;
+  for (int i = 0; i < 600 && put.running(); ++i) { // bounded: at most 600 status calls
+    ++asked;
+    answered += run_agent({"status", "--peer", node.address()}, dir, 60).exit_code == 0;
+  }
+  REQUIRE(put.wait(300) == 0);
+  CHECK(put.out().find("stored 60000 vectors") != std::string::npos);
+  CHECK(put.err().find("the node answered busy") != std::string::npos); // refused, then sent again
+  MESSAGE(answered << " of " << asked << " status calls answered during the flood");
+  CHECK(asked >= 1);
+  CHECK(answered == asked);
+  // Once every vector is in the graph, what the node holds is its data; the flood's peak may not
+  // be more than twice that.
+  for (int i = 0; i < 600; ++i) {
+    auto s = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+    if (s.exit_code == 0 && parse_status(s.out).pending == 0 && parse_status(s.out).count == n)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  uint64_t peak = process_memory(pid, "VmHWM:"), held = process_memory(pid, "VmRSS:");
+  MESSAGE("node memory: peak " << (peak >> 20) << " MiB during the flood, " << (held >> 20) << " MiB holding the data");
+  REQUIRE(held > 0);
+  CHECK(peak <= 2 * held);
+  CHECK(node.stop() == 0);
 }
