@@ -104,10 +104,19 @@ int SSL_write(SSL* ssl, const void* buf, int num) {
   return real(ssl, buf, num);
 }
 
+// TLS 1.3 with AES-128-GCM first (OpenSSL's default order puts AES-256-GCM first): both are
+// AEAD with AES-NI, and the 128-bit key does 10 rounds per block instead of 14. Set on both
+// sides before the handshake starts, so that either side's order picks it.
+static void prefer_fast_cipher(SSL* ssl) {
+  if (SSL_in_before(ssl))
+    SSL_set_ciphersuites(ssl, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+}
+
 int SSL_connect(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_connect");
   ERR_clear_error();
   SSL_set_read_ahead(ssl, 1); // one read() fills OpenSSL's buffer with many records
+  prefer_fast_cipher(ssl);
   auto who = peer_of(ssl); // before: a peer that refuses us may have closed the socket after
   int ret = real(ssl);
   if (ret <= 0)
@@ -121,6 +130,7 @@ int SSL_accept(SSL* ssl) {
   static auto real = libssl<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
   SSL_set_read_ahead(ssl, 1); // one read() fills OpenSSL's buffer with many records
+  prefer_fast_cipher(ssl);
   auto who = peer_of(ssl);
   int ret = real(ssl);
   if (ret <= 0)
