@@ -181,29 +181,36 @@ double recall_of(const std::vector<std::vector<std::string>>& found, const workl
   return expected ? double(hits) / double(expected) : 0;
 }
 
-/// Searches every query; recall@k is judged after the clock stops. A step that names a recall
-/// and no ef searches at the least ef of the ladder (ef_ladder) whose recall on these queries
-/// reaches it, tried first in untimed passes, as its raw hnswlib baseline chose its own: the two
-/// are compared at the same recall. The node's shards are several graphs, each searched at that
-/// ef, so the node often needs a smaller ef than one graph of every vector does.
-void run_search(node_session& s, const scenario_step& st, const workload& q, const workload& base,
-                metric_kind metric, const run_options& o, step_result& r) {
+/// The ef a search step runs at: its own, or, when it names a recall and no ef, the least ef of
+/// the ladder (ef_ladder) whose recall on the step's queries reaches it, tried in untimed passes,
+/// as its raw hnswlib baseline chose its own: the two are compared at the same recall. The
+/// node's shards are several graphs, each searched at that ef, so the node often needs a smaller
+/// ef than one graph of every vector does.
+uint32_t choose_ef(node_session& s, const scenario_step& st, const workload& q, const workload& base,
+                   metric_kind metric, const run_options& o) {
+  if (st.ef != 0 || st.recall <= 0)
+    return st.ef;
+  run_options quiet = o;
+  quiet.progress = false;
   std::vector<std::vector<std::string>> found;
   uint32_t ef = st.ef;
-  if (st.ef == 0 && st.recall > 0) {
-    run_options quiet = o;
-    quiet.progress = false;
-    for (uint32_t candidate : ef_ladder) {
-      ef = std::max(candidate, st.k);
-      step_result trial;
-      trial.count = q.rows;
-      search_all(s, st, q, ef, quiet, trial, found);
-      if (!trial.error.empty())
-        throw std::runtime_error("search at ef " + std::to_string(ef) + ": " + trial.error);
-      if (recall_of(found, q, base, metric, st.k) >= st.recall)
-        break;
-    }
+  for (uint32_t candidate : ef_ladder) {
+    ef = std::max(candidate, st.k);
+    step_result trial;
+    trial.count = q.rows;
+    search_all(s, st, q, ef, quiet, trial, found);
+    if (!trial.error.empty())
+      throw std::runtime_error("search at ef " + std::to_string(ef) + ": " + trial.error);
+    if (recall_of(found, q, base, metric, st.k) >= st.recall)
+      break;
   }
+  return ef;
+}
+
+/// Searches every query at `ef`; recall@k is judged after the clock stops.
+void run_search(node_session& s, const scenario_step& st, const workload& q, const workload& base,
+                metric_kind metric, uint32_t ef, const run_options& o, step_result& r) {
+  std::vector<std::vector<std::string>> found;
   search_all(s, st, q, ef, o, r, found);
   r.k = st.k;
   r.ef = ef;
@@ -375,8 +382,12 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     r.nodes = nodes;
     r.batch = st.batch;
     r.window = st.window;
-    if (st.kind == step_kind::vector_search) // before the watch: the wait for the graphs is not the search's
+    // Before the watch: the wait for the graphs and the passes that choose ef are not the search's.
+    uint32_t ef = 0;
+    if (st.kind == step_kind::vector_search) {
       r.index_wait_s = wait_indexed(s, st.collection, o);
+      ef = choose_ef(s, st, w[i], w[w[i].base_step], o.metric, o);
+    }
     // A node step's figures would be the restart's, not work's: not watched.
     std::optional<resource_watch> watch;
     if (!is_node_step(st.kind))
@@ -388,7 +399,7 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
       case step_kind::vector_store: r.count = w[i].rows; run_store(s, st, w[i], o, r); break;
       case step_kind::vector_search: {
         r.count = w[i].rows;
-        run_search(s, st, w[i], w[w[i].base_step], o.metric, o, r);
+        run_search(s, st, w[i], w[w[i].base_step], o.metric, ef, o, r);
         break;
       }
       case step_kind::messaging: r.count = st.count; run_messaging(s, st, w[i], o, r); break;
