@@ -1,6 +1,7 @@
 #include "actors/vector_shard.hpp"
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -43,6 +44,16 @@ struct shard_state {
   std::vector<float> payload_values; // scratch: a hit's values, read with its metadata
   std::optional<vector_store> store; // set on start
   std::vector<caf::typed_response_promise<uint64_t>> save_waiters; // graph_save: index everything, save, answer
+  // Puts whose write RocksDB would have held back (memtables full while a flush catches up):
+  // kept, in order, and written again every few milliseconds, so that a stall never blocks a
+  // scheduler thread (with two threads, two stalled shards froze every actor of the node,
+  // status included, for seconds).
+  struct held_put {
+    shard_put put;
+    caf::typed_response_promise<uint64_t> promise;
+  };
+  std::deque<held_put> held;
+  bool retry_scheduled = false;
   uint64_t indexed_for_waiters = 0;
   // Per collection, the virtual shard of each label (labels only grow and keep their id). The
   // digest, each catch-up list and each handoff scan walk every label; without this a refill
@@ -307,7 +318,8 @@ void reload(shard_state& st) {
   }
 }
 
-caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
+/// A put's write: errc::busy when RocksDB would have held it back (nothing written then).
+caf::expected<uint64_t> try_put(shard_actor* self, const shard_put& p) {
   auto& st = self->state;
   const vector_batch& b = *p.batch;
   if (b.versions.size() != b.ids.size())
@@ -323,7 +335,7 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
       kept.push_back(i);
   if (kept.empty())
     return uint64_t(p.rows.size());
-  if (auto s = st.store->put(p.spec.name, b.dim, b.ids, b.values.data(), b.metadata, b.versions, kept); !s.ok())
+  if (auto s = st.store->put(p.spec.name, b.dim, b.ids, b.values.data(), b.metadata, b.versions, kept, true); !s.ok())
     return make_error(s.code(), s.message());
   for (uint32_t i : kept) {
     idx.upsert(b.ids[i], &b.values[size_t(i) * b.dim], p.batch); // no copy: the index keeps the batch
@@ -333,6 +345,46 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   st.last_put = std::chrono::steady_clock::now();
   schedule_indexing(self);
   return uint64_t(p.rows.size());
+}
+
+constexpr auto put_retry_interval = std::chrono::milliseconds(5);
+
+/// Writes the held puts in order, as far as RocksDB lets; the rest wait for the next try.
+void retry_held(shard_actor* self) {
+  auto& st = self->state;
+  st.retry_scheduled = false;
+  while (!st.held.empty()) {
+    auto r = try_put(self, st.held.front().put);
+    if (!r && code_of(r.error()) == errc::busy)
+      break;
+    auto h = std::move(st.held.front());
+    st.held.pop_front();
+    if (r)
+      h.promise.deliver(*r);
+    else
+      h.promise.deliver(std::move(r.error()));
+  }
+  if (!st.held.empty() && !st.retry_scheduled) {
+    st.retry_scheduled = true;
+    self->delayed_send(self, put_retry_interval, put_retry_atom::value);
+  }
+}
+
+caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
+  auto& st = self->state;
+  // Behind held puts, a put waits its turn: writes reach RocksDB in the order they came.
+  if (st.held.empty()) {
+    auto r = try_put(self, p);
+    if (r || code_of(r.error()) != errc::busy)
+      return r;
+  }
+  auto promise = self->make_response_promise<uint64_t>();
+  st.held.push_back({p, promise});
+  if (!st.retry_scheduled) {
+    st.retry_scheduled = true;
+    self->delayed_send(self, put_retry_interval, put_retry_atom::value);
+  }
+  return promise;
 }
 
 /// Tombstones: each id newer than what is here is deleted and its version kept.
@@ -609,6 +661,7 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       return out;
     },
     [=](index_atom) { index_step(self); },
+    [=](put_retry_atom) { retry_held(self); },
   };
 }
 

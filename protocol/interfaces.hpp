@@ -59,6 +59,8 @@ using vector_shard_actor = caf::typed_actor<
   caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: move pending vectors into the HNSW graph, a slice at a time.
   caf::reacts_to<index_atom>,
+  // Internal: write again the puts that a RocksDB write stall held back.
+  caf::reacts_to<put_retry_atom>,
   caf::replies_to<graph_save_atom>::with<uint64_t>,
   // Removes a collection's vectors, versions, index and graph files here; how many vectors.
   caf::replies_to<collection_drop_atom, std::string>::with<uint64_t>,

@@ -69,6 +69,7 @@
 //                                                asked with high priority so that it jumps the queue
 //   (shard_mailbox_atom, uint32_t shard)      -> uint64_t messages waiting at the router's shard N
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
+//   (put_retry_atom)                          shard to itself: write the puts a stall held back
 //   (sync_tick_atom)                          router to itself: a scheduled catch-up round begins
 //   (anti_entropy_atom)                       router to itself, every 30 s: a catch-up round with
 //                                                every peer (equal digests cost one message each)
@@ -95,6 +96,8 @@ using delete_atom = caf::atom_constant<caf::atom("v_delete")>;
 using status_atom = caf::atom_constant<caf::atom("n_status")>;
 using stats_atom = caf::atom_constant<caf::atom("s_stats")>;
 using index_atom = caf::atom_constant<caf::atom("s_index")>;
+/// Shard to itself: try again the puts whose writes RocksDB would have held back.
+using put_retry_atom = caf::atom_constant<caf::atom("s_retry")>;
 using bound_atom = caf::atom_constant<caf::atom("n_bound")>;
 using ingest_atom = caf::atom_constant<caf::atom("t_ingest")>;
 using text_search_atom = caf::atom_constant<caf::atom("t_search")>;

@@ -74,7 +74,25 @@ database::~database() {
   db_->Close();
 }
 
-rocksdb::Status database::write(rocksdb::WriteBatch& batch) { return db_->Write(write_options_, &batch); }
+status database::pause_background_work() {
+  if (auto s = db_->PauseBackgroundWork(); !s.ok())
+    return {errc::storage_failure, s.ToString()};
+  return {};
+}
+
+status database::continue_background_work() {
+  if (auto s = db_->ContinueBackgroundWork(); !s.ok())
+    return {errc::storage_failure, s.ToString()};
+  return {};
+}
+
+rocksdb::Status database::write(rocksdb::WriteBatch& batch, bool no_stall) {
+  if (!no_stall)
+    return db_->Write(write_options_, &batch);
+  auto o = write_options_;
+  o.no_slowdown = true;
+  return db_->Write(o, &batch);
+}
 
 rocksdb::Status database::get(column c, std::string_view key, std::string* value) const {
   return db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), value);

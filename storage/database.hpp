@@ -35,7 +35,10 @@ public:
   [[nodiscard]] rocksdb::ColumnFamilyHandle* cf(column c) const { return handles_[size_t(c)]; }
 
   /// Applies a batch atomically with the node's durability.
-  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch);
+  /// Writes `batch` with the node's durability. With `no_stall`, a write that RocksDB would hold
+  /// back (memtables full while a flush catches up, or slowed for compaction debt) fails at once
+  /// with Status::Incomplete instead of blocking the calling thread.
+  [[nodiscard]] rocksdb::Status write(rocksdb::WriteBatch& batch, bool no_stall = false);
 
   [[nodiscard]] rocksdb::Status get(column c, std::string_view key, std::string* value) const;
 
@@ -58,6 +61,10 @@ public:
   [[nodiscard]] const std::string& dir() const { return dir_; }
   /// A RocksDB integer property summed over the column families (e.g. "rocksdb.total-sst-files-size").
   [[nodiscard]] uint64_t property(const std::string& name) const;
+
+  /// Stops and resumes RocksDB's flushes and compactions (tests use it to make writes stall).
+  status pause_background_work();
+  status continue_background_work();
 
   /// The sequence number of the last write.
   [[nodiscard]] uint64_t sequence() const { return db_->GetLatestSequenceNumber(); }

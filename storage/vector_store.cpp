@@ -28,9 +28,12 @@ struct vector_store::impl {
   rocksdb::WriteBatch batch; // reused: its buffer keeps its capacity across puts
   std::string key, value;    // likewise
 
-  status write() {
-    if (auto s = db->write(batch); !s.ok())
+  status write(bool no_stall = false) {
+    if (auto s = db->write(batch, no_stall); !s.ok()) {
+      if (no_stall && s.IsIncomplete())
+        return {errc::busy, "storage write stalled: " + s.ToString()};
       return {errc::storage_failure, "storage write failed: " + s.ToString()};
+    }
     return {};
   }
 };
@@ -46,7 +49,7 @@ vector_store& vector_store::operator=(vector_store&&) noexcept = default;
 
 status vector_store::put(std::string_view collection, uint32_t dim, const std::vector<std::string>& ids,
                          const float* values, const std::vector<std::string>& metadata,
-                         const std::vector<uint64_t>& versions, const std::vector<uint32_t>& rows) {
+                         const std::vector<uint64_t>& versions, const std::vector<uint32_t>& rows, bool no_stall) {
   auto& s = *impl_;
   size_t row_bytes = size_t(dim) * 4;
   s.batch.Clear();
@@ -58,7 +61,7 @@ status vector_store::put(std::string_view collection, uint32_t dim, const std::v
     s.batch.Put(s.db->cf(column::vectors), s.key, s.value);
     s.batch.Put(s.db->cf(column::versions), s.key, version_value(versions[i], false));
   }
-  return s.write();
+  return s.write(no_stall);
 }
 
 status vector_store::get(std::string_view collection, uint32_t dim, std::string_view id, std::vector<float>& values,

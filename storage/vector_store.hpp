@@ -25,10 +25,11 @@ public:
   vector_store& operator=(vector_store&&) noexcept;
 
   /// Rows `rows` of a batch (ids, values: dim floats per id, metadata: empty or one per id,
-  /// versions: one per id), written in one atomic batch with the node's durability.
+  /// versions: one per id), written in one atomic batch with the node's durability. With
+  /// `no_stall`, a write RocksDB would hold back fails at once with errc::busy and writes nothing.
   status put(std::string_view collection, uint32_t dim, const std::vector<std::string>& ids, const float* values,
              const std::vector<std::string>& metadata, const std::vector<uint64_t>& versions,
-             const std::vector<uint32_t>& rows);
+             const std::vector<uint32_t>& rows, bool no_stall = false);
 
   /// The values and metadata of one id; errc::not_found when absent.
   status get(std::string_view collection, uint32_t dim, std::string_view id, std::vector<float>& values,
