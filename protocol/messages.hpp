@@ -160,8 +160,9 @@ constexpr bool is_control_request =
 // 2: one message shape per atom (text_search, submit_wait); 3: join names the cluster, a search
 // result names the shards it could not reach; 4: replicas, versioned writes, catch-up;
 // 5: collections, saved graphs; 6: gossip sends a digest, the member list only to a node whose
-// digest differs.
-constexpr uint32_t protocol_version = 6;
+// digest differs; 7: an embedding task's result is its floats as bytes, not JSON text (a peer of
+// 6 would hand back text that `embed` cannot read).
+constexpr uint32_t protocol_version = 7;
 
 /// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
 /// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block
