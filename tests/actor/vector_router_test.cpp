@@ -383,6 +383,8 @@ TEST_CASE("a put that RocksDB would stall waits in its shard, which keeps answer
   // memtables (3 of 16 MiB) while its flushes are paused: the next write would stall.
   node_config c = f.cfg;
   c.dim = 4096;
+  c.hnsw.m = 4; // the test scheduler builds the graphs to the end at every run(): keep it cheap
+  c.hnsw.ef_construction = 8;
   std::string error;
   std::shared_ptr<database> db = database::open(test::fresh_dir("actor-router-stall"), durability_mode::wal, error);
   REQUIRE_MESSAGE(db, error);
