@@ -349,6 +349,14 @@ caf::expected<uint64_t> try_put(shard_actor* self, const shard_put& p) {
 
 constexpr auto put_retry_interval = std::chrono::milliseconds(5);
 
+/// Tries the held puts again in a moment, once however often it is asked.
+void schedule_retry(shard_actor* self) {
+  if (self->state.held.empty() || self->state.retry_scheduled)
+    return;
+  self->state.retry_scheduled = true;
+  self->delayed_send(self, put_retry_interval, put_retry_atom::value);
+}
+
 /// Writes the held puts in order, as far as RocksDB lets; the rest wait for the next try.
 void retry_held(shard_actor* self) {
   auto& st = self->state;
@@ -364,10 +372,7 @@ void retry_held(shard_actor* self) {
     else
       h.promise.deliver(std::move(r.error()));
   }
-  if (!st.held.empty() && !st.retry_scheduled) {
-    st.retry_scheduled = true;
-    self->delayed_send(self, put_retry_interval, put_retry_atom::value);
-  }
+  schedule_retry(self);
 }
 
 caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
@@ -380,10 +385,7 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   }
   auto promise = self->make_response_promise<uint64_t>();
   st.held.push_back({p, promise});
-  if (!st.retry_scheduled) {
-    st.retry_scheduled = true;
-    self->delayed_send(self, put_retry_interval, put_retry_atom::value);
-  }
+  schedule_retry(self);
   return promise;
 }
 

@@ -74,6 +74,14 @@ void print_outcomes(const std::vector<std::string>& doc_ids, const task_outcomes
   std::cout << out.str();
 }
 
+/// The task priority --priority names; a usage error for any other word.
+task_priority priority_option(const std::string& name) {
+  auto p = parse_priority(name);
+  if (!p)
+    throw cli_exit{exit_code::usage, "--priority: expected low, normal, high or critical, got '" + name + "'"};
+  return *p;
+}
+
 } // namespace
 
 int run_process(int argc, char** argv) {
@@ -92,10 +100,8 @@ int run_process(int argc, char** argv) {
                   desc, vm))
     return exit_code::ok;
   check_chunking(t);
-  auto parsed_priority = parse_priority(priority_name);
-  if (!parsed_priority)
-    throw cli_exit{exit_code::usage, "--priority: expected low, normal, high or critical, got '" + priority_name + "'"};
-  auto priority = uint8_t(*parsed_priority);
+  auto parsed_priority = priority_option(priority_name);
+  auto priority = uint8_t(parsed_priority);
   auto reader = open_input_file<document_reader>(t.input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
@@ -182,9 +188,7 @@ int run_embed(int argc, char** argv) {
     return exit_code::ok;
   if (dim == 0 || dim > 65536)
     throw cli_exit{exit_code::usage, "--dim: expected 1 to 65536, got " + std::to_string(dim)};
-  auto parsed_priority = parse_priority(priority_name);
-  if (!parsed_priority)
-    throw cli_exit{exit_code::usage, "--priority: expected low, normal, high or critical, got '" + priority_name + "'"};
+  auto parsed_priority = priority_option(priority_name);
   auto reader = open_input_file<document_reader>(input);
   std::ofstream file;
   if (!out_path.empty()) {
@@ -226,7 +230,7 @@ int run_embed(int argc, char** argv) {
         progress.update(done);
       },
       task_submit_wait_atom::value,
-      task_submission{"embedding", std::to_string(dim), std::move(b.texts), uint8_t(*parsed_priority), 0, -1});
+      task_submission{"embedding", std::to_string(dim), std::move(b.texts), uint8_t(parsed_priority), 0, -1});
     b = document_batch{};
   }
   pipeline.drain();
