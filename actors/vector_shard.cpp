@@ -52,8 +52,7 @@ struct shard_state {
     shard_put put;
     caf::typed_response_promise<uint64_t> promise;
   };
-  std::deque<held_put> held;
-  bool retry_scheduled = false;
+  std::deque<held_put> held; // not empty exactly while a put_retry_atom is on its way
   uint64_t indexed_for_waiters = 0;
   // Per collection, the virtual shard of each label (labels only grow and keep their id). The
   // digest, each catch-up list and each handoff scan walk every label; without this a refill
@@ -349,18 +348,15 @@ caf::expected<uint64_t> try_put(shard_actor* self, const shard_put& p) {
 
 constexpr auto put_retry_interval = std::chrono::milliseconds(5);
 
-/// Tries the held puts again in a moment, once however often it is asked.
+/// Tries the held puts again in a moment: called when the first put is held, and after a retry
+/// that left some, so that one retry is on its way exactly while puts are held.
 void schedule_retry(shard_actor* self) {
-  if (self->state.held.empty() || self->state.retry_scheduled)
-    return;
-  self->state.retry_scheduled = true;
   self->delayed_send(self, put_retry_interval, put_retry_atom::value);
 }
 
 /// Writes the held puts in order, as far as RocksDB lets; the rest wait for the next try.
 void retry_held(shard_actor* self) {
   auto& st = self->state;
-  st.retry_scheduled = false;
   while (!st.held.empty()) {
     auto r = try_put(self, st.held.front().put);
     if (!r && code_of(r.error()) == errc::busy)
@@ -372,7 +368,8 @@ void retry_held(shard_actor* self) {
     else
       h.promise.deliver(std::move(r.error()));
   }
-  schedule_retry(self);
+  if (!st.held.empty())
+    schedule_retry(self);
 }
 
 caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
@@ -385,7 +382,8 @@ caf::result<uint64_t> put(shard_actor* self, const shard_put& p) {
   }
   auto promise = self->make_response_promise<uint64_t>();
   st.held.push_back({p, promise});
-  schedule_retry(self);
+  if (st.held.size() == 1)
+    schedule_retry(self);
   return promise;
 }
 
