@@ -19,13 +19,18 @@ caf::expected<std::unique_ptr<node_host>> node_host::start(const node_config& cf
   h->guard_limits_.max_connections = cfg.max_connections;
   h->guard_limits_.handshake_timeout_ms = cfg.handshake_timeout_ms;
   h->config_ = std::make_unique<runtime_config>(cfg);
-  h->system_ = std::make_unique<caf::actor_system>(*h->config_);
+  h->system_ = make_system(*h->config_);
   h->node_ = spawn_node(*h->system_, cfg, std::move(db), std::move(fatal));
   return h;
 }
 
 caf::expected<uint16_t> node_host::publish(const std::string& host, uint16_t port) {
   wire_guard::configure(guard_limits_);
+  // Watched before it opens: a peer may connect (and send its join) the moment CAF listens, before
+  // publish returns here. Such a connection went unguarded, and over TLS its certificate unseen:
+  // "no TLS certificate was seen from its process" refused a node of the cluster at start.
+  if (port != 0)
+    wire_guard::watch_port(port);
   auto bound = publish_node(*system_, node_, host, port);
   if (!bound)
     return make_error(errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": "
