@@ -3,12 +3,19 @@
 // OpenSSL module) when the actor system was configured with security.tls, else plain TCP.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 namespace p2p {
+
+/// An actor system whose threads all keep SIGPIPE blocked (they inherit the mask in place while it
+/// starts them), while the calling thread keeps its own: a write to a closed socket fails with
+/// EPIPE instead of killing the process, and CAF's OpenSSL sessions need not block SIGPIPE around
+/// every call (see transport.cpp). A program that writes to a closed stdout still stops.
+[[nodiscard]] std::unique_ptr<caf::actor_system> make_system(caf::actor_system_config& cfg);
 
 /// Whether `sys` speaks TLS (it was configured with security.tls).
 [[nodiscard]] bool uses_tls(caf::actor_system& sys);

@@ -92,7 +92,7 @@ caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_con
     return make_error(errc::usage, "--peer: expected HOST:PORT, got '" + address + "'");
   std::unique_ptr<node_session> s(new node_session);
   s->config_ = std::make_unique<runtime_config>(cfg);
-  s->remote_system_ = std::make_unique<caf::actor_system>(*s->config_);
+  s->remote_system_ = make_system(*s->config_);
   auto node = connect_node(*s->remote_system_, host, port);
   if (!node)
     return make_error(errc::unavailable, "cannot reach node at " + address + ": " + error_text(node.error()));
