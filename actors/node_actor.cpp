@@ -1,6 +1,9 @@
 #include "actors/node_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <map>
 
 #include "protocol/messages.hpp"
@@ -15,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/process_stats.hpp"
 #include "storage/database.hpp"
+#include "text/document_reader.hpp"
 
 namespace p2p {
 
@@ -74,6 +78,105 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
       [=](caf::actor& node) mutable {
         ++self->state.messages_out;
         rp.delegate(node, deliver_atom::value, agent, from, std::move(text), one_way);
+      },
+      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
+/// Limits of a run of messages that starts here (send_many).
+constexpr uint64_t max_messages_per_run = 100'000'000;
+constexpr uint32_t max_messages_in_flight = 65536;
+
+/// What the sender's clock saw over a run of messages, as JSON.
+std::string run_json(uint64_t done, uint64_t errors, double seconds, std::vector<double>& us,
+                     const std::string& first_error) {
+  auto pct = [&](double q) {
+    if (us.empty())
+      return 0.0;
+    auto k = std::min(us.size() - 1, size_t(q * double(us.size())));
+    std::nth_element(us.begin(), us.begin() + long(k), us.end());
+    return us[k];
+  };
+  char head[256];
+  std::snprintf(head, sizeof head, "{\"done\": %llu, \"errors\": %llu, \"seconds\": %.6f, \"p50_us\": %.1f, \"p99_us\": %.1f",
+                static_cast<unsigned long long>(done), static_cast<unsigned long long>(errors), seconds, pct(0.5), pct(0.99));
+  return std::string(head) + ", \"error\": \"" + json_escape(first_error) + "\"}";
+}
+
+/// `count` messages of `text` from this node to PEER/AGENT, `window` of them in flight, each
+/// answered (by the peer's node once it has a one-way message, else by its agent): messages
+/// between two nodes, without a client in the path. A helper actor sends them and times each
+/// from its send to its answer; the reply is run_json's.
+caf::result<std::string> send_many(node_actor* self, const std::string& to, const std::string& from, std::string text,
+                                   bool one_way, uint64_t count, uint32_t window) {
+  if (count == 0 || count > max_messages_per_run)
+    return make_error(errc::usage, "count: expected 1 to " + std::to_string(max_messages_per_run) + " messages, got "
+                                     + std::to_string(count));
+  if (window == 0 || window > max_messages_in_flight)
+    return make_error(errc::usage, "window: expected 1 to " + std::to_string(max_messages_in_flight)
+                                     + " messages in flight, got " + std::to_string(window));
+  auto slash = to.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == to.size())
+    return make_error(errc::usage, "--to: expected PEER_ID/AGENT, got '" + to + "'");
+  if (text.size() > max_message_bytes)
+    return make_error(errc::invalid_input, "message of " + std::to_string(text.size()) + " bytes refused: over the limit of "
+                           + std::to_string(max_message_bytes) + " bytes");
+  auto peer = to.substr(0, slash), agent = to.substr(slash + 1);
+  auto rp = self->make_response_promise<std::string>();
+  auto start = [=](caf::actor node) mutable {
+    self->spawn([=](caf::event_based_actor* me) mutable -> caf::behavior {
+      using clock = std::chrono::steady_clock;
+      struct run {
+        std::vector<clock::time_point> sent;
+        std::vector<double> us;
+        uint64_t next = 0, answered = 0, done = 0, errors = 0;
+        std::string first_error;
+        clock::time_point t0 = clock::now();
+      };
+      auto r = std::make_shared<run>();
+      r->sent.resize(count);
+      r->us.reserve(count);
+      auto finish = [=]() mutable {
+        auto secs = std::chrono::duration<double>(clock::now() - r->t0).count();
+        rp.deliver(run_json(r->done, r->errors, secs, r->us, r->first_error));
+        me->quit();
+      };
+      auto send_next = std::make_shared<std::function<void()>>();
+      *send_next = [=]() mutable {
+        auto i = r->next++;
+        r->sent[i] = clock::now();
+        auto answered = [=](bool ok, const std::string& why) mutable {
+          r->us.push_back(std::chrono::duration<double, std::micro>(clock::now() - r->sent[i]).count());
+          if (ok) {
+            ++r->done;
+          } else if (++r->errors == 1) {
+            r->first_error = why;
+          }
+          if (++r->answered == count) {
+            *send_next = nullptr; // it holds itself
+            return finish();
+          }
+          if (r->next < count)
+            (*send_next)();
+        };
+        me->request(node, internal_timeout, deliver_atom::value, agent, from, text, one_way)
+          .then([=](std::string&) mutable { answered(true, {}); },
+                [=](caf::error& e) mutable { answered(false, error_text(e)); });
+      };
+      while (r->next < std::min<uint64_t>(window, count))
+        (*send_next)();
+      return {[](caf::ok_atom) {}}; // nothing comes but the answers
+    });
+  };
+  if (peer == self->state.cfg.id) {
+    start(caf::actor_cast<caf::actor>(self));
+    return rp;
+  }
+  self->request(self->state.membership, internal_timeout, lookup_atom::value, peer)
+    .then(
+      [=](caf::actor& node) mutable {
+        self->state.messages_out += count;
+        start(node);
       },
       [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
   return rp;
@@ -309,6 +412,8 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](send_atom, const std::string& to, const std::string& from, std::string& text, bool one_way) {
       return send_message(self, to, from, std::move(text), one_way);
     },
+    [=](send_atom, const std::string& to, const std::string& from, std::string& text, bool one_way, uint64_t count,
+        uint32_t window) { return send_many(self, to, from, std::move(text), one_way, count, window); },
     [=](deliver_atom a, const std::string& agent, const std::string& from, std::string& text,
         bool one_way) -> caf::result<std::string> {
       auto& agents = self->state.agents;

@@ -1,12 +1,15 @@
 // p2p-agent node / status.
 
 #include <cmath>
+#include <cstdio>
 #include <csignal>
 #include <mutex>
 
 #include <sys/resource.h>
 #include <unistd.h>
 #include <iostream>
+
+#include <simdjson.h>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
@@ -260,22 +263,55 @@ int run_send(int argc, char** argv) {
   client_options o;
   std::string to, message, from = "cli";
   bool one_way = false;
+  uint64_t count = 0;
+  uint32_t window = 64;
   po::options_description desc("send options");
   add_client_options(desc, o, false);
   desc.add_options()
     ("to", po::value(&to)->required(), "PEER_ID/AGENT: the agent to send to, on any peer of the cluster")
     ("message", po::value(&message)->required(), "the text to send")
     ("from", po::value(&from)->default_value(from), "the sender's name, as the agent sees it")
-    ("one-way", po::bool_switch(&one_way), "do not wait for the agent's answer");
+    ("one-way", po::bool_switch(&one_way), "do not wait for the agent's answer")
+    ("count", po::value(&count), "the node at --peer sends the message this many times itself, and says how "
+                                 "fast (messages between nodes, without this client in the path)")
+    ("window", po::value(&window)->default_value(window), "with --count: messages in flight");
   po::variables_map vm;
-  if (!parse_args(argc, argv, "p2p-agent send --peer H:P --to PEER_ID/AGENT --message TEXT [--one-way] [--json]",
+  if (!parse_args(argc, argv,
+                  "p2p-agent send --peer H:P --to PEER_ID/AGENT --message TEXT [--one-way] [--count N [--window W]] [--json]",
                   desc, vm))
     return exit_code::ok;
+  if (vm.count("count") && (count == 0 || count > 100'000'000))
+    throw cli_exit{exit_code::usage, "--count: expected 1 to 100000000 messages, got " + std::to_string(count)};
+  if (window == 0 || window > 65536)
+    throw cli_exit{exit_code::usage, "--window: expected 1 to 65536 messages in flight, got " + std::to_string(window)};
   if (o.peer.empty())
     throw cli_exit{exit_code::usage, "--peer: required (the node that sends the message on)"};
   if (auto slash = to.find('/'); slash == std::string::npos || slash == 0 || slash + 1 == to.size())
     throw cli_exit{exit_code::usage, "--to: expected PEER_ID/AGENT, got '" + to + "'"};
   auto session = open_session(o);
+  if (count > 0) {
+    o.timeout_s += unsigned(count / 1000); // one request for the whole run: at least 1,000 a second
+    auto run = ask<std::string>(*session, o, send_atom::value, to, from, message, one_way, count, window);
+    simdjson::dom::parser parser;
+    simdjson::dom::element r;
+    double seconds = 0, p50 = 0, p99 = 0;
+    uint64_t done = 0, errors = 0;
+    std::string_view error;
+    if (parser.parse(run).get(r) || r["done"].get(done) || r["errors"].get(errors) || r["seconds"].get(seconds)
+        || r["p50_us"].get(p50) || r["p99_us"].get(p99) || r["error"].get(error))
+      throw cli_exit{exit_code::failure, "send: cannot read the node's answer '" + run + "'"};
+    if (o.json)
+      std::cout << run << std::endl;
+    else
+      std::printf("%llu of %llu %s to %s in %.3f s: %.0f/s, p50 %.0f us, p99 %.0f us (%llu in flight, timed by %s)\n",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(count),
+                  one_way ? "one-way messages" : "messages answered", to.c_str(), seconds,
+                  seconds > 0 ? double(done) / seconds : 0.0, p50, p99, static_cast<unsigned long long>(window),
+                  o.peer.c_str());
+    if (errors > 0)
+      throw cli_exit{exit_code::failure, std::to_string(errors) + " failed; the first: " + std::string(error)};
+    return exit_code::ok;
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto reply = ask<std::string>(*session, o, send_atom::value, to, from, message, one_way);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();

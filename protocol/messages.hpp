@@ -23,6 +23,10 @@
 //   (send_atom, string to "PEER/AGENT", string from, string text, bool one_way)
 //                                             -> string reply JSON from the agent (one-way: the
 //                                                node's acknowledgement that it sent it on)
+//   (send_atom, to, from, text, one_way, uint64_t count, uint32_t window)
+//                                             -> string JSON {"done", "errors", "seconds", "p50_us",
+//                                                "p99_us", "error"}: this node sends `count` such
+//                                                messages itself, `window` in flight, and times them
 // Between nodes and to agents:
 //   (deliver_atom, string agent, string from, string text, bool one_way) -> string reply JSON
 //   (lookup_atom, string peer id)             -> actor (that peer's node), membership only

@@ -86,6 +86,13 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
          fail(k, "a boolean", x);
        s.one_way = bool(x);
      }},
+    {"from", [&](auto& k, element x) {
+       auto from = read_string(k, x);
+       if (from != "client" && from != "node")
+         throw error_found{k + ": expected \"client\" (bench sends each message) or \"node\" (node-1 sends them "
+                               "and times them), got '" + from + "'"};
+       s.from_node = from == "node";
+     }},
     {"to", [&](auto& k, element x) {
        auto to = read_string(k, x);
        auto slash = to.find('/');
@@ -109,6 +116,8 @@ scenario_step read_step(const std::string& path, element v, const std::string& b
   }
   if (!has_count)
     throw error_found{path + ".count: required"};
+  if (s.from_node && s.kind != step_kind::messaging)
+    throw error_found{path + ".from: only messaging steps say where their messages start"};
   if (s.kind == step_kind::messaging && s.batch > 1)
     throw error_found{path + ".batch: a message is one request; expected 1, got " + std::to_string(s.batch)};
   apply_step_defaults(s);

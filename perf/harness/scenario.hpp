@@ -35,6 +35,7 @@ struct scenario_step {
   uint32_t window = 0; // requests in flight (0: the step's default)
   bool one_way = false; // messaging
   std::string to;      // messaging: PEER/AGENT (empty: the last peer's "worker")
+  bool from_node = false; // messaging: the messages start at the node bench talks to, not at the client
   uint32_t node = 0;   // kill_node, restart_node: node-N (2 or more: node-1 is where bench talks)
 };
 

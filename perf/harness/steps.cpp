@@ -16,6 +16,8 @@
 #include "tasks/task.hpp"
 #include "perf/harness/datasets.hpp"
 
+#include <simdjson.h>
+
 namespace p2p::bench {
 
 namespace {
@@ -282,6 +284,42 @@ void run_messaging(node_session& s, const scenario_step& st, const workload& w, 
   run_pipelined<std::string>(s, st, st.count, o, r, make, [](size_t, std::string&, step_clock& clock) { ++clock.done; });
 }
 
+/// Messages from node-1 to another node: one request asks node-1 to send them all (`window` in
+/// flight) and to time them on its own clock; the client only waits for that answer.
+void run_messaging_from_node(node_session& s, const scenario_step& st, const workload& w, const run_options& o,
+                             step_result& r) {
+  auto to = message_target(s, st, o);
+  auto c = client_of(o);
+  c.timeout_s += unsigned(std::min<uint64_t>(st.count / 1000, 1000000)); // one request: at least 1,000 a second
+  client::progress_line progress(r.label, st.count, o.progress);
+  auto t0 = clock_type::now();
+  auto reply = client::try_ask<std::string>(s, c, send_atom::value, to, std::string("bench"), w.texts.front(), st.one_way,
+                                            uint64_t(st.count), uint32_t(st.window));
+  progress.finish();
+  if (!reply) {
+    r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    r.errors = st.count;
+    r.error = error_text(reply.error());
+    return;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element run;
+  double seconds = 0, p50 = 0, p99 = 0;
+  uint64_t done = 0, errors = 0;
+  std::string_view first_error;
+  if (parser.parse(*reply).get(run) || run["done"].get(done) || run["errors"].get(errors)
+      || run["seconds"].get(seconds) || run["p50_us"].get(p50) || run["p99_us"].get(p99)
+      || run["error"].get(first_error))
+    throw std::runtime_error("messages from the node: cannot read its answer '" + *reply + "'");
+  r.seconds = seconds;
+  r.done = done;
+  r.errors = errors + (st.count > done + errors ? st.count - done - errors : 0);
+  r.rate_per_s = seconds > 0 ? double(done) / seconds : 0;
+  r.p50_us = p50;
+  r.p99_us = p99;
+  r.error = std::string(first_error);
+}
+
 /// Samples the step's processes: CPU and storage I/O at its start and end, resident memory every
 /// 20 ms in between.
 class resource_watch {
@@ -375,8 +413,9 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
     auto& st = sc.steps[i];
     step_result r;
     r.step = std::string(to_string(st.kind));
-    r.label = r.step + (st.kind == step_kind::messaging && st.one_way ? "_one_way"
-                        : st.kind == step_kind::vector_search && st.batch == 1 ? "_one_query" : "");
+    r.label = r.step + (st.kind == step_kind::messaging && st.from_node ? "_between_nodes" : "")
+              + (st.kind == step_kind::messaging && st.one_way ? "_one_way"
+                 : st.kind == step_kind::vector_search && st.batch == 1 ? "_one_query" : "");
     if (is_node_step(st.kind))
       r.label = std::string(st.kind == step_kind::kill_node ? "kill" : "restart") + " node-" + std::to_string(st.node);
     r.nodes = nodes;
@@ -402,7 +441,10 @@ std::vector<step_result> run_steps(node_session& s, const scenario& sc, const st
         run_search(s, st, w[i], w[w[i].base_step], o.metric, ef, o, r);
         break;
       }
-      case step_kind::messaging: r.count = st.count; run_messaging(s, st, w[i], o, r); break;
+      case step_kind::messaging:
+        r.count = st.count;
+        (st.from_node ? run_messaging_from_node : run_messaging)(s, st, w[i], o, r);
+        break;
       case step_kind::kill_node:
       case step_kind::restart_node:
         r.count = 1;

@@ -17,16 +17,29 @@ using namespace p2p::test;
 
 namespace {
 
+struct small_step {
+  std::string type;
+  uint64_t count;
+  std::string label; // in the results
+  std::string more;  // more keys of the step
+};
+
 /// Steps of a small scenario and the count each asks for.
-const std::vector<std::pair<std::string, uint64_t>> small_steps = {
-  {"text_processing", 200}, {"embedding", 150}, {"vector_store", 1000},
-  {"vector_search", 100},   {"messaging", 120}, {"ingest", 80}};
+const std::vector<small_step> small_steps = {
+  {"text_processing", 200, "text_processing", ""},
+  {"embedding", 150, "embedding", ""},
+  {"vector_store", 1000, "vector_store", ""},
+  {"vector_search", 100, "vector_search", ""},
+  {"messaging", 120, "messaging", ""},
+  // Sent by node-1 itself (to the last peer's agent, or its own alone) and timed there.
+  {"messaging", 300, "messaging_between_nodes_one_way", ", \"from\": \"node\", \"one_way\": true"},
+  {"ingest", 80, "ingest", ""}};
 
 std::string small_scenario(const std::string& topology, const std::string& search = "\"k\": 10, \"ef\": 128") {
   std::string steps;
-  for (auto& [type, count] : small_steps)
+  for (auto& [type, count, label, more] : small_steps)
     steps += std::string(steps.empty() ? "" : ", ") + "{\"type\": \"" + type + "\", \"count\": " + std::to_string(count)
-             + (type == "vector_search" ? ", " + search : "") + "}";
+             + (type == "vector_search" ? ", " + search : "") + more + "}";
   return "{\"name\": \"small\", " + topology + "\"steps\": [" + steps + "]}";
 }
 
@@ -41,9 +54,10 @@ void check_results(const std::string& path, uint32_t nodes) {
   REQUIRE(results.size() == small_steps.size());
   size_t i = 0;
   for (simdjson::dom::element r : results) {
-    auto& [type, count] = small_steps[i++];
-    CAPTURE(type);
+    auto& [type, count, label, more] = small_steps[i++];
+    CAPTURE(label);
     CHECK(std::string_view(r["step"]) == type);
+    CHECK(std::string_view(r["label"]) == label);
     CHECK(int64_t(r["nodes"]) == nodes);
     CHECK(uint64_t(int64_t(r["count"])) == count);
     CHECK(uint64_t(int64_t(r["done"])) == count);
@@ -100,8 +114,8 @@ TEST_CASE("bench runs a small scenario end to end on an embedded node, twice wit
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--repeats: expected 1 to 100, got 0") != std::string::npos);
   CHECK(r.out.find("scenario small: embedded node") != std::string::npos);
-  for (auto& [type, count] : small_steps)
-    CHECK(r.out.find("| " + type + " ") != std::string::npos);
+  for (auto& step : small_steps)
+    CHECK(r.out.find("| " + step.label + " ") != std::string::npos);
   CHECK(r.out.find("\r") == std::string::npos); // no progress line when stdout is not a terminal
   CHECK(r.err.find("\r") == std::string::npos);
 }

@@ -220,6 +220,23 @@ TEST_CASE("agents on different peers exchange one-way and request/response messa
   auto local = send({"--to", "node-1/worker", "--message", "hi"});
   CHECK(local.out.find("\"peer\": \"node-1\"") != std::string::npos);
 
+  // With --count, node-1 sends the messages itself and says what its clock saw.
+  auto many = send({"--to", "node-2/worker", "--message", "x", "--one-way", "--count", "200", "--window", "16"});
+  REQUIRE_MESSAGE(many.exit_code == 0, many.err);
+  CHECK(many.out.rfind("{\"done\": 200, \"errors\": 0, \"seconds\": ", 0) == 0);
+  auto answered = send({"--to", "node-2/worker", "--message", "y", "--count", "30", "--window", "1"});
+  REQUIRE_MESSAGE(answered.exit_code == 0, answered.err);
+  CHECK(answered.out.rfind("{\"done\": 30, \"errors\": 0, ", 0) == 0);
+  // The agent on node-2 got every one of them, in order before this one.
+  auto counted = send({"--to", "node-2/worker", "--message", "hello", "--from", "tester"});
+  CHECK(counted.out.find("\"received\": 233,") != std::string::npos);
+  auto text = run_agent({"send", "--peer", first, "--to", "node-2/worker", "--message", "z", "--count", "5"}, dir, 30);
+  CHECK(text.out.find("5 of 5 messages answered to node-2/worker in ") == 0);
+  auto none = send({"--to", "node-2/nobody", "--message", "x", "--count", "3"});
+  CHECK(none.exit_code == 1);
+  CHECK(none.err.find("3 failed; the first: peer 'node-2' has no agent 'nobody'") != std::string::npos);
+  CHECK(send({"--to", "node-2/worker", "--message", "x", "--count", "0"}).exit_code == 2);
+
   auto unknown_peer = send({"--to", "node-9/worker", "--message", "x"});
   CHECK(unknown_peer.exit_code == 1);
   CHECK(unknown_peer.err.find("no peer 'node-9' in the cluster (members: node-1, node-2)") != std::string::npos);

@@ -24,7 +24,8 @@ TEST_CASE("a scenario gets its topology, its steps and every step's defaults") {
       {"type": "vector_store", "count": 100},
       {"type": "vector_search", "count": 10, "k": 5, "ef": 40, "batch": 2},
       {"type": "messaging", "count": 3, "one_way": true, "to": "node-2/worker"},
-      {"type": "ingest", "count": 4}]})",
+      {"type": "ingest", "count": 4},
+      {"type": "messaging", "count": 5, "from": "node"}]})",
                             "", sc);
   REQUIRE(err.empty());
   CHECK(sc.name == "s");
@@ -32,7 +33,7 @@ TEST_CASE("a scenario gets its topology, its steps and every step's defaults") {
   CHECK(sc.topology == "mesh");
   CHECK(sc.replicas == 1);
   CHECK(sc.seed == 9);
-  REQUIRE(sc.steps.size() == 4);
+  REQUIRE(sc.steps.size() == 5);
   CHECK(sc.steps[0].kind == step_kind::vector_store);
   CHECK(sc.steps[0].size == 512);
   CHECK(sc.steps[0].batch == 1000);
@@ -44,6 +45,9 @@ TEST_CASE("a scenario gets its topology, its steps and every step's defaults") {
   CHECK(sc.steps[2].to == "node-2/worker");
   CHECK(sc.steps[2].window == 64);
   CHECK(sc.steps[3].collection == "bench-docs");
+  CHECK_FALSE(sc.steps[2].from_node); // from the client unless told
+  CHECK(sc.steps[4].from_node);
+  CHECK(sc.steps[4].window == 1);
 }
 
 TEST_CASE("a scenario without a topology runs embedded: no node counts") {
@@ -107,6 +111,10 @@ TEST_CASE("unknown keys, bad shapes and a search before any store are refused") 
         != std::string::npos);
   CHECK(parse_error(R"({"steps": [{"type": "messaging", "count": 4, "batch": 2}]})").find("steps[0].batch")
         != std::string::npos);
+  CHECK(parse_error(R"({"steps": [{"type": "messaging", "count": 4, "from": "agent"}]})")
+          .find("steps[0].from: expected \"client\"") != std::string::npos);
+  CHECK(parse_error(R"({"steps": [{"type": "vector_store", "count": 4, "from": "node"}]})")
+          .find("only messaging steps say where their messages start") != std::string::npos);
   CHECK(parse_error("{not json").find("not valid JSON") != std::string::npos);
 }
 
