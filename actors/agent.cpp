@@ -21,9 +21,11 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg, std::string pe
   keep_serving(self, "agent");
   self->state.peer_id = std::move(peer_id);
   return {
-    [=](deliver_atom, const std::string&, const std::string& from, const std::string& text, bool) {
+    [=](deliver_atom, const std::string&, const std::string& from, const std::string& text, bool one_way) {
       auto& st = self->state;
       ++st.received;
+      if (one_way)
+        return std::string(); // sent anonymously: the answer has nowhere to go
       return "{\"peer\": \"" + json_escape(st.peer_id) + "\", \"agent\": \"" + json_escape(st.cfg.name)
              + "\", \"from\": \"" + json_escape(from) + "\", \"received\": " + std::to_string(st.received)
              + ", \"bytes\": " + std::to_string(text.size()) + "}";
