@@ -1,6 +1,7 @@
 #include "actors/node_actor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -37,7 +38,14 @@ struct node_state {
   caf::actor membership;
   std::function<void(const std::string&)> stop; // "" stops cleanly, else a failure
   std::map<std::string, caf::actor> agents; // by name
-  uint64_t messages_in = 0;  // agent messages delivered to an agent here
+  struct peer_agent {
+    caf::actor node;  // the peer's node it was asked of
+    caf::actor agent;
+  };
+  // Agents of peers sent to, by "PEER/AGENT"; dropped when their peer is down or another process.
+  std::map<std::string, peer_agent> peer_agents;
+  // agent messages delivered to an agent here (counted by the agents: some come straight to them)
+  std::shared_ptr<std::atomic<uint64_t>> messages_in = std::make_shared<std::atomic<uint64_t>>(0);
   uint64_t messages_out = 0; // agent messages sent on to a peer
 
   const text_worker_actor& worker() { return workers[next_worker++ % workers.size()]; }
@@ -58,9 +66,53 @@ std::string agent_names(const node_state& st) {
   return out;
 }
 
-/// Routes a message to PEER/AGENT: delivered here when PEER is this node, else sent on to that
-/// peer's node. The reply comes from the agent (request/response) or from the last node that
-/// handed it on (one-way).
+/// Sends a message to a peer's agent by its handle and answers `rp` with the agent's answer
+/// (`{"sent": true}` for a one-way message, which the agent acknowledges at once). A remembered
+/// handle whose agent is gone is asked for again, once (handles of peers that went down or came
+/// back as another process are dropped when the members change).
+void to_peer_agent(node_actor* self, caf::actor target, const std::string& to, const std::string& agent,
+                   const std::string& from, std::string text, bool one_way, bool remembered,
+                   caf::typed_response_promise<std::string> rp);
+
+/// Asks the peer's node for the agent's handle, remembers it, and sends the message to it.
+void find_peer_agent(node_actor* self, const std::string& to, const std::string& agent, const std::string& from,
+                     std::string text, bool one_way, caf::typed_response_promise<std::string> rp) {
+  auto peer = to.substr(0, to.find('/'));
+  self->request(self->state.membership, internal_timeout, lookup_atom::value, peer)
+    .then(
+      [=](caf::actor& node) mutable {
+        self->request(node, internal_timeout, deliver_atom::value, agent)
+          .then(
+            [=](caf::actor& target) mutable {
+              self->state.peer_agents[to] = {node, target};
+              to_peer_agent(self, std::move(target), to, agent, from, std::move(text), one_way, false, std::move(rp));
+            },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      },
+      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+}
+
+void to_peer_agent(node_actor* self, caf::actor target, const std::string& to, const std::string& agent,
+                   const std::string& from, std::string text, bool one_way, bool remembered,
+                   caf::typed_response_promise<std::string> rp) {
+  ++self->state.messages_out;
+  // The text is kept for a second try only where one may come.
+  std::string again = remembered ? text : std::string();
+  self->request(target, internal_timeout, deliver_atom::value, agent, from, std::move(text), one_way)
+    .then([=](std::string& reply) mutable { rp.deliver(one_way ? std::string("{\"sent\": true}") : std::move(reply)); },
+          [=](caf::error& e) mutable {
+            if (remembered && e == caf::sec::request_receiver_down) {
+              self->state.peer_agents.erase(to);
+              find_peer_agent(self, to, agent, from, std::move(again), one_way, std::move(rp));
+            } else {
+              rp.deliver(std::move(e));
+            }
+          });
+}
+
+/// Routes a message to PEER/AGENT: delivered here when PEER is this node, else sent straight to
+/// that peer's agent (its handle asked of the peer's node the first time). The reply comes from
+/// the agent (request/response) or says it has the message (one-way).
 caf::result<std::string> send_message(node_actor* self, const std::string& to, const std::string& from,
                                       std::string text, bool one_way) {
   auto slash = to.find('/');
@@ -73,13 +125,10 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
   if (peer == self->state.cfg.id)
     return pass_on<std::string>(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
   auto rp = self->make_response_promise<std::string>();
-  self->request(self->state.membership, internal_timeout, lookup_atom::value, peer)
-    .then(
-      [=](caf::actor& node) mutable {
-        ++self->state.messages_out;
-        rp.delegate(node, deliver_atom::value, agent, from, std::move(text), one_way);
-      },
-      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  if (auto it = self->state.peer_agents.find(to); it != self->state.peer_agents.end())
+    to_peer_agent(self, it->second.agent, to, agent, from, std::move(text), one_way, true, rp);
+  else
+    find_peer_agent(self, to, agent, from, std::move(text), one_way, rp);
   return rp;
 }
 
@@ -105,7 +154,7 @@ std::string run_json(uint64_t done, uint64_t errors, double seconds, std::vector
 }
 
 /// `count` messages of `text` from this node to PEER/AGENT, `window` of them in flight, each
-/// answered (by the peer's node once it has a one-way message, else by its agent): messages
+/// answered by the agent (at once for a one-way message): messages
 /// between two nodes, without a client in the path. A helper actor sends them and times each
 /// from its send to its answer; the reply is run_json's.
 caf::result<std::string> send_many(node_actor* self, const std::string& to, const std::string& from, std::string text,
@@ -124,7 +173,9 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
                            + std::to_string(max_message_bytes) + " bytes");
   auto peer = to.substr(0, slash), agent = to.substr(slash + 1);
   auto rp = self->make_response_promise<std::string>();
-  auto start = [=](caf::actor node) mutable {
+  // The helper sends to the agent's own handle, asked of its node once: one actor hop fewer on
+  // the peer for every message. The agent answers a one-way message at once with "".
+  auto run_to = [=](caf::actor target) mutable {
     self->spawn([=](caf::event_based_actor* me) mutable -> caf::behavior {
       using clock = std::chrono::steady_clock;
       struct run {
@@ -160,7 +211,7 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
           if (r->next < count)
             (*send_next)();
         };
-        me->request(node, internal_timeout, deliver_atom::value, agent, from, text, one_way)
+        me->request(target, internal_timeout, deliver_atom::value, agent, from, text, one_way)
           .then([=](std::string&) mutable { answered(true, {}); },
                 [=](caf::error& e) mutable { answered(false, error_text(e)); });
       };
@@ -168,6 +219,11 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
         (*send_next)();
       return {[](caf::ok_atom) {}}; // nothing comes but the answers
     });
+  };
+  auto start = [=](caf::actor node) mutable {
+    self->request(node, internal_timeout, deliver_atom::value, agent)
+      .then([=](caf::actor& target) mutable { run_to(std::move(target)); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
   };
   if (peer == self->state.cfg.id) {
     start(caf::actor_cast<caf::actor>(self));
@@ -236,7 +292,7 @@ caf::result<node_metrics> metrics(node_actor* self) {
   auto& st = self->state;
   auto rp = self->make_response_promise<node_metrics>();
   auto m = std::make_shared<node_metrics>();
-  m->messages_in = st.messages_in;
+  m->messages_in = st.messages_in->load(std::memory_order_relaxed);
   m->messages_out = st.messages_out;
   m->mailbox_names.push_back("node");
   m->mailbox_sizes.push_back(self->mailbox().size());
@@ -310,7 +366,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     executors.push_back(caf::actor_cast<caf::actor>(w));
   self->state.tasks = spawn_task_manager(self, cfg, db, std::move(executors));
   for (auto& a : cfg.agents)
-    self->state.agents.emplace(a.name, spawn_agent(self, a, cfg.id));
+    self->state.agents.emplace(a.name, spawn_agent(self, a, cfg.id, self->state.messages_in));
   if (!fatal)
     fatal = [](const std::string& reason) {
       if (!reason.empty())
@@ -363,6 +419,16 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
           live.push_back(std::move(infos[i]));
           live_nodes.push_back(std::move(nodes[i]));
         }
+      // A peer down, or back as another process: the agent handles asked of it are stale (a
+      // message to a dead process's agent is not answered).
+      auto& kept = self->state.peer_agents;
+      for (auto it = kept.begin(); it != kept.end();) {
+        auto peer = it->first.substr(0, it->first.find('/'));
+        bool same = false;
+        for (size_t i = 0; i < live.size(); ++i)
+          same = same || (live[i].id == peer && live_nodes[i] == it->second.node);
+        it = same ? std::next(it) : kept.erase(it);
+      }
       self->send(self->state.tasks, a, std::move(live), std::move(live_nodes));
     },
     [=](cluster_put_atom a, collection_spec& spec, vector_batch& b) {
@@ -422,12 +488,18 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
       if (it == agents.end())
         return make_error(errc::not_found, "peer '" + self->state.cfg.id + "' has no agent '" + agent + "' (agents: "
                                + agent_names(self->state) + ")");
-      ++self->state.messages_in;
       if (one_way) { // anonymous: the agent's answer has nowhere to go
         caf::anon_send(it->second, a, agent, from, std::move(text), true);
         return std::string("{\"sent\": true}");
       }
       return pass_on<std::string>(self, it->second, a, agent, from, std::move(text), false);
+    },
+    [=](deliver_atom, const std::string& agent) -> caf::result<caf::actor> {
+      auto it = self->state.agents.find(agent);
+      if (it == self->state.agents.end())
+        return make_error(errc::not_found, "peer '" + self->state.cfg.id + "' has no agent '" + agent + "' (agents: "
+                               + agent_names(self->state) + ")");
+      return it->second;
     },
     [=](join_atom a, member_info& who, caf::actor& node, std::string& cluster) {
       return self->delegate(self->state.membership, a, std::move(who), std::move(node), std::move(cluster));

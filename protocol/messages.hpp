@@ -29,6 +29,9 @@
 //                                                messages itself, `window` in flight, and times them
 // Between nodes and to agents:
 //   (deliver_atom, string agent, string from, string text, bool one_way) -> string reply JSON
+//                                                (to a node, or to the agent itself; the agent
+//                                                answers a one-way message with "")
+//   (deliver_atom, string agent)              -> actor: that agent, to send to it directly
 //   (lookup_atom, string peer id)             -> actor (that peer's node), membership only
 //   (forget_atom, string peer id)             -> std::string what was done: drops a down peer for
 //                                                good (its keys go to the others; it may not rejoin
@@ -165,8 +168,9 @@ constexpr bool is_control_request =
 // result names the shards it could not reach; 4: replicas, versioned writes, catch-up;
 // 5: collections, saved graphs; 6: gossip sends a digest, the member list only to a node whose
 // digest differs; 7: an embedding task's result is its floats as bytes, not JSON text (a peer of
-// 6 would hand back text that `embed` cannot read).
-constexpr uint32_t protocol_version = 7;
+// 6 would hand back text that `embed` cannot read); 8: (deliver_atom, agent) hands out an agent's
+// handle, and a node sends its own runs of messages straight to the peer's agent.
+constexpr uint32_t protocol_version = 8;
 
 /// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
 /// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block

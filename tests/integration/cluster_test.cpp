@@ -161,6 +161,12 @@ TEST_CASE("a killed or hung peer is dropped within the failure timeout and a res
   auto first = "127.0.0.1:" + std::to_string(base);
   // The templates set cluster.failure_timeout_ms to 3000.
   const auto bound = std::chrono::milliseconds(3000 + 2000);
+  auto send_to_3 = [&] {
+    return run_agent({"send", "--peer", first, "--to", "node-3/worker", "--message", "hi", "--json"}, dir, 30);
+  };
+  auto before = send_to_3(); // node-1 keeps node-3's agent's handle from now on
+  CHECK(before.out.find("\"peer\": \"node-3\", \"agent\": \"worker\", \"from\": \"cli\", \"received\": 1,")
+        != std::string::npos);
 
   auto pid3 = std::stoi(read_file(dir + "/node-3/node.pid"));
   kill(pid3, SIGKILL);
@@ -183,6 +189,11 @@ TEST_CASE("a killed or hung peer is dropped within the failure timeout and a res
   took = wait_members(first, 3, dir, std::chrono::milliseconds(15000));
   CHECK(member_count(first, dir) == 3);
   MESSAGE("restarted peer rejoined after " << took.count() << " ms");
+  // The agent handle node-1 kept is the killed process's: it asks the new node-3 again.
+  auto after = send_to_3();
+  CHECK_MESSAGE(after.exit_code == 0, after.err);
+  CHECK(after.out.find("\"peer\": \"node-3\", \"agent\": \"worker\", \"from\": \"cli\", \"received\": 1,")
+        != std::string::npos);
 
   // A node that takes an id already in the cluster is refused and stops.
   // (cluster.sh names its clusters "local"; the duplicate says the same name, so its id is what is refused.)
@@ -234,7 +245,7 @@ TEST_CASE("agents on different peers exchange one-way and request/response messa
   CHECK(text.out.find("5 of 5 messages answered to node-2/worker in ") == 0);
   auto none = send({"--to", "node-2/nobody", "--message", "x", "--count", "3"});
   CHECK(none.exit_code == 1);
-  CHECK(none.err.find("3 failed; the first: peer 'node-2' has no agent 'nobody'") != std::string::npos);
+  CHECK(none.err.find("peer 'node-2' has no agent 'nobody' (agents: worker)") != std::string::npos);
   CHECK(send({"--to", "node-2/worker", "--message", "x", "--count", "0"}).exit_code == 2);
 
   auto unknown_peer = send({"--to", "node-9/worker", "--message", "x"});
