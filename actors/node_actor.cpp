@@ -67,14 +67,23 @@ std::string agent_names(const node_state& st) {
 }
 
 /// Sends a message to a peer's agent by its handle and answers `rp` with the agent's answer
-/// (`{"sent": true}` for a one-way message, which the agent acknowledges at once). A remembered
-/// handle whose agent is gone is asked for again, once (handles of peers that went down or came
-/// back as another process are dropped when the members change).
+/// (`{"sent": true}` for a one-way message, which the agent acknowledges at once). A failure
+/// drops the kept handle, so that the next message asks for it again; handles of peers that went
+/// down or came back as another process are dropped when the members change.
 void to_peer_agent(node_actor* self, caf::actor target, const std::string& to, const std::string& agent,
-                   const std::string& from, std::string text, bool one_way, bool remembered,
-                   caf::typed_response_promise<std::string> rp);
+                   const std::string& from, std::string text, bool one_way,
+                   caf::typed_response_promise<std::string> rp) {
+  ++self->state.messages_out;
+  self->request(target, internal_timeout, deliver_atom::value, agent, from, std::move(text), one_way)
+    .then([=](std::string& reply) mutable { rp.deliver(one_way ? std::string("{\"sent\": true}") : std::move(reply)); },
+          [=](caf::error& e) mutable {
+            if (auto it = self->state.peer_agents.find(to); it != self->state.peer_agents.end() && it->second.agent == target)
+              self->state.peer_agents.erase(it);
+            rp.deliver(std::move(e));
+          });
+}
 
-/// Asks the peer's node for the agent's handle, remembers it, and sends the message to it.
+/// Asks the peer's node for the agent's handle, keeps it, and sends the message to it.
 void find_peer_agent(node_actor* self, const std::string& to, const std::string& agent, const std::string& from,
                      std::string text, bool one_way, caf::typed_response_promise<std::string> rp) {
   auto peer = to.substr(0, to.find('/'));
@@ -85,29 +94,11 @@ void find_peer_agent(node_actor* self, const std::string& to, const std::string&
           .then(
             [=](caf::actor& target) mutable {
               self->state.peer_agents[to] = {node, target};
-              to_peer_agent(self, std::move(target), to, agent, from, std::move(text), one_way, false, std::move(rp));
+              to_peer_agent(self, std::move(target), to, agent, from, std::move(text), one_way, std::move(rp));
             },
             [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
       },
       [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
-}
-
-void to_peer_agent(node_actor* self, caf::actor target, const std::string& to, const std::string& agent,
-                   const std::string& from, std::string text, bool one_way, bool remembered,
-                   caf::typed_response_promise<std::string> rp) {
-  ++self->state.messages_out;
-  // The text is kept for a second try only where one may come.
-  std::string again = remembered ? text : std::string();
-  self->request(target, internal_timeout, deliver_atom::value, agent, from, std::move(text), one_way)
-    .then([=](std::string& reply) mutable { rp.deliver(one_way ? std::string("{\"sent\": true}") : std::move(reply)); },
-          [=](caf::error& e) mutable {
-            if (remembered && e == caf::sec::request_receiver_down) {
-              self->state.peer_agents.erase(to);
-              find_peer_agent(self, to, agent, from, std::move(again), one_way, std::move(rp));
-            } else {
-              rp.deliver(std::move(e));
-            }
-          });
 }
 
 /// Routes a message to PEER/AGENT: delivered here when PEER is this node, else sent straight to
@@ -126,7 +117,7 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
     return pass_on<std::string>(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
   auto rp = self->make_response_promise<std::string>();
   if (auto it = self->state.peer_agents.find(to); it != self->state.peer_agents.end())
-    to_peer_agent(self, it->second.agent, to, agent, from, std::move(text), one_way, true, rp);
+    to_peer_agent(self, it->second.agent, to, agent, from, std::move(text), one_way, rp);
   else
     find_peer_agent(self, to, agent, from, std::move(text), one_way, rp);
   return rp;
