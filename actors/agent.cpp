@@ -29,7 +29,7 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg, std::string pe
       ++st.received;
       st.delivered->fetch_add(1, std::memory_order_relaxed);
       if (one_way)
-        return std::string(); // sent anonymously: the answer has nowhere to go
+        return std::string("{\"sent\": true}"); // it has the message; nothing more is said
       return "{\"peer\": \"" + json_escape(st.peer_id) + "\", \"agent\": \"" + json_escape(st.cfg.name)
              + "\", \"from\": \"" + json_escape(from) + "\", \"received\": " + std::to_string(st.received)
              + ", \"bytes\": " + std::to_string(text.size()) + "}";

@@ -66,24 +66,16 @@ std::string agent_names(const node_state& st) {
   return out;
 }
 
-/// Sends a message to a peer's agent by its handle and answers `rp` with the agent's answer
-/// (`{"sent": true}` for a one-way message, which the agent acknowledges at once). A failure
-/// drops the kept handle, so that the next message asks for it again; handles of peers that went
-/// down or came back as another process are dropped when the members change.
-void to_peer_agent(node_actor* self, caf::actor target, const std::string& to, const std::string& agent,
-                   const std::string& from, std::string text, bool one_way,
-                   caf::typed_response_promise<std::string> rp) {
+/// Hands the current request to a peer's agent, which answers the sender itself (`{"sent": true}`
+/// for a one-way message, at once): no answer passes through here, and no timer is set per
+/// message. A kept handle goes when the members change and its peer is down or another process.
+void to_peer_agent(node_actor* self, const caf::actor& target, const std::string& agent, const std::string& from,
+                   std::string text, bool one_way, caf::typed_response_promise<std::string>& rp) {
   ++self->state.messages_out;
-  self->request(target, internal_timeout, deliver_atom::value, agent, from, std::move(text), one_way)
-    .then([=](std::string& reply) mutable { rp.deliver(one_way ? std::string("{\"sent\": true}") : std::move(reply)); },
-          [=](caf::error& e) mutable {
-            if (auto it = self->state.peer_agents.find(to); it != self->state.peer_agents.end() && it->second.agent == target)
-              self->state.peer_agents.erase(it);
-            rp.deliver(std::move(e));
-          });
+  rp.delegate(target, deliver_atom::value, agent, from, std::move(text), one_way);
 }
 
-/// Asks the peer's node for the agent's handle, keeps it, and sends the message to it.
+/// Asks the peer's node for the agent's handle, keeps it, and hands the request to it.
 void find_peer_agent(node_actor* self, const std::string& to, const std::string& agent, const std::string& from,
                      std::string text, bool one_way, caf::typed_response_promise<std::string> rp) {
   auto peer = to.substr(0, to.find('/'));
@@ -94,7 +86,7 @@ void find_peer_agent(node_actor* self, const std::string& to, const std::string&
           .then(
             [=](caf::actor& target) mutable {
               self->state.peer_agents[to] = {node, target};
-              to_peer_agent(self, std::move(target), to, agent, from, std::move(text), one_way, std::move(rp));
+              to_peer_agent(self, target, agent, from, std::move(text), one_way, rp);
             },
             [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
       },
@@ -117,7 +109,7 @@ caf::result<std::string> send_message(node_actor* self, const std::string& to, c
     return pass_on<std::string>(self, caf::actor_cast<caf::actor>(self), deliver_atom::value, agent, from, std::move(text), one_way);
   auto rp = self->make_response_promise<std::string>();
   if (auto it = self->state.peer_agents.find(to); it != self->state.peer_agents.end())
-    to_peer_agent(self, it->second.agent, to, agent, from, std::move(text), one_way, rp);
+    to_peer_agent(self, it->second.agent, agent, from, std::move(text), one_way, rp);
   else
     find_peer_agent(self, to, agent, from, std::move(text), one_way, rp);
   return rp;

@@ -9,8 +9,6 @@
 #include <unistd.h>
 #include <iostream>
 
-#include <simdjson.h>
-
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/log.hpp"
@@ -292,24 +290,19 @@ int run_send(int argc, char** argv) {
   if (count > 0) {
     o.timeout_s += unsigned(count / 1000); // one request for the whole run: at least 1,000 a second
     auto run = ask<std::string>(*session, o, send_atom::value, to, from, message, one_way, count, window);
-    simdjson::dom::parser parser;
-    simdjson::dom::element r;
-    double seconds = 0, p50 = 0, p99 = 0;
-    uint64_t done = 0, errors = 0;
-    std::string_view error;
-    if (parser.parse(run).get(r) || r["done"].get(done) || r["errors"].get(errors) || r["seconds"].get(seconds)
-        || r["p50_us"].get(p50) || r["p99_us"].get(p99) || r["error"].get(error))
+    client::message_run r;
+    if (!client::read_message_run(run, r))
       throw cli_exit{exit_code::failure, "send: cannot read the node's answer '" + run + "'"};
     if (o.json)
       std::cout << run << std::endl;
     else
       std::printf("%llu of %llu %s to %s in %.3f s: %.0f/s, p50 %.0f us, p99 %.0f us (%llu in flight, timed by %s)\n",
-                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(count),
-                  one_way ? "one-way messages" : "messages answered", to.c_str(), seconds,
-                  seconds > 0 ? double(done) / seconds : 0.0, p50, p99, static_cast<unsigned long long>(window),
-                  o.peer.c_str());
-    if (errors > 0)
-      throw cli_exit{exit_code::failure, std::to_string(errors) + " failed; the first: " + std::string(error)};
+                  static_cast<unsigned long long>(r.done), static_cast<unsigned long long>(count),
+                  one_way ? "one-way messages" : "messages answered", to.c_str(), r.seconds,
+                  r.seconds > 0 ? double(r.done) / r.seconds : 0.0, r.p50_us, r.p99_us,
+                  static_cast<unsigned long long>(window), o.peer.c_str());
+    if (r.errors > 0)
+      throw cli_exit{exit_code::failure, std::to_string(r.errors) + " failed; the first: " + r.error};
     return exit_code::ok;
   }
   auto t0 = std::chrono::steady_clock::now();

@@ -2,9 +2,23 @@
 
 #include <cstdio>
 
+#include <simdjson.h>
+
 #include <unistd.h>
 
 namespace p2p::client {
+
+bool read_message_run(const std::string& json, message_run& out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element r;
+  std::string_view error;
+  if (parser.parse(json).get(r) || r["done"].get(out.done) || r["errors"].get(out.errors)
+      || r["seconds"].get(out.seconds) || r["p50_us"].get(out.p50_us) || r["p99_us"].get(out.p99_us)
+      || r["error"].get(error))
+    return false;
+  out.error = std::string(error);
+  return true;
+}
 
 std::string format_float(double v) {
   char buf[32];

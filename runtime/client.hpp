@@ -27,6 +27,17 @@ struct client_options {
   unsigned timeout_s = 120;
 };
 
+/// What a node's clock saw over a run of messages it sent itself (`send --count`, a bench step
+/// with "from": "node"): the JSON the node answers, read.
+struct message_run {
+  uint64_t done = 0, errors = 0;
+  double seconds = 0, p50_us = 0, p99_us = 0;
+  std::string error; // the first failure
+};
+
+/// Reads a node's answer to (send_atom, ..., count, window); false if it is not one.
+[[nodiscard]] bool read_message_run(const std::string& json, message_run& out);
+
 /// A float printed with enough digits to read back exactly.
 [[nodiscard]] std::string format_float(double v);
 

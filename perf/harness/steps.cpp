@@ -16,8 +16,6 @@
 #include "tasks/task.hpp"
 #include "perf/harness/datasets.hpp"
 
-#include <simdjson.h>
-
 namespace p2p::bench {
 
 namespace {
@@ -302,22 +300,16 @@ void run_messaging_from_node(node_session& s, const scenario_step& st, const wor
     r.error = error_text(reply.error());
     return;
   }
-  simdjson::dom::parser parser;
-  simdjson::dom::element run;
-  double seconds = 0, p50 = 0, p99 = 0;
-  uint64_t done = 0, errors = 0;
-  std::string_view first_error;
-  if (parser.parse(*reply).get(run) || run["done"].get(done) || run["errors"].get(errors)
-      || run["seconds"].get(seconds) || run["p50_us"].get(p50) || run["p99_us"].get(p99)
-      || run["error"].get(first_error))
+  client::message_run run;
+  if (!client::read_message_run(*reply, run))
     throw std::runtime_error("messages from the node: cannot read its answer '" + *reply + "'");
-  r.seconds = seconds;
-  r.done = done;
-  r.errors = errors + (st.count > done + errors ? st.count - done - errors : 0);
-  r.rate_per_s = seconds > 0 ? double(done) / seconds : 0;
-  r.p50_us = p50;
-  r.p99_us = p99;
-  r.error = std::string(first_error);
+  r.seconds = run.seconds;
+  r.done = run.done;
+  r.errors = run.errors + (st.count > run.done + run.errors ? st.count - run.done - run.errors : 0);
+  r.rate_per_s = run.seconds > 0 ? double(run.done) / run.seconds : 0;
+  r.p50_us = run.p50_us;
+  r.p99_us = run.p99_us;
+  r.error = run.error;
 }
 
 /// Samples the step's processes: CPU and storage I/O at its start and end, resident memory every
