@@ -456,9 +456,7 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
           [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
       return rp;
     },
-    [=](run_task_atom a, std::string& type, std::string& params, std::string& payload) {
-      return self->delegate(self->state.worker(), a, std::move(type), std::move(params), std::move(payload));
-    },
+    [=](run_task_atom a, task_submission& run) { return self->delegate(self->state.worker(), a, std::move(run)); },
     [=](send_atom, const std::string& to, const std::string& from, std::string& text, bool one_way) {
       return send_message(self, to, from, std::move(text), one_way);
     },

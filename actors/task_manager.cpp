@@ -60,41 +60,73 @@ void flush(manager_actor* self) {
   dispatch(self);
 }
 
-void on_reply(manager_actor* self, uint64_t id, const std::string& where, uint32_t attempt,
-              caf::expected<std::string> reply) {
+namespace {
+
+/// Settles task `id` after the run started on `where` as attempt `attempt`; false when the
+/// answer is stale (the task is gone, re-queued or answered since).
+bool settle(manager_actor* self, uint64_t id, const std::string& where, uint32_t attempt, bool ok, std::string&& text,
+            const caf::error& err) {
   auto& st = self->state;
-  if (auto e = st.executors.find(where); e != st.executors.end() && st.running_on.count(id)
-                                         && st.running_on[id] == where && e->second.load > 0)
-    --e->second.load;
-  if (auto r = st.running_on.find(id); r != st.running_on.end() && r->second == where)
+  if (auto r = st.running_on.find(id); r != st.running_on.end() && r->second == where) {
     st.running_on.erase(r);
-  auto it = st.live.find(id);
-  // Gone (cancelled), re-queued or already answered since: this reply is stale.
-  if (it == st.live.end() || it->second.state != task_state::running || it->second.attempts != attempt) {
-    dispatch(self);
-    return;
+    if (auto e = st.executors.find(where); e != st.executors.end() && e->second.load > 0)
+      --e->second.load;
   }
+  auto it = st.live.find(id);
+  if (it == st.live.end() || it->second.state != task_state::running || it->second.attempts != attempt)
+    return false;
   auto& t = it->second;
   auto now = now_ms();
-  if (reply) {
+  if (ok) {
     (void) transition(t, task_state::completed, now);
-    t.result = std::move(*reply);
-  } else if (reply.error() == caf::sec::request_timeout) {
+    t.result = std::move(text);
+  } else if (err == caf::sec::request_timeout) {
     (void) transition(t, task_state::timed_out, now);
     t.error = "timed out after " + std::to_string(t.timeout_ms) + " ms";
-  } else if (t.attempts <= t.max_retries) {
-    (void) transition(t, task_state::queued, now);
-    t.error = error_text(reply.error());
   } else {
-    (void) transition(t, task_state::failed, now);
-    t.error = error_text(reply.error());
+    (void) transition(t, t.attempts <= t.max_retries ? task_state::queued : task_state::failed, now);
+    t.error = err ? error_text(err) : std::move(text);
   }
   st.unflushed.push_back(id);
-  if (!st.flush_scheduled) {
+  return true;
+}
+
+/// One batch's answer: each task's outcome, or one error for them all (a timeout, a lost peer).
+void on_batch_reply(manager_actor* self, const std::vector<std::pair<uint64_t, uint32_t>>& tasks,
+                    const std::string& where, caf::expected<task_outcomes> reply) {
+  auto& st = self->state;
+  bool settled = false;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    auto [id, attempt] = tasks[i];
+    if (!reply) {
+      settled |= settle(self, id, where, attempt, false, {}, reply.error());
+    } else if (i >= reply->states.size() || i >= reply->results.size() || i >= reply->errors.size()) {
+      settled |= settle(self, id, where, attempt, false, {},
+                        make_error(errc::internal, "the executor answered " + std::to_string(reply->states.size())
+                                                     + " of " + std::to_string(tasks.size()) + " tasks"));
+    } else if (task_state(reply->states[i]) == task_state::completed) {
+      settled |= settle(self, id, where, attempt, true, std::move(reply->results[i]), {});
+    } else {
+      settled |= settle(self, id, where, attempt, false, std::move(reply->errors[i]), {});
+    }
+  }
+  if (!settled) {
+    dispatch(self); // only stale answers: their executor has room again
+  } else if (!st.flush_scheduled) {
     st.flush_scheduled = true;
     self->send(self, task_flush_atom::value); // after the replies already in the mailbox
   }
 }
+
+/// Tasks started on one executor in one dispatch, sent as one message.
+struct batch {
+  std::string where;
+  task_submission run;                            // type, params, payloads
+  std::vector<std::pair<uint64_t, uint32_t>> tasks; // (id, attempt)
+  size_t bytes = 0;
+};
+
+} // namespace
 
 void dispatch(manager_actor* self) {
   auto& st = self->state;
@@ -127,15 +159,37 @@ void dispatch(manager_actor* self) {
     }
     return;
   }
+  // Tasks of one type and params for one executor travel together: one message, one answer and
+  // one timer per batch instead of per task (perf/README "Tasks in batches").
+  std::vector<batch> batches;
+  std::map<std::string, size_t> open; // executor -> its batch still taking tasks
   for (auto& [id, where] : starts) {
     auto& t = st.live.at(id);
     st.tally.move(t.type, task_state::queued, task_state::running);
-    uint32_t attempt = t.attempts;
     st.running_on[id] = where;
-    self->request(st.executors[where].handle, std::chrono::milliseconds(t.timeout_ms), run_task_atom::value, t.type,
-                  t.params, t.payload)
-      .then([=, id = id, where = where](std::string& result) { on_reply(self, id, where, attempt, std::move(result)); },
-            [=, id = id, where = where](caf::error& err) { on_reply(self, id, where, attempt, std::move(err)); });
+    auto o = open.find(where);
+    if (o == open.end() || batches[o->second].run.type != t.type || batches[o->second].run.params != t.params
+        || batches[o->second].run.timeout_ms != t.timeout_ms || batches[o->second].tasks.size() >= max_batch_tasks
+        || batches[o->second].bytes + t.payload.size() > max_batch_bytes) {
+      batch b;
+      b.where = where;
+      b.run.type = t.type;
+      b.run.params = t.params;
+      b.run.timeout_ms = t.timeout_ms;
+      batches.push_back(std::move(b));
+      open[where] = batches.size() - 1;
+    }
+    auto& b = batches[open[where]];
+    b.run.payloads.push_back(t.payload);
+    b.tasks.emplace_back(id, t.attempts);
+    b.bytes += t.payload.size();
+  }
+  for (auto& b : batches) {
+    auto timeout = std::chrono::milliseconds(b.run.timeout_ms);
+    self->request(st.executors[b.where].handle, timeout, run_task_atom::value, std::move(b.run))
+      .then(
+        [=, tasks = b.tasks, where = b.where](task_outcomes& out) { on_batch_reply(self, tasks, where, std::move(out)); },
+        [=, tasks = b.tasks, where = b.where](caf::error& err) { on_batch_reply(self, tasks, where, std::move(err)); });
   }
 }
 

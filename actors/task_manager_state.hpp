@@ -23,6 +23,12 @@ namespace p2p::task_manager_detail {
 /// Tasks sent to one worker and not yet answered: enough to keep it busy between replies.
 constexpr size_t per_worker_in_flight = 16;
 
+/// Tasks started together on one executor go in one message: at most this many of one type,
+/// params and timeout, and at most this much payload (a bigger task goes alone), so that a batch
+/// is about as much work as a few tasks and its timeout still means something per task.
+constexpr size_t max_batch_tasks = 8;
+constexpr size_t max_batch_bytes = 64 * 1024;
+
 
 inline uint64_t now_ms() {
   return uint64_t(

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "protocol/messages.hpp"
+#include "tasks/task.hpp"
 #include "tasks/task_kernels.hpp"
 #include "text/document_reader.hpp"
 #include "text/embedder.hpp"
@@ -90,12 +91,17 @@ text_worker_actor::behavior_type worker_behavior(worker_actor* self, caf::actor 
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
     [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](text_search_atom, const text_search_request& r) { return search_text(self, r); },
-    [=](run_task_atom, const std::string& type, const std::string& params,
-        const std::string& payload) -> caf::result<std::string> {
-      std::string result;
-      if (auto error = run_task_kernel(type, params, payload, result); !error.empty())
-        return make_error(errc::invalid_input, error);
-      return result;
+    [=](run_task_atom, const task_submission& run) {
+      size_t n = run.payloads.size();
+      task_outcomes out{{}, byte_vector(n, uint8_t(task_state::completed)), {}, std::vector<std::string>(n),
+                        std::vector<std::string>(n)};
+      for (size_t i = 0; i < n; ++i)
+        if (auto error = run_task_kernel(run.type, run.params, run.payloads[i], out.results[i]); !error.empty()) {
+          out.states[i] = uint8_t(task_state::failed);
+          out.errors[i] = std::move(error);
+          out.results[i].clear();
+        }
+      return out;
     },
   };
 }

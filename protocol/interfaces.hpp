@@ -71,8 +71,9 @@ using vector_shard_actor = caf::typed_actor<
 using text_worker_actor = caf::typed_actor<
   caf::replies_to<ingest_atom, document_batch>::with<ingest_result>,
   caf::replies_to<text_search_atom, text_search_request>::with<search_result>,
-  // Runs a task kernel on one payload; its result JSON.
-  caf::replies_to<run_task_atom, std::string, std::string, std::string>::with<std::string>,
+  // Runs the kernel of `type` on each payload, in order: per task completed with its result,
+  // or failed with the reason (states, results, errors; ids and attempts left empty).
+  caf::replies_to<run_task_atom, task_submission>::with<task_outcomes>,
   caf::replies_to<mailbox_atom>::with<uint64_t>>;
 
 } // namespace p2p

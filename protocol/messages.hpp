@@ -38,7 +38,9 @@
 //                                                under that id); passed on once to every member
 //   (members_atom, vector<member_info>, vector<actor>) membership -> node -> task_manager: the
 //                                             connected peers (without this node) and their nodes
-//   (run_task_atom, type, params, payload)    to a node from a peer's task manager: run it here
+//   (run_task_atom, task_submission)          -> task_outcomes: from a peer's task manager, up to 8
+//                                                tasks of one type to run here (states, results,
+//                                                errors per payload; ids and attempts empty)
 //   (cluster_put_atom, collection_spec, vector_batch) -> uint64_t: store here (rows carry
 //                                             versions; one older than what is here is skipped)
 //   (cluster_delete_atom, collection_spec, id_versions) -> uint64_t how many existed: tombstones
@@ -66,7 +68,7 @@
 //   (gossip_atom, std::vector<member_info>)   one-way, the receiver's members, sent back to
 //                                                `from` when its digest differs
 // Internal (task_manager -> text_worker):
-//   (run_task_atom, type, params, payload)    -> std::string result (JSON; an embedding's floats as bytes)
+//   (run_task_atom, task_submission)          -> task_outcomes (results: JSON; an embedding's floats as bytes)
 // Internal (router <-> shards):
 //   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
@@ -169,8 +171,9 @@ constexpr bool is_control_request =
 // 5: collections, saved graphs; 6: gossip sends a digest, the member list only to a node whose
 // digest differs; 7: an embedding task's result is its floats as bytes, not JSON text (a peer of
 // 6 would hand back text that `embed` cannot read); 8: (deliver_atom, agent) hands out an agent's
-// handle, and a node sends its own runs of messages straight to the peer's agent.
-constexpr uint32_t protocol_version = 8;
+// handle, and a node sends its own runs of messages straight to the peer's agent; 9: tasks travel
+// to a peer in batches, (run_task_atom, task_submission) -> task_outcomes.
+constexpr uint32_t protocol_version = 9;
 
 /// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
 /// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block

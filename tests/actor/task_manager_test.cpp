@@ -23,37 +23,55 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 /// What a fake worker saw, and the replies it holds back.
 struct worker_log {
   std::vector<std::string> payloads;      // in the order they arrived
+  std::vector<size_t> batches;            // the number of tasks in each message
   std::deque<caf::response_promise> held; // silent workers: answered on release_atom
-  int failures_left = 0;                  // answering workers: fail this many first
+  std::deque<size_t> held_sizes;          // the tasks of each held message
+  int failures_left = 0;                  // answering workers: fail this many tasks first
 };
 
-/// A worker that answers "done:PAYLOAD" at once, after failing `failures_left` times.
+void saw(worker_log& log, const task_submission& run) {
+  log.payloads.insert(log.payloads.end(), run.payloads.begin(), run.payloads.end());
+  log.batches.push_back(run.payloads.size());
+}
+
+/// A worker that answers each task "done:PAYLOAD" at once, after failing `failures_left` tasks.
 caf::behavior answering_worker(caf::event_based_actor*, std::shared_ptr<worker_log> log) {
-  return {[=](run_task_atom, const std::string&, const std::string&, const std::string& payload)
-            -> caf::result<std::string> {
-    log->payloads.push_back(payload);
-    if (log->failures_left > 0) {
-      --log->failures_left;
-      return make_error(errc::internal, "boom");
+  return {[=](run_task_atom, const task_submission& run) {
+    saw(*log, run);
+    size_t n = run.payloads.size();
+    task_outcomes out{{}, byte_vector(n), {}, std::vector<std::string>(n), std::vector<std::string>(n)};
+    for (size_t i = 0; i < n; ++i) {
+      if (log->failures_left > 0) {
+        --log->failures_left;
+        out.states[i] = uint8_t(task_state::failed);
+        out.errors[i] = "boom";
+      } else {
+        out.states[i] = uint8_t(task_state::completed);
+        out.results[i] = "done:" + run.payloads[i];
+      }
     }
-    return "done:" + payload;
+    return out;
   }};
 }
 
-/// A worker that holds every task until it is sent release_atom (or never); the oldest held task
-/// is then answered "released".
+/// A worker that holds every message until it is sent release_atom (or never); the oldest held
+/// message is then answered "released" for each of its tasks.
 caf::behavior silent_worker(caf::event_based_actor* self, std::shared_ptr<worker_log> log) {
   return {
-    [=](run_task_atom, const std::string&, const std::string&, const std::string& payload) {
-      log->payloads.push_back(payload);
+    [=](run_task_atom, const task_submission& run) {
+      saw(*log, run);
       log->held.push_back(self->make_response_promise());
+      log->held_sizes.push_back(run.payloads.size());
     },
     [=](release_atom) {
       if (log->held.empty())
         return;
       auto p = std::move(log->held.front());
+      size_t n = log->held_sizes.front();
       log->held.pop_front();
-      p.deliver(std::string("released"));
+      log->held_sizes.pop_front();
+      p.deliver(task_outcomes{{}, byte_vector(n, uint8_t(task_state::completed)), {},
+                              std::vector<std::string>(n, "released"), std::vector<std::string>(n)});
     },
   };
 }
@@ -151,7 +169,7 @@ TEST_CASE("tasks spread over the local workers and each result comes back once, 
   CHECK(!b->payloads.empty());
 }
 
-TEST_CASE("a worker holds at most 16 tasks and the rest wait in the queue until it answers") {
+TEST_CASE("a worker holds at most 16 tasks, sent 8 to a message, and the rest wait until it answers") {
   manager_fixture f("window");
   auto a = std::make_shared<worker_log>();
   auto wa = f.worker(silent_worker, a);
@@ -159,9 +177,10 @@ TEST_CASE("a worker holds at most 16 tasks and the rest wait in the queue until 
   auto r = f.submit(numbered("doc-", 20));
   CHECK(!r->done);
   CHECK(a->payloads.size() == 16);
-  for (int i = 0; i < 4; ++i)
-    f.release(wa);
+  CHECK(a->batches == std::vector<size_t>{8, 8});
+  f.release(wa); // 8 answered: the 4 waiting go in one message
   CHECK(a->payloads.size() == 20);
+  CHECK(a->batches == std::vector<size_t>{8, 8, 4});
   while (!a->held.empty())
     f.release(wa);
   REQUIRE(r->done);
@@ -178,9 +197,10 @@ TEST_CASE("a critical task submitted behind queued low-priority ones is the next
   auto low = f.submit(numbered("low-", 20), uint8_t(task_priority::low));
   auto critical = f.submit({"urgent"}, uint8_t(task_priority::critical));
   REQUIRE(a->payloads.size() == 16); // 4 low tasks and the critical one wait
-  f.release(wa);
-  REQUIRE(a->payloads.size() == 17);
-  CHECK(a->payloads.back() == "urgent");
+  f.release(wa);                      // 8 answered: room for the 5 waiting, the critical one first
+  REQUIRE(a->payloads.size() == 21);
+  CHECK(a->payloads[16] == "urgent");
+  CHECK(a->batches == std::vector<size_t>{8, 8, 5}); // in one message, the critical one first
   while (!a->held.empty())
     f.release(wa);
   CHECK(low->done);
@@ -250,4 +270,37 @@ TEST_CASE("tasks running on a peer that leaves run again on another peer, the at
   while (!lost->held.empty())
     f.release(lost_node);
   CHECK(r->value->results[0] == "done:doc-0");
+}
+
+TEST_CASE("one failing task of a batch is retried alone, and the others of its message complete once") {
+  manager_fixture f("batch-failure");
+  auto a = std::make_shared<worker_log>();
+  a->failures_left = 1; // the first task of the first message fails once
+  f.start({f.worker(answering_worker, a)});
+  auto payloads = numbered("doc-", 8);
+  auto r = f.submit(payloads);
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  CHECK(a->batches == std::vector<size_t>{8, 1});
+  CHECK(a->payloads.back() == "doc-0");
+  for (size_t i = 0; i < 8; ++i) {
+    CHECK(state_of(*r->value, i) == task_state::completed);
+    CHECK(r->value->results[i] == "done:" + payloads[i]);
+    CHECK(r->value->attempts[i] == (i == 0 ? 2u : 1u));
+  }
+}
+
+TEST_CASE("large payloads travel in smaller batches: at most 64 KiB of payload to a message") {
+  manager_fixture f("batch-bytes");
+  auto a = std::make_shared<worker_log>();
+  f.start({f.worker(answering_worker, a)});
+  std::vector<std::string> payloads{std::string(40 * 1024, 'a'), std::string(40 * 1024, 'b'),
+                                    std::string(100 * 1024, 'c'), "small", "small"};
+  auto r = f.submit(payloads);
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  // 40 KiB, then 40 KiB alone (80 would pass 64), 100 KiB alone, then the two small ones.
+  CHECK(a->batches == std::vector<size_t>{1, 1, 1, 2});
+  for (size_t i = 0; i < payloads.size(); ++i)
+    CHECK(r->value->results[i] == "done:" + payloads[i]);
 }
