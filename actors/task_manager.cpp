@@ -206,7 +206,7 @@ void peers_changed(manager_actor* self, const std::vector<member_info>& infos, c
       e.handle = nodes[i];
       e.load = 0;
     }
-    e.capacity = 2 * per_worker_in_flight;
+    e.capacity = 4 * per_worker_in_flight;
     e.capabilities.clear();
     for (auto& c : infos[i].capabilities)
       if (has_task_kernel(c))
