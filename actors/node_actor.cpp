@@ -26,6 +26,8 @@ namespace p2p {
 namespace {
 
 constexpr auto internal_timeout = std::chrono::seconds(120);
+/// The part of a metrics deadline given to its status part (metrics waits for status).
+constexpr uint32_t status_share_of_deadline_pct = 60;
 /// Largest message text an agent accepts.
 constexpr size_t max_message_bytes = 1 << 20;
 
@@ -54,6 +56,18 @@ struct node_state {
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
   std::shared_ptr<database> db;
+  // The last answer of each part of status and metrics, for a part that is late.
+  struct last_parts {
+    std::vector<collection_info> collections;
+    std::vector<uint64_t> task_counts;
+    std::vector<member_info> members;
+    task_metrics tasks;
+    latency_histogram search_latency;
+    std::map<std::string, uint64_t> mailboxes;
+  } last;
+  // Deadlines of status and metrics answers in progress, by id (control_deadline_atom).
+  std::map<uint64_t, std::function<void()>> deadlines;
+  uint64_t next_deadline = 0;
   static inline const char* name = "node";
 };
 
@@ -222,7 +236,17 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
   return rp;
 }
 
-caf::result<node_status> status(node_actor* self) {
+/// Runs `f` once `after` has passed (with high priority, ahead of the data in the mailbox).
+void at_deadline(node_actor* self, std::chrono::milliseconds after, std::function<void()> f) {
+  auto id = self->state.next_deadline++;
+  self->state.deadlines.emplace(id, std::move(f));
+  self->delayed_send<caf::message_priority::high>(self, after, control_deadline_atom::value, id);
+}
+
+/// The node's status. With a deadline (ms, 0: none), it answers by then whatever the load: a
+/// part whose actor is late (at full ingest on few cores the router may wait seconds for a
+/// scheduler thread) is filled in from its last answer and named in node_status::late.
+caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
   auto rp = self->make_response_promise<node_status>();
   auto& st = self->state;
   auto s = std::make_shared<node_status>();
@@ -247,30 +271,72 @@ caf::result<node_status> status(node_actor* self) {
     s->errors.push_back(e.load(std::memory_order_relaxed));
   // The three parts are asked at once, each with high priority: they jump the queues of data
   // (puts, searches, tasks) in the router, the shards, the task manager and membership. At full
-  // ingest every actor waits for a scheduler thread, so each hop saved is time saved.
+  // ingest every actor waits for a scheduler thread, so each hop saved is time saved. A part
+  // still out at the deadline is taken from its last answer; its own answer, when it comes,
+  // only refreshes that.
+  struct parts {
+    bool answered = false;
+    bool collections = false, tasks = false, members = false;
+  };
+  auto got = std::make_shared<parts>();
+  auto answer = [self, rp, s, got]() mutable {
+    if (got->answered)
+      return;
+    got->answered = true;
+    auto& last = self->state.last;
+    if (!got->collections)
+      s->collections = last.collections, s->late.push_back("collections");
+    if (!got->tasks)
+      s->task_counts = last.task_counts, s->late.push_back("tasks");
+    if (!got->members)
+      s->members = last.members, s->late.push_back("members");
+    rp.deliver(std::move(*s));
+  };
   auto fan = std::make_shared<fan_in>(
-    [rp, s](const caf::error& failure) mutable {
-      if (failure)
+    [rp, got, answer](const caf::error& failure) mutable {
+      if (failure && !got->answered) {
+        got->answered = true;
         rp.deliver(failure);
-      else
-        rp.deliver(std::move(*s));
+      } else {
+        answer();
+      }
     },
     3);
   self->request<caf::message_priority::high>(st.router, internal_timeout, stats_atom::value)
-    .then([s, fan](std::vector<collection_info>& infos) { s->collections = std::move(infos), fan->arrived(); },
-          fan_in::on_error(fan));
+    .then(
+      [self, s, got, fan](std::vector<collection_info>& infos) {
+        self->state.last.collections = infos;
+        if (!got->answered)
+          s->collections = std::move(infos), got->collections = true;
+        fan->arrived();
+      },
+      fan_in::on_error(fan));
   self->request<caf::message_priority::high>(st.tasks, internal_timeout, task_counts_atom::value)
-    .then([s, fan](std::vector<uint64_t>& counts) { s->task_counts = std::move(counts), fan->arrived(); },
-          fan_in::on_error(fan));
+    .then(
+      [self, s, got, fan](std::vector<uint64_t>& counts) {
+        self->state.last.task_counts = counts;
+        if (!got->answered)
+          s->task_counts = std::move(counts), got->tasks = true;
+        fan->arrived();
+      },
+      fan_in::on_error(fan));
   self->request<caf::message_priority::high>(st.membership, internal_timeout, peers_atom::value)
-    .then([s, fan](std::vector<member_info>& members) { s->members = std::move(members), fan->arrived(); },
-          fan_in::on_error(fan));
+    .then(
+      [self, s, got, fan](std::vector<member_info>& members) {
+        self->state.last.members = members;
+        if (!got->answered)
+          s->members = std::move(members), got->members = true;
+        fan->arrived();
+      },
+      fan_in::on_error(fan));
+  if (deadline_ms > 0)
+    at_deadline(self, std::chrono::milliseconds(deadline_ms), answer);
   return rp;
 }
 
 /// Status plus the task manager's and router's figures and every local actor's mailbox size,
 /// gathered in parallel.
-caf::result<node_metrics> metrics(node_actor* self) {
+caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
   constexpr auto timeout = std::chrono::seconds(10);
   auto& st = self->state;
   auto rp = self->make_response_promise<node_metrics>();
@@ -286,29 +352,98 @@ caf::result<node_metrics> metrics(node_actor* self) {
   for (auto& [name, agent] : st.agents)
     children.emplace_back("agent-" + name, agent);
   uint32_t shards = st.cfg.shards;
+  // What has answered; at the deadline the rest comes from the parts' last answers (and is named
+  // in status.late), as in status().
+  struct parts {
+    bool answered = false;
+    bool status = false, tasks = false, search = false;
+    std::vector<bool> mailboxes;
+  };
+  auto got = std::make_shared<parts>();
+  got->mailboxes.assign(1 + children.size() + shards, false);
+  got->mailboxes[0] = true; // the node's own, read above
+  auto answer = [self, rp, m, got]() mutable {
+    if (got->answered)
+      return;
+    got->answered = true;
+    auto& last = self->state.last;
+    auto& late = m->status.late;
+    if (!got->status)
+      late.push_back("status");
+    if (!got->tasks)
+      m->tasks = last.tasks, late.push_back("task metrics");
+    if (!got->search)
+      m->search_latency = last.search_latency, late.push_back("search latency");
+    for (size_t i = 0; i < got->mailboxes.size() && i < m->mailbox_names.size(); ++i)
+      if (!got->mailboxes[i]) {
+        auto it = last.mailboxes.find(m->mailbox_names[i]);
+        m->mailbox_sizes[i] = it == last.mailboxes.end() ? 0 : it->second;
+        late.push_back("mailbox of " + m->mailbox_names[i]);
+      }
+    rp.deliver(std::move(*m));
+  };
   auto fan = std::make_shared<fan_in>(
-    [rp, m](const caf::error& failure) mutable {
-      if (failure)
+    [rp, got, answer](const caf::error& failure) mutable {
+      if (failure && !got->answered) {
+        got->answered = true;
         rp.deliver(failure);
-      else
-        rp.deliver(std::move(*m));
+      } else {
+        answer();
+      }
     },
     3 + children.size() + shards);
   auto fail = fan_in::on_error(fan);
   auto done = [fan] { fan->arrived(); };
-  self->request<caf::message_priority::high>(caf::actor_cast<caf::actor>(self), timeout, status_atom::value)
-    .then([m, done](node_status& s) mutable { m->status = std::move(s); done(); }, fail);
+  // A mailbox size arrived for slot `slot` (named `name`: once answered, *m is moved from): kept
+  // as the last known, used if not yet answered.
+  auto mailbox = [self, m, got](size_t slot, const std::string& name, uint64_t n) {
+    self->state.last.mailboxes[name] = n;
+    if (!got->answered) {
+      m->mailbox_sizes[slot] = n;
+      got->mailboxes[slot] = true;
+    }
+  };
+  self->request<caf::message_priority::high>(caf::actor_cast<caf::actor>(self), timeout, status_atom::value,
+                                             deadline_ms ? std::max<uint32_t>(1, uint32_t(uint64_t(deadline_ms) * status_share_of_deadline_pct / 100)) : 0u)
+    .then(
+      [m, got, done](node_status& s) mutable {
+        if (!got->answered) {
+          auto late = std::move(m->status.late);
+          m->status = std::move(s);
+          m->status.late.insert(m->status.late.end(), late.begin(), late.end());
+          got->status = true;
+        }
+        done();
+      },
+      fail);
   self->request<caf::message_priority::high>(st.tasks, timeout, metrics_atom::value)
-    .then([m, done](task_metrics& t) mutable { m->tasks = std::move(t); done(); }, fail);
+    .then(
+      [self, m, got, done](task_metrics& t) mutable {
+        self->state.last.tasks = t;
+        if (!got->answered)
+          m->tasks = std::move(t), got->tasks = true;
+        done();
+      },
+      fail);
   // The router's own mailbox is asked first and the rest sent to it after the answer, so that
   // the figure does not count these requests.
-  auto router_rest = [self, m, done, fail, shards, router = st.router, timeout] {
+  auto router_rest = [self, m, got, done, fail, shards, mailbox, router = st.router, timeout,
+                      children_count = children.size()] {
     self->request<caf::message_priority::high>(router, timeout, metrics_atom::value)
-      .then([m, done](latency_histogram& h) mutable { m->search_latency = std::move(h); done(); }, fail);
+      .then(
+        [self, m, got, done](latency_histogram& h) mutable {
+          self->state.last.search_latency = h;
+          if (!got->answered)
+            m->search_latency = std::move(h), got->search = true;
+          done();
+        },
+        fail);
     for (uint32_t i = 0; i < shards; ++i) {
-      size_t slot = m->mailbox_names.size() - shards + i;
+      size_t slot = 1 + children_count + i;
       self->request<caf::message_priority::high>(router, timeout, shard_mailbox_atom::value, i)
-        .then([m, slot, done](uint64_t n) mutable { m->mailbox_sizes[slot] = n; done(); }, fail);
+        .then([mailbox, slot, done, name = "vector_shard-" + std::to_string(i)](uint64_t n) mutable {
+          mailbox(slot, name, n), done();
+        }, fail);
     }
   };
   for (auto& [name, child] : children) {
@@ -320,8 +455,8 @@ caf::result<node_metrics> metrics(node_actor* self) {
     bool router = child == st.router;
     self->request<caf::message_priority::high>(child, timeout, mailbox_atom::value)
       .then(
-        [m, slot, done, router, router_rest](uint64_t n) mutable {
-          m->mailbox_sizes[slot] = n;
+        [mailbox, slot, done, router, router_rest, name = name](uint64_t n) mutable {
+          mailbox(slot, name, n);
           done();
           if (router)
             router_rest();
@@ -332,6 +467,8 @@ caf::result<node_metrics> metrics(node_actor* self) {
     m->mailbox_names.push_back("vector_shard-" + std::to_string(i));
     m->mailbox_sizes.push_back(0);
   }
+  if (deadline_ms > 0)
+    at_deadline(self, std::chrono::milliseconds(deadline_ms), answer);
   return rp;
 }
 
@@ -368,7 +505,16 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](task_submit_wait_atom a, task_submission& s) { return self->delegate(self->state.tasks, a, std::move(s)); },
     [=](task_wait_atom a, std::vector<uint64_t>& ids) { return self->delegate(self->state.tasks, a, std::move(ids)); },
     [=](task_cancel_atom a, uint64_t id) { return self->delegate(self->state.tasks, a, id); },
-    [=](status_atom) { return status(self); },
+    [=](status_atom) { return status(self, 0); },
+    [=](status_atom, uint32_t deadline_ms) { return status(self, deadline_ms); },
+    [=](control_deadline_atom, uint64_t id) {
+      auto& deadlines = self->state.deadlines;
+      if (auto it = deadlines.find(id); it != deadlines.end()) {
+        auto f = std::move(it->second);
+        deadlines.erase(it);
+        f();
+      }
+    },
     [=](graph_save_atom a) { return self->delegate(self->state.router, a); },
     [=](snapshot_atom a, std::string& out) { return self->delegate(self->state.router, a, std::move(out)); },
     [=](collection_create_atom a, collection_spec& c) { return self->delegate(self->state.router, a, std::move(c)); },
@@ -377,7 +523,8 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](cluster_collection_drop_atom a, std::string& name) { return self->delegate(self->state.router, a, std::move(name)); },
     [=](vshard_counts_atom a) { return self->delegate(self->state.router, a); },
     [=](collection_list_atom a) { return self->delegate(self->state.router, a); },
-    [=](metrics_atom) { return metrics(self); },
+    [=](metrics_atom) { return metrics(self, 0); },
+    [=](metrics_atom, uint32_t deadline_ms) { return metrics(self, deadline_ms); },
     [=](bound_atom a, uint16_t port) {
       self->state.cfg.port = port;
       self->send(self->state.membership, a, port);

@@ -205,13 +205,22 @@ int run_node(int argc, char** argv) {
 
 int run_status(int argc, char** argv) {
   client_options o;
+  int64_t deadline_ms = -1;
   po::options_description desc("status options");
   add_client_options(desc, o, false);
+  desc.add_options()("deadline-ms", po::value(&deadline_ms)->value_name("MS"),
+                     "answer within MS even while the node is saturated: figures still out by then "
+                     "come from their last answer and are named as late (0: wait for every part; "
+                     "default 500, and 0 with --json, whose readers count on fresh figures)");
   po::variables_map vm;
-  if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json]", desc, vm))
+  if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json] [--deadline-ms MS]", desc, vm))
     return exit_code::ok;
+  if (deadline_ms < -1 || deadline_ms > 600000)
+    throw cli_exit{exit_code::usage, "--deadline-ms: expected 0 to 600000 ms, got " + std::to_string(deadline_ms)};
+  if (deadline_ms == -1)
+    deadline_ms = o.json ? 0 : 500;
   auto session = open_session(o);
-  auto m = ask<node_metrics>(*session, o, metrics_atom::value);
+  auto m = ask<node_metrics>(*session, o, metrics_atom::value, uint32_t(deadline_ms));
   auto& s = m.status;
   auto& by_type = m.tasks;
   if (o.json) {
@@ -248,6 +257,12 @@ int run_status(int argc, char** argv) {
             << "mailboxes  ";
   for (size_t i = 0; i < m.mailbox_names.size(); ++i)
     std::cout << " " << m.mailbox_names[i] << " " << m.mailbox_sizes[i];
+  if (!s.late.empty()) {
+    std::cout << "\nlate        ";
+    for (size_t i = 0; i < s.late.size(); ++i)
+      std::cout << (i ? ", " : "") << s.late[i];
+    std::cout << " (busy: these figures are from their last answer)";
+  }
   std::cout << "\n";
   for (auto& c : s.collections)
     std::cout << "  " << c.name << ": " << c.count << " vectors, dim " << c.dim << ", " << c.metric << ", "

@@ -11,6 +11,9 @@
 //   (delete_atom, string collection, string id) -> bool existed
 //   (status_atom)                             -> node_status
 //   (metrics_atom)                            -> node_metrics (status plus counters, histograms, mailboxes)
+//   (status_atom | metrics_atom, uint32_t deadline_ms) -> the same by the deadline whatever the
+//                                                load: the parts still out are their last answers,
+//                                                named in node_status::late (0: wait for all)
 //   (ingest_atom, document_batch)             -> ingest_result
 //   (text_search_atom, text_search_request)   -> search_result (ids are chunk ids DOC#N)
 //   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
@@ -83,6 +86,7 @@
 //   (anti_entropy_atom)                       router to itself, every 30 s: a catch-up round with
 //                                                every peer (equal digests cost one message each)
 //   (bound_atom, uint16_t port)               runtime to node: the port it was published on
+//   (control_deadline_atom, uint64_t id)      node to itself: a status or metrics answer is due
 // Failures come back as caf::error values of category "p2p" (protocol/errors.hpp): a p2p::errc
 // code and one line naming the problem.
 
@@ -156,6 +160,9 @@ using vshard_counts_atom = caf::atom_constant<caf::atom("c_vcounts")>;
 /// A consistent copy of the node's data dir (database checkpoint and saved graphs) in a new
 /// directory on the node's host; answered with a summary.
 using snapshot_atom = caf::atom_constant<caf::atom("n_snap")>;
+/// Node to itself, with high priority: the control deadline of a status or metrics answer has
+/// passed; the parts that have not answered are taken from their last answers.
+using control_deadline_atom = caf::atom_constant<caf::atom("n_deadline")>;
 
 /// Requests about the node itself (status, metrics, peers, readiness): clients send them with
 /// high priority, so that a node takes them before the data requests waiting in its mailbox, and
@@ -399,6 +406,9 @@ struct node_status {
   uint64_t vectors_stored = 0;      // rows of client puts acknowledged by this node
   uint64_t vectors_deleted = 0;     // client deletes through this node of ids that existed
   std::vector<uint64_t> errors;     // errors raised by this node, by errc code
+  // Parts whose actor had not answered within the control deadline (a busy router or task
+  // manager): their figures are from that part's last answer. Empty when every part is fresh.
+  std::vector<std::string> late;
 };
 
 template <class Inspector>
@@ -406,7 +416,7 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
            x.rss_bytes, x.collections, x.task_counts, x.members, x.cpu_seconds, x.start_time_unix, x.sst_bytes,
            x.pending_compaction_bytes, x.delayed_write_rate, x.writes_stopped, x.vectors_stored, x.vectors_deleted,
-           x.errors);
+           x.errors, x.late);
 }
 
 /// Upper bounds (seconds) of the latency histogram buckets; one more bucket holds the rest.

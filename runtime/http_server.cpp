@@ -30,6 +30,9 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 constexpr auto io_timeout = std::chrono::seconds(30);
+/// /metrics answers by then even while the node is saturated (parts still out are their last
+/// answers, counted in p2p_status_late_parts): well inside Prometheus' default scrape timeout.
+constexpr uint32_t metrics_deadline_ms = 400;
 constexpr auto node_timeout = std::chrono::seconds(60);
 
 struct reply {
@@ -407,7 +410,7 @@ private:
             return self->finish(text(http::status::service_unavailable, "the node did not answer: " + error_text(m.error()) + "\n"));
           self->finish({http::status::ok, prometheus_text(*m), "text/plain; version=0.0.4; charset=utf-8"});
         },
-        metrics_atom::value);
+        metrics_atom::value, metrics_deadline_ms);
     if (!srv_.opts.api)
       return finish(text(http::status::not_found, "not found: " + path + " (this port serves /metrics, /healthz, /readyz)\n"));
     if (seg.size() == 1 && seg[0] == "status" && read)

@@ -89,6 +89,7 @@ std::string prometheus_text(const node_metrics& m) {
   sample(out, "p2p_storage_pending_compaction_bytes", "gauge", "RocksDB's estimate of the bytes compaction still has to rewrite.", s.pending_compaction_bytes);
   sample(out, "p2p_storage_delayed_write_rate_bytes", "gauge", "While RocksDB slows writes (a write stall), the rate it allows; 0 otherwise.", s.delayed_write_rate);
   sample(out, "p2p_storage_writes_stopped", "gauge", "1 while RocksDB stops writes (a write stall), else 0.", s.writes_stopped);
+  sample(out, "p2p_status_late_parts", "gauge", "Parts of this answer whose actor was busy past the deadline (their figures are from their last answer; the status command names them).", uint64_t(s.late.size()));
   sample(out, "p2p_vectors_stored_total", "counter", "Vectors of client puts this node acknowledged (each copy stored elsewhere not counted again).", s.vectors_stored);
   sample(out, "p2p_vectors_deleted_total", "counter", "Client deletes through this node of ids that existed.", s.vectors_deleted);
   header(out, "p2p_errors_total", "counter", "Errors this node raised, by kind (refused requests, unreachable peers, ...).");

@@ -69,7 +69,10 @@ std::string status_json(const node_metrics& m, bool embedded) {
   w.key("mailboxes").begin_object();
   for (size_t i = 0; i < m.mailbox_names.size() && i < m.mailbox_sizes.size(); ++i)
     w.field(m.mailbox_names[i], m.mailbox_sizes[i]);
-  w.end_object().end_object();
+  w.end_object().key("late").begin_array();
+  for (auto& part : s.late)
+    w.value(part);
+  w.end_array().end_object();
   return w.take();
 }
 

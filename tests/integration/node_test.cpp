@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 #include <numeric>
+#include <set>
 #include <thread>
 
 #include "tests/support/cli_output.hpp"
@@ -452,17 +453,31 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
   // Every one of the 60 batches (30 MB) is sent before the first answer comes back.
   child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000"}, dir,
             "flood");
-  size_t asked = 0, answered = 0;
+  size_t asked = 0, answered = 0, with_late = 0;
+  std::set<std::string> parts{"collections", "tasks", "members", "status", "task metrics", "search latency"};
+  bool late_named = true;
   for (int i = 0; i < 600 && put.running(); ++i) { // bounded: at most 600 status calls
     ++asked;
-    answered += run_agent({"status", "--peer", node.address()}, dir, 60).exit_code == 0;
+    if (i % 2 == 0) {
+      answered += run_agent({"status", "--peer", node.address()}, dir, 60).exit_code == 0;
+      continue;
+    }
+    // With a deadline the answer may name parts that were busy; each is one the node has.
+    auto s = run_agent({"status", "--peer", node.address(), "--json", "--deadline-ms", "200"}, dir, 60);
+    answered += s.exit_code == 0;
+    auto late = json_string_array(s.out, "late");
+    with_late += !late.empty();
+    for (auto& part : late)
+      late_named = late_named && (parts.count(part) || part.rfind("mailbox of ", 0) == 0);
   }
   REQUIRE(put.wait(300) == 0);
   CHECK(put.out().find("stored 60000 vectors") != std::string::npos);
   CHECK(put.err().find("the node answered busy") != std::string::npos); // refused, then sent again
   MESSAGE(answered << " of " << asked << " status calls answered during the flood");
+  MESSAGE(with_late << " answers with a deadline named late parts");
   CHECK(asked >= 1);
   CHECK(answered == asked);
+  CHECK(late_named);
   // Once every vector is in the graph, what the node holds is its data; the flood's peak may not
   // be more than twice that.
   for (int i = 0; i < 600; ++i) {
@@ -471,6 +486,11 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // Without a deadline (--json's default) every part is fresh: nothing is named late.
+  auto fresh = run_agent({"status", "--peer", node.address(), "--json"}, dir);
+  REQUIRE(fresh.exit_code == 0);
+  CHECK(json_string_array(fresh.out, "late").empty());
+  CHECK(parse_status(fresh.out).count == n);
   uint64_t peak = process_memory(pid, "VmHWM:"), held = process_memory(pid, "VmRSS:");
   MESSAGE("node memory: peak " << (peak >> 20) << " MiB during the flood, " << (held >> 20) << " MiB holding the data");
   REQUIRE(held > 0);

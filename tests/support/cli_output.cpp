@@ -35,6 +35,22 @@ collection_counts parse_status(const std::string& json, const std::string& colle
   return out;
 }
 
+std::vector<std::string> json_string_array(const std::string& json, const char* key) {
+  simdjson::dom::parser p;
+  auto doc = parse(p, json);
+  simdjson::dom::array items;
+  if (doc[key].get_array().get(items))
+    throw std::runtime_error(std::string("no array '") + key + "' in: " + json.substr(0, 200));
+  std::vector<std::string> out;
+  for (auto item : items) {
+    std::string_view text;
+    if (item.get_string().get(text))
+      throw std::runtime_error(std::string("a non-string in '") + key + "'");
+    out.emplace_back(text);
+  }
+  return out;
+}
+
 uint64_t parse_task_count(const std::string& json, const char* state) {
   simdjson::dom::parser p;
   auto doc = parse(p, json);

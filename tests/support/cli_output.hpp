@@ -33,6 +33,10 @@ std::vector<std::vector<size_t>> result_rows(const std::vector<search_line>& lin
 /// The vector of `get --json`, and its metadata as minified JSON.
 std::vector<float> parse_get(const std::string& json, std::string* metadata = nullptr);
 
+/// The strings of an array field of a JSON object (`status --json`'s "late"); throws when the
+/// field is missing or is not an array of strings.
+std::vector<std::string> json_string_array(const std::string& json, const char* key);
+
 /// A numeric field of a one-line JSON object (`put --json`), or -1.
 double json_number(const std::string& json, const char* key);
 

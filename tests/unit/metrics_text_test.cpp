@@ -32,6 +32,7 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   m.messages_out = 8;
   m.mailbox_names = {"node", "task_manager"};
   m.mailbox_sizes = {0, 9};
+  m.status.late = {"collections", "mailbox of vector_router"};
   auto text = prometheus_text(m);
   CHECK(has_line(text, R"(p2p_node_info{id="node-1",address="127.0.0.1:7401",protocol=")"
                          + std::to_string(protocol_version) + R"("} 1)"));
@@ -55,6 +56,7 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   CHECK(has_line(text, R"(p2p_mailbox_messages{actor="task_manager"} 9)"));
   CHECK(has_line(text, "# TYPE p2p_search_latency_seconds histogram"));
   CHECK(has_line(text, "p2p_search_latency_seconds_count 0"));
+  CHECK(has_line(text, "p2p_status_late_parts 2")); // figures from their last answer
 }
 
 TEST_CASE("label values are escaped and quantiles come from the buckets") {
