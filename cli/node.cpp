@@ -211,14 +211,14 @@ int run_status(int argc, char** argv) {
   desc.add_options()("deadline-ms", po::value(&deadline_ms)->value_name("MS"),
                      "answer within MS even while the node is saturated: figures still out by then "
                      "come from their last answer and are named as late (0: wait for every part; "
-                     "default 500, and 0 with --json, whose readers count on fresh figures)");
+                     "default 300, and 0 with --json, whose readers count on fresh figures)");
   po::variables_map vm;
   if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json] [--deadline-ms MS]", desc, vm))
     return exit_code::ok;
   if (deadline_ms < -1 || deadline_ms > 600000)
     throw cli_exit{exit_code::usage, "--deadline-ms: expected 0 to 600000 ms, got " + std::to_string(deadline_ms)};
   if (deadline_ms == -1)
-    deadline_ms = o.json ? 0 : 500;
+    deadline_ms = o.json ? 0 : 300;
   auto session = open_session(o);
   auto m = ask<node_metrics>(*session, o, metrics_atom::value, uint32_t(deadline_ms));
   auto& s = m.status;

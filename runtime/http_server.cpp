@@ -32,7 +32,7 @@ using tcp = asio::ip::tcp;
 constexpr auto io_timeout = std::chrono::seconds(30);
 /// /metrics answers by then even while the node is saturated (parts still out are their last
 /// answers, counted in p2p_status_late_parts): well inside Prometheus' default scrape timeout.
-constexpr uint32_t metrics_deadline_ms = 400;
+constexpr uint32_t metrics_deadline_ms = 300;
 constexpr auto node_timeout = std::chrono::seconds(60);
 
 struct reply {
