@@ -33,14 +33,14 @@ put=$!
 while kill -0 "$put" 2>/dev/null; do
   rss=$(awk '/VmHWM/{print $2}' "/proc/$node/status" 2>/dev/null || echo 0)
   [ "${rss:-0}" -gt "$peak" ] && peak=$rss
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   if [ "$probe" = status ]; then
     # shellcheck disable=SC2086
     timeout 30 "$agent" status --peer "127.0.0.1:$port" ${STATUS_ARGS:-} > /dev/null 2>&1 || echo "control_flood: a status probe failed" >&2
   else
     curl -s -m 30 -o /dev/null "http://127.0.0.1:$((port + 1))/metrics" || echo "control_flood: a /metrics probe failed" >&2
   fi
-  echo "$(date +%s.%N) - $start" | bc >> "$dir/probes"
+  echo "$(( $(date +%s%N) - start ))" | awk '{printf "%.6f\n", $1 / 1e9}' >> "$dir/probes"
   sleep 0.1
 done
 wait "$put" || { echo "control_flood: put failed: $(tail -2 "$dir/put.err")" >&2; exit 1; }
