@@ -302,33 +302,23 @@ caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
       }
     },
     3);
-  self->request<caf::message_priority::high>(st.router, internal_timeout, stats_atom::value)
-    .then(
-      [self, s, got, fan](std::vector<collection_info>& infos) {
-        self->state.last.collections = infos;
-        if (!got->answered)
-          s->collections = std::move(infos), got->collections = true;
-        fan->arrived();
-      },
-      fan_in::on_error(fan));
-  self->request<caf::message_priority::high>(st.tasks, internal_timeout, task_counts_atom::value)
-    .then(
-      [self, s, got, fan](std::vector<uint64_t>& counts) {
-        self->state.last.task_counts = counts;
-        if (!got->answered)
-          s->task_counts = std::move(counts), got->tasks = true;
-        fan->arrived();
-      },
-      fan_in::on_error(fan));
-  self->request<caf::message_priority::high>(st.membership, internal_timeout, peers_atom::value)
-    .then(
-      [self, s, got, fan](std::vector<member_info>& members) {
-        self->state.last.members = members;
-        if (!got->answered)
-          s->members = std::move(members), got->members = true;
-        fan->arrived();
-      },
-      fan_in::on_error(fan));
+  // One part: its answer is kept as the last known and, unless the deadline came first, used.
+  auto part = [&](const auto& dest, auto atom, auto last_field, auto status_field, bool parts::*arrived) {
+    using value_type = std::decay_t<decltype(st.last.*last_field)>;
+    self->request<caf::message_priority::high>(dest, internal_timeout, atom)
+      .then(
+        [self, s, got, fan, last_field, status_field, arrived](value_type& value) {
+          self->state.last.*last_field = value;
+          if (!got->answered)
+            (*s).*status_field = std::move(value), (*got).*arrived = true;
+          fan->arrived();
+        },
+        fan_in::on_error(fan));
+  };
+  using last = node_state::last_parts;
+  part(st.router, stats_atom::value, &last::collections, &node_status::collections, &parts::collections);
+  part(st.tasks, task_counts_atom::value, &last::task_counts, &node_status::task_counts, &parts::tasks);
+  part(st.membership, peers_atom::value, &last::members, &node_status::members, &parts::members);
   if (deadline_ms > 0)
     at_deadline(self, std::chrono::milliseconds(deadline_ms), answer);
   return rp;

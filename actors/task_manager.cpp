@@ -122,7 +122,9 @@ void on_batch_reply(manager_actor* self, const std::vector<std::pair<uint64_t, u
 struct batch {
   std::string where;
   task_submission run;                            // type, params, payloads
-  std::vector<std::pair<uint64_t, uint32_t>> tasks; // (id, attempt)
+  // (id, attempt) of each, shared by the answer's two handlers
+  std::shared_ptr<std::vector<std::pair<uint64_t, uint32_t>>> tasks =
+    std::make_shared<std::vector<std::pair<uint64_t, uint32_t>>>();
   size_t bytes = 0;
 };
 
@@ -168,28 +170,26 @@ void dispatch(manager_actor* self) {
     st.tally.move(t.type, task_state::queued, task_state::running);
     st.running_on[id] = where;
     auto o = open.find(where);
-    if (o == open.end() || batches[o->second].run.type != t.type || batches[o->second].run.params != t.params
-        || batches[o->second].run.timeout_ms != t.timeout_ms || batches[o->second].tasks.size() >= max_batch_tasks
-        || batches[o->second].bytes + t.payload.size() > max_batch_bytes) {
-      batch b;
-      b.where = where;
-      b.run.type = t.type;
-      b.run.params = t.params;
-      b.run.timeout_ms = t.timeout_ms;
-      batches.push_back(std::move(b));
-      open[where] = batches.size() - 1;
+    batch* b = o == open.end() ? nullptr : &batches[o->second];
+    if (!b || b->run.type != t.type || b->run.params != t.params || b->run.timeout_ms != t.timeout_ms
+        || b->tasks->size() >= max_batch_tasks || b->bytes + t.payload.size() > max_batch_bytes) {
+      open[where] = batches.size();
+      b = &batches.emplace_back();
+      b->where = where;
+      b->run.type = t.type;
+      b->run.params = t.params;
+      b->run.timeout_ms = t.timeout_ms;
     }
-    auto& b = batches[open[where]];
-    b.run.payloads.push_back(t.payload);
-    b.tasks.emplace_back(id, t.attempts);
-    b.bytes += t.payload.size();
+    b->run.payloads.push_back(t.payload);
+    b->tasks->emplace_back(id, t.attempts);
+    b->bytes += t.payload.size();
   }
   for (auto& b : batches) {
     auto timeout = std::chrono::milliseconds(b.run.timeout_ms);
     self->request(st.executors[b.where].handle, timeout, run_task_atom::value, std::move(b.run))
       .then(
-        [=, tasks = b.tasks, where = b.where](task_outcomes& out) { on_batch_reply(self, tasks, where, std::move(out)); },
-        [=, tasks = b.tasks, where = b.where](caf::error& err) { on_batch_reply(self, tasks, where, std::move(err)); });
+        [=, tasks = b.tasks, where = b.where](task_outcomes& out) { on_batch_reply(self, *tasks, where, std::move(out)); },
+        [=, tasks = b.tasks, where = b.where](caf::error& err) { on_batch_reply(self, *tasks, where, std::move(err)); });
   }
 }
 
