@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <map>
 
@@ -26,6 +27,8 @@ namespace p2p {
 namespace {
 
 constexpr auto internal_timeout = std::chrono::seconds(120);
+/// Once a second, a run of messages (send_many) checks that answers still come.
+using run_check_atom = caf::atom_constant<caf::atom("run_check")>;
 /// The part of a metrics deadline given to its status part (metrics waits for status).
 constexpr uint32_t status_share_of_deadline_pct = 60;
 /// Largest message text an agent accepts.
@@ -173,48 +176,79 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
   // The helper sends to the agent's own handle, asked of its node once: one actor hop fewer on
   // the peer for every message. The agent answers a one-way message at once with "".
   auto run_to = [=](caf::actor target) mutable {
-    self->spawn([=](caf::event_based_actor* me) mutable -> caf::behavior {
+    self->spawn<caf::detached>([=](caf::event_based_actor* me) mutable -> caf::behavior {
+      // Plain sends, not requests: a request would set and cancel a timer in CAF's clock for
+      // every message. The agent's answers come back as ordinary messages in the order sent
+      // (one sender, one receiver), so the oldest send time is the one an answer belongs to. A
+      // run that hears nothing for `internal_timeout`, or whose agent goes away, counts what is
+      // still out as failed.
       using clock = std::chrono::steady_clock;
       struct run {
-        std::vector<double> us; // the latencies of every `stride`-th message: at most 8 MB
+        std::deque<clock::time_point> out; // send times of the messages in flight, oldest first
+        std::vector<double> us;            // the latencies of every `stride`-th message: at most 8 MB
         uint64_t stride = 1, next = 0, answered = 0, done = 0, errors = 0;
         std::string first_error;
-        clock::time_point t0 = clock::now();
+        caf::typed_response_promise<std::string> rp;
+        clock::time_point t0 = clock::now(), heard = t0;
       };
       auto r = std::make_shared<run>();
+      r->rp = rp;
       r->stride = std::max<uint64_t>(1, (count + max_latencies_kept - 1) / max_latencies_kept);
       r->us.reserve(count / r->stride + 1);
-      auto finish = [=]() mutable {
+      // One message, shared by every send (CAF copies it only when a receiver would change it).
+      auto msg = caf::make_message(deliver_atom::value, agent, from, text, one_way);
+      auto send_next = [=] {
+        r->out.push_back(clock::now());
+        ++r->next;
+        me->send(target, msg);
+      };
+      auto finish = [=] {
         auto secs = std::chrono::duration<double>(clock::now() - r->t0).count();
-        rp.deliver(run_json(r->done, r->errors, secs, r->us, r->first_error));
+        r->rp.deliver(run_json(r->done, r->errors, secs, r->us, r->first_error));
         me->quit();
       };
-      auto send_next = std::make_shared<std::function<void()>>();
-      *send_next = [=]() mutable {
-        auto i = r->next++;
-        auto sent = clock::now();
-        auto answered = [=](bool ok, const std::string& why) mutable {
-          if (i % r->stride == 0)
-            r->us.push_back(std::chrono::duration<double, std::micro>(clock::now() - sent).count());
-          if (ok) {
-            ++r->done;
-          } else if (++r->errors == 1) {
-            r->first_error = why;
-          }
-          if (++r->answered == count) {
-            *send_next = nullptr; // it holds itself
-            return finish();
-          }
-          if (r->next < count)
-            (*send_next)();
-        };
-        me->request(target, internal_timeout, deliver_atom::value, agent, from, text, one_way)
-          .then([=](std::string&) mutable { answered(true, {}); },
-                [=](caf::error& e) mutable { answered(false, error_text(e)); });
+      auto fail_rest = [=](const std::string& why) {
+        auto out = r->next - r->answered, unsent = count - r->next;
+        r->errors += out + unsent;
+        r->answered = count;
+        if (r->first_error.empty())
+          r->first_error = why + " (" + std::to_string(out) + " messages in flight, " + std::to_string(unsent) + " not sent)";
+        finish();
       };
+      auto answered = [=](bool ok, const std::string& why) {
+        if (r->out.empty())
+          return; // an answer after the run gave up on it
+        auto now = clock::now();
+        if (r->answered % r->stride == 0)
+          r->us.push_back(std::chrono::duration<double, std::micro>(now - r->out.front()).count());
+        r->out.pop_front();
+        r->heard = now;
+        if (ok) {
+          ++r->done;
+        } else if (++r->errors == 1) {
+          r->first_error = why;
+        }
+        if (++r->answered == count)
+          return finish();
+        if (r->next < count)
+          send_next();
+      };
+      me->monitor(target);
+      me->set_down_handler([=](caf::down_msg& d) {
+        fail_rest("agent " + to + " went away: " + error_text(d.reason));
+      });
       while (r->next < std::min<uint64_t>(window, count))
-        (*send_next)();
-      return {[](caf::ok_atom) {}}; // nothing comes but the answers
+        send_next();
+      me->delayed_send(me, std::chrono::seconds(1), run_check_atom::value);
+      return {
+        [=](std::string&) { answered(true, {}); },
+        [=](caf::error& e) { answered(false, error_text(e)); },
+        [=](run_check_atom) {
+          if (clock::now() - r->heard >= internal_timeout)
+            return fail_rest("no answer from " + to + " in " + std::to_string(internal_timeout.count()) + " s");
+          me->delayed_send(me, std::chrono::seconds(1), run_check_atom::value);
+        },
+      };
     });
   };
   auto start = [=](caf::actor node) mutable {

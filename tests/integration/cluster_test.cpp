@@ -168,11 +168,20 @@ TEST_CASE("a killed or hung peer is dropped within the failure timeout and a res
   CHECK(before.out.find("\"peer\": \"node-3\", \"agent\": \"worker\", \"from\": \"cli\", \"received\": 1,")
         != std::string::npos);
 
+  // A run of messages from node-1 to node-3's agent that would take minutes: node-3 dies under it.
+  child run({P2P_AGENT_BIN, "send", "--peer", first, "--to", "node-3/worker", "--message", "x", "--one-way", "--count",
+             "100000000", "--window", "64"},
+            dir, "run-to-3");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto pid3 = std::stoi(read_file(dir + "/node-3/node.pid"));
   kill(pid3, SIGKILL);
   auto took = wait_members(first, 2, dir, bound);
   CHECK(member_count(first, dir) == 2);
   MESSAGE("SIGKILLed peer dropped after " << took.count() << " ms");
+  // The run ends at once, counting the messages still out as failed, not after its timeout.
+  CHECK(run.wait(30) == 1);
+  CHECK_MESSAGE(run.err().find("agent node-3/worker went away") != std::string::npos, run.err());
+  CHECK_MESSAGE(run.err().find(" messages in flight, ") != std::string::npos, run.err());
 
   auto pid2 = std::stoi(read_file(dir + "/node-2/node.pid"));
   kill(pid2, SIGSTOP);
