@@ -63,6 +63,20 @@ void node_session::watch(caf::blocking_actor* requester, caf::message_id mid) {
     watch_->waiting.emplace_back(std::move(who), mid);
 }
 
+void node_session::unwatch(caf::blocking_actor* requester, caf::message_id mid) {
+  if (!watch_)
+    return;
+  auto who = requester->ctrl();
+  std::lock_guard<std::mutex> guard(watch_->mutex);
+  auto& w = watch_->waiting;
+  for (size_t i = 0; i < w.size(); ++i)
+    if (w[i].second == mid && w[i].first.get() == who) {
+      w[i] = std::move(w.back());
+      w.pop_back();
+      return;
+    }
+}
+
 caf::actor_system& node_session::system() { return host_ ? host_->system() : *remote_system_; }
 
 node_session::~node_session() {

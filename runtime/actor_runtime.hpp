@@ -42,6 +42,8 @@ public:
   /// Makes the request whose response id is `mid` (response_handle::id()) of `requester` fail at once if the remote node goes down: CAF 0.17
   /// leaves requests to a dead peer pending until their timeout.
   void watch(caf::blocking_actor* requester, caf::message_id mid);
+  /// The request is answered: it is no longer watched (a pipeline of many requests stays small).
+  void unwatch(caf::blocking_actor* requester, caf::message_id mid);
 
 private:
   node_session() = default;

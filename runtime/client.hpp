@@ -96,9 +96,8 @@ public:
     if (error_)
       return;
     auto msg = caf::make_message(std::forward<Ts>(xs)...); // kept to send again if the node is busy
-    auto h = self_->request(node_, std::chrono::seconds(o_.timeout_s), msg);
-    session_.watch(self_.ptr(), h.id());
-    pending_.push_back({std::move(h), std::function<void(Reply&)>(on_reply), std::move(msg)});
+    auto h = start(msg);
+    pending_.push_back({h, std::function<void(Reply&)>(on_reply), std::move(msg), clock::now()});
   }
 
   /// How many times a request was sent again because the node answered busy.
@@ -112,35 +111,52 @@ public:
   [[nodiscard]] const caf::error& error() const { return error_; }
 
 private:
-  using handle = decltype(std::declval<caf::scoped_actor&>()->request(caf::actor{}, std::chrono::seconds(1), 0));
+  using clock = std::chrono::steady_clock;
 
-  /// Waits for the oldest reply; a busy node gets the same request again after a pause that
-  /// doubles from 50 ms to 2 s, for as long as --timeout allows in all.
+  /// Sends a request without a timer in CAF's clock: CAF 0.17 sets one per request, wakes its
+  /// clock thread to do so and keeps it until it expires, answered or not (--timeout later).
+  /// The wait for the answer is bounded here instead (receive_one).
+  caf::message_id start(const caf::message& msg) {
+    auto h = self_->request(node_, caf::infinite, msg);
+    session_.watch(self_.ptr(), h.id());
+    return h.id();
+  }
+
+  /// Waits for the oldest reply, at most --timeout from its sending; a busy node gets the same
+  /// request again after a pause that doubles from 50 ms to 2 s, for as long as --timeout allows
+  /// in all.
   void receive_one() {
-    auto [h, on_reply, msg] = std::move(pending_.front());
+    auto [mid, on_reply, msg, sent] = std::move(pending_.front());
     pending_.pop_front();
     auto backoff = std::chrono::milliseconds(50);
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(o_.timeout_s);
+    auto give_up = sent + std::chrono::seconds(o_.timeout_s);
     for (;;) {
       bool busy = false;
-      h.receive(
+      caf::blocking_actor::accept_one_cond rc;
+      auto left = std::max<clock::duration>(give_up - clock::now(), clock::duration::zero());
+      self_->varargs_receive(
+        rc, mid,
         [&, cb = on_reply](Reply& r) {
           if (!error_)
             cb(r);
         },
         [&](caf::error& e) {
-          if (code_of(e) == errc::busy && std::chrono::steady_clock::now() + backoff < give_up)
+          if (code_of(e) == errc::busy && clock::now() + backoff < give_up)
             busy = true;
           else if (!error_)
             error_ = std::move(e);
+        },
+        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(1)) >> [&] {
+          if (!error_)
+            error_ = caf::make_error(caf::sec::request_timeout);
         });
+      session_.unwatch(self_.ptr(), mid);
       if (!busy)
         return;
       ++busy_retries_;
       std::this_thread::sleep_for(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
-      h = self_->request(node_, std::chrono::seconds(o_.timeout_s), msg);
-      session_.watch(self_.ptr(), h.id());
+      mid = start(msg);
     }
   }
 
@@ -150,9 +166,10 @@ private:
   const client_options& o_;
   size_t in_flight_;
   struct in_flight {
-    handle h;
+    caf::message_id mid; // of the answer
     std::function<void(Reply&)> on_reply;
     caf::message msg;
+    clock::time_point sent;
   };
   std::deque<in_flight> pending_;
   caf::error error_;

@@ -3,12 +3,16 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <algorithm>
 #include <fstream>
 #include <numeric>
 #include <set>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include "tests/support/cli_output.hpp"
 #include "tests/support/data.hpp"
@@ -496,4 +500,54 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
   REQUIRE(held > 0);
   CHECK(peak <= 2 * held);
   CHECK(node.stop() == 0);
+}
+
+TEST_CASE("a put fails at its --timeout when its node hangs, and at once when its node is killed") {
+  auto dir = fresh_dir("node-put-hung");
+  std::signal(SIGPIPE, SIG_IGN); // the writer below may outlive its reader
+  // The put reads JSON Lines from a FIFO, so the test decides when each batch of 1,000 is sent.
+  auto rows = [](std::ostream& out, int first, int n) {
+    for (int i = first; i < first + n; ++i)
+      out << "{\"id\": \"r" << i << "\", \"vector\": [" << i % 7 << ", 1, 2, 3]}\n";
+    out.flush();
+  };
+  auto count_of = [&](const std::string& address) {
+    auto s = run_agent({"status", "--peer", address, "--json"}, dir, 60);
+    return s.exit_code == 0 ? parse_status(s.out).count : 0;
+  };
+  for (bool kill_it : {false, true}) {
+    auto node_dir = dir + (kill_it ? "/killed" : "/hung");
+    std::filesystem::create_directories(node_dir);
+    node_process node(node_dir, R"({"vectors": {"dim": 4}})");
+    auto fifo = dir + (kill_it ? "/killed.jsonl" : "/hung.jsonl");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    // --window 1: each batch waits for the one before it to be answered.
+    child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", fifo, "--window", "1", "--timeout",
+               kill_it ? "60" : "3"},
+              dir, kill_it ? "put-killed" : "put-hung");
+    std::ofstream writer(fifo); // opens once the put has opened its end
+    rows(writer, 0, 1000);
+    for (int i = 0; i < 300 && count_of(node.address()) < 1000; ++i) // bounded: about 30 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(count_of(node.address()) == 1000);
+    node.process().signal(kill_it ? SIGKILL : SIGSTOP);
+    auto t0 = std::chrono::steady_clock::now();
+    // Two more batches: the second waits for the answer to the first, which never comes.
+    std::thread more([&] { rows(writer, 1000, 2000); });
+    int code = put.wait(kill_it ? 30 : 60);
+    auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE(std::string(kill_it ? "killed" : "hung") << " node: the put ended after " << took << " s: " << put.err());
+    CHECK(code == 1);
+    if (kill_it) {
+      CHECK(put.err().find("went down") != std::string::npos);
+      CHECK(took < 30); // not its 60 s timeout
+    } else {
+      CHECK(put.err().find("timed out") != std::string::npos);
+      CHECK(took >= 3);
+      node.process().signal(SIGCONT);
+      CHECK(count_of(node.address()) >= 2000); // the node serves on, with the batch it took
+    }
+    more.join();
+    writer.close();
+  }
 }
