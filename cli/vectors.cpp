@@ -130,7 +130,7 @@ int run_put(int argc, char** argv) {
   pipeline.drain();
   progress.finish();
   double secs = seconds_since(t0);
-  std::string error = pipeline.error() ? "node refused a batch: " + error_text(pipeline.error()) : reader->error();
+  std::string error = pipeline.error() ? "a batch was not stored: " + error_text(pipeline.error()) : reader->error();
   if (o.json) {
     std::cout << "{\"stored\": " << stored << ", \"collection\": \"" << json_escape(o.collection)
               << "\", \"seconds\": " << format_float(secs) << ", \"rate_per_s\": "
