@@ -176,7 +176,9 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
   // The helper sends to the agent's own handle, asked of its node once: one actor hop fewer on
   // the peer for every message. The agent answers a one-way message at once with "".
   auto run_to = [=](caf::actor target) mutable {
-    self->spawn<caf::detached>([=](caf::event_based_actor* me) mutable -> caf::behavior {
+    // Linked: a node that stops ends the run (a detached actor keeps the actor system from
+    // shutting down until it quits); the run's own end (normal) leaves the node alone.
+    self->spawn<caf::detached + caf::linked>([=](caf::event_based_actor* me) mutable -> caf::behavior {
       // Plain sends, not requests: a request would set and cancel a timer in CAF's clock for
       // every message. The agent's answers come back as ordinary messages in the order sent
       // (one sender, one receiver), so the oldest send time is the one an answer belongs to. A

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <regex>
@@ -268,6 +269,26 @@ TEST_CASE("agents on different peers exchange one-way and request/response messa
   // Both nodes keep serving after all of it.
   CHECK(member_count(first, dir) == 2);
   CHECK(send({"--to", "node-2/worker", "--message", "again"}).exit_code == 0);
+
+  // A node told to stop during a run of messages it sends stops; the run does not hold it.
+  child run({P2P_AGENT_BIN, "send", "--peer", first, "--to", "node-2/worker", "--message", "x", "--one-way", "--count",
+             "100000000"},
+            dir, "long-run");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto pid1 = std::stoi(read_file(dir + "/node-1/node.pid"));
+  kill(pid1, SIGTERM);
+  bool stopped = false;
+  for (int i = 0; i < 300 && !stopped; ++i) { // bounded: 30 s
+    stopped = kill(pid1, 0) != 0;
+    if (!stopped)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(stopped);
+  CHECK(run.wait(30) == 1); // its node went down
+  MESSAGE("the run: " << run.err());
+  std::ifstream log_file(dir + "/node-1/node.log");
+  std::string log1((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  CHECK_MESSAGE(log1.find("stopped cleanly") != std::string::npos, log1);
   CHECK(cluster({"down", "--dir", dir}, dir).exit_code == 0);
 }
 
