@@ -174,13 +174,13 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
   auto peer = to.substr(0, slash), agent = to.substr(slash + 1);
   auto rp = self->make_response_promise<std::string>();
   // The helper sends to the agent's own handle, asked of its node once: one actor hop fewer on
-  // the peer for every message. The agent answers a one-way message at once with "".
+  // the peer for every message. The agent answers a one-way message at once with {"sent": true}.
   auto run_to = [=](caf::actor target) mutable {
     // Linked: a node that stops ends the run (a detached actor keeps the actor system from
     // shutting down until it quits); the run's own end (normal) leaves the node alone.
     self->spawn<caf::detached + caf::linked>([=](caf::event_based_actor* me) mutable -> caf::behavior {
-      // Plain sends, not requests: a request would set and cancel a timer in CAF's clock for
-      // every message. The agent's answers come back as ordinary messages in the order sent
+      // Plain sends, not requests: CAF 0.17 sets a timer in its clock thread for every request
+      // (waking that thread) and never cancels it, answered or not. The agent's answers come back as ordinary messages in the order sent
       // (one sender, one receiver), so the oldest send time is the one an answer belongs to. A
       // run that hears nothing for `internal_timeout`, or whose agent goes away, counts what is
       // still out as failed.
