@@ -545,7 +545,10 @@ TEST_CASE("a put fails at its --timeout when its node hangs, and at once when it
       CHECK(put.err().find("timed out") != std::string::npos);
       CHECK(took >= 3);
       node.process().signal(SIGCONT);
-      CHECK(count_of(node.address()) >= 2000); // the node serves on, with the batch it took
+      // The node serves on, and stores the batch it took while stopped (bounded wait: ~30 s).
+      for (int i = 0; i < 300 && count_of(node.address()) < 2000; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      CHECK(count_of(node.address()) >= 2000);
     }
     more.join();
     writer.close();
