@@ -17,6 +17,7 @@
 #include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/filter.hpp"
+#include "vectors/ingest_gate.hpp"
 #include "vectors/placement.hpp"
 #include "vectors/shard_index.hpp"
 
@@ -26,9 +27,9 @@ namespace {
 
 /// Time one index step may take: short, so that puts and searches queued behind it stay prompt.
 constexpr auto index_step_budget = std::chrono::milliseconds(2);
-/// Indexing pauses while puts keep arriving (ingest first), until this much is pending.
+/// Indexing pauses while puts keep arriving (ingest first: vectors/ingest_gate.hpp), until this
+/// much is pending.
 constexpr size_t pending_high_water = 25000;
-constexpr auto ingest_quiet_period = std::chrono::milliseconds(50);
 /// A graph is saved in the background once this many of its vectors changed since the last
 /// save, and at least a quarter of it (so that a growing graph is written O(log n) times).
 constexpr size_t graph_save_changes = 2000;
@@ -39,7 +40,7 @@ struct shard_state {
   shard_setup setup;
   std::unordered_map<std::string, std::unique_ptr<shard_index>> indexes;
   bool index_scheduled = false;
-  std::chrono::steady_clock::time_point last_put{};
+  ingest_gate ingest; // when the puts pause, so that the graph may be built
   std::vector<shard_hit> hits; // scratch
   std::vector<float> payload_values; // scratch: a hit's values, read with its metadata
   std::optional<vector_store> store; // set on start
@@ -202,9 +203,9 @@ void index_step(shard_actor* self) {
   auto& st = self->state;
   st.index_scheduled = false;
   auto now = std::chrono::steady_clock::now();
-  if (st.save_waiters.empty() && now - st.last_put < ingest_quiet_period && st.pending() < pending_high_water) {
+  if (st.save_waiters.empty() && !st.ingest.paused(now) && st.pending() < pending_high_water) {
     st.index_scheduled = true;
-    self->delayed_send(self, ingest_quiet_period, index_atom::value);
+    self->delayed_send(self, st.ingest.left(now), index_atom::value);
     return;
   }
   for (auto& [name, idx] : st.indexes)
@@ -341,7 +342,7 @@ caf::expected<uint64_t> try_put(shard_actor* self, const shard_put& p) {
     idx.set_version(b.ids[i], b.versions[i]);
   }
   st.payload_put(p.spec.name, idx, b, kept);
-  st.last_put = std::chrono::steady_clock::now();
+  st.ingest.on_put(std::chrono::steady_clock::now());
   schedule_indexing(self);
   return uint64_t(p.rows.size());
 }
