@@ -3,6 +3,8 @@
 # in flight (100000: a client that never waits; 4: the CLI's default), and a probe every 100 ms
 # while it runs: `status` (a whole CLI process: start, connect, answer) or `curl /metrics`.
 # Prints the put's rate, the node's peak RSS and the probes' p50, p99 and max in seconds.
+# DIR/probes keeps each probe: seconds taken and when it started (Unix time), to set beside the
+# node's log and RocksDB's LOG.
 #   perf/control_flood.sh [WINDOW] [status|metrics] [ROWS]      (defaults: 100000 status 300000)
 # Environment: STATUS_ARGS (extra status options, e.g. "--json" or "--deadline-ms 0"),
 # PORT (7951; /metrics on PORT+1), DIR (build/bench-tmp/control-flood).
@@ -40,10 +42,10 @@ while kill -0 "$put" 2>/dev/null; do
   else
     curl -s -m 30 -o /dev/null "http://127.0.0.1:$((port + 1))/metrics" || echo "control_flood: a /metrics probe failed" >&2
   fi
-  echo "$(( $(date +%s%N) - start ))" | awk '{printf "%.6f\n", $1 / 1e9}' >> "$dir/probes"
+  echo "$(( $(date +%s%N) - start ))" | awk -v t="$start" "{printf \"%.6f %.3f\\n\", \$1 / 1e9, t / 1e9}" >> "$dir/probes"
   sleep 0.1
 done
 wait "$put" || { echo "control_flood: put failed: $(tail -2 "$dir/put.err")" >&2; exit 1; }
 echo "put: $(cat "$dir/put.out")"
 echo "node peak RSS: $((peak / 1024)) MB"
-sort -n "$dir/probes" | awk -v p="$probe" '{a[NR]=$1} END {printf "%s probes: %d, p50 %.3f s, p99 %.3f s, max %.3f s\n", p, NR, a[int(NR*0.5)+1], a[int(NR*0.99)+1], a[NR]}'
+cut -d" " -f1 "$dir/probes" | sort -n | awk -v p="$probe" '{a[NR]=$1} END {printf "%s probes: %d, p50 %.3f s, p99 %.3f s, max %.3f s\n", p, NR, a[int(NR*0.5)+1], a[int(NR*0.99)+1], a[NR]}'
