@@ -11,7 +11,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="$root/build/p2p-agent"
-case "${1:-}" in -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 window="${1:-100000}" probe="${2:-status}" rows="${3:-300000}"
 port="${PORT:-7951}" dir="${DIR:-$root/build/bench-tmp/control-flood}"
 [ -x "$agent" ] || { echo "control_flood: run scripts/setup.sh first" >&2; exit 2; }
