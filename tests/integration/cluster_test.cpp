@@ -40,10 +40,29 @@ using namespace p2p::test;
 
 namespace {
 
+run_result cluster(const std::vector<std::string>& args, const std::string& dir);
+
+/// Every dir a test brought a cluster up in is brought down when the test process ends, also
+/// when a failed check ended the test before its own `down` (or `up` itself failed, leaving the
+/// nodes it started): nodes left running would take the cores from every test after it.
+struct clusters_left {
+  std::set<std::string> dirs;
+  ~clusters_left() {
+    for (auto& d : dirs)
+      (void) cluster({"down", "--dir", d}, d);
+  }
+};
+clusters_left& clusters_up() {
+  static clusters_left all;
+  return all;
+}
+
 run_result cluster(const std::vector<std::string>& args, const std::string& dir) {
   std::vector<std::string> full{"/bin/bash", P2P_SOURCE_DIR "/scripts/cluster.sh"};
   full.insert(full.end(), args.begin(), args.end());
   setenv("P2P_AGENT", P2P_AGENT_BIN, 1);
+  if (!args.empty() && args.front() == "up")
+    clusters_up().dirs.insert(dir);
   static int n = 0;
   child c(full, dir, "cluster" + std::to_string(n++));
   run_result r;
