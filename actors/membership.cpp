@@ -154,8 +154,18 @@ void connect_and_join(membership_actor* self, const std::string& address, bool b
               merge(self, members);
             },
             [=](caf::error& err) {
-              self->state.connecting.erase(address);
+              auto& st = self->state;
+              st.connecting.erase(address);
               auto reason = error_text(err);
+              if (err == caf::sec::request_timeout) {
+                // Not a refusal: no answer. Asked again later; logged once per address, not at
+                // every gossip interval.
+                if (st.refusals_logged.insert(address + ": join not answered").second)
+                  log(log_level::warn, "peer at " + address + " did not answer this node's join within "
+                                         + std::to_string(st.setup.cfg.failure_timeout_ms)
+                                         + " ms; asking again later (logged once)");
+                return;
+              }
               log(log_level::error, "peer at " + address + " refused this node: " + reason);
               // Another cluster, a taken id, another protocol: retrying cannot help.
               auto code = code_of(err);
