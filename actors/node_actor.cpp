@@ -176,9 +176,11 @@ caf::result<std::string> send_many(node_actor* self, const std::string& to, cons
   // The helper sends to the agent's own handle, asked of its node once: one actor hop fewer on
   // the peer for every message. The agent answers a one-way message at once with {"sent": true}.
   auto run_to = [=](caf::actor target) mutable {
-    // Linked: a node that stops ends the run (a detached actor keeps the actor system from
-    // shutting down until it quits); the run's own end (normal) leaves the node alone.
-    self->spawn<caf::detached + caf::linked>([=](caf::event_based_actor* me) mutable -> caf::behavior {
+    // Linked: a node that stops ends the run; the run's own end (normal) leaves the node alone.
+    // On the scheduler, not a thread of its own: with `caf::detached` a node told to stop during
+    // a run hung in CAF 0.17's await_detached_threads about one stop in six (tenth session),
+    // for 7-10 % of one-way throughput between nodes (perf/README, ninth session).
+    self->spawn<caf::linked>([=](caf::event_based_actor* me) mutable -> caf::behavior {
       // Plain sends, not requests: CAF 0.17 sets a timer in its clock thread for every request
       // (waking that thread) and never cancels it, answered or not. The agent's answers come back as ordinary messages in the order sent
       // (one sender, one receiver), so the oldest send time is the one an answer belongs to. A
