@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -125,6 +128,41 @@ ssize_t real_recv(int fd, void* buf, size_t len, int flags) {
 int real_close(int fd) {
   static auto f = libc<int (*)(int)>("close");
   return f(fd);
+}
+
+// CAF 0.17 names a connection by its socket's number, and when a connection closes it removes
+// the number's routing entry later, through the BASP broker's own mailbox. The kernel hands out
+// the lowest free number, so a connection accepted in between gets the number of the one just
+// closed, and CAF then takes its messages for the dead connection's node's, or for no node's:
+// they arrive, but answers to their senders are dropped for as long as the connection lives.
+// Seen as a joiner whose join was never answered while every other message went through (the
+// 24-node chain, with `cluster.sh up` asking every node with short-lived CLI connections). So
+// sockets for TCP get their numbers in turn from a range above the ones files and pipes use, and a
+// number comes back only after the whole range was handed out.
+constexpr int first_socket_number = 256;
+constexpr int socket_numbers_up_to = 65536;
+std::atomic<int> next_socket_number{first_socket_number};
+
+/// `fd`, or the same socket under the next free number in turn (`fd` then closed).
+int renumber(int fd, bool close_on_exec) {
+  rlimit rl{};
+  if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return fd;
+  int top = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, socket_numbers_up_to));
+  if (top - first_socket_number < 256)
+    return fd; // too few numbers to take turns with
+  int cmd = close_on_exec ? F_DUPFD_CLOEXEC : F_DUPFD;
+  int from = next_socket_number.load(std::memory_order_relaxed);
+  if (from < first_socket_number || from >= top)
+    from = first_socket_number;
+  int moved = fcntl(fd, cmd, from); // the lowest free number from `from` on
+  if (moved < 0 && from > first_socket_number)
+    moved = fcntl(fd, cmd, first_socket_number); // none left above: round again
+  if (moved < 0)
+    return fd; // no number free in the range: the kernel's
+  real_close(fd);
+  next_socket_number.store(moved + 1, std::memory_order_relaxed);
+  return moved;
 }
 
 std::string remote_address(int fd) {
@@ -375,6 +413,13 @@ void configure(const limits& l) {
   std::lock_guard<std::mutex> lock(s.mutex);
   s.lim = l;
   if (!s.configured) {
+    // Room for the connections (security.max_connections) and for sockets to take turns with
+    // their numbers (above): the soft limit up to the hard one, at most 65,536.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < std::min<rlim_t>(rl.rlim_max, socket_numbers_up_to)) {
+      rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, socket_numbers_up_to);
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
     s.configured = true;
     std::thread(reap_forever).detach();
   }
@@ -455,7 +500,7 @@ extern "C" {
 
 int accept(int listener, sockaddr* addr, socklen_t* len) {
   static auto real = libc<int (*)(int, sockaddr*, socklen_t*)>("accept");
-  int fd = real(listener, addr, len);
+  int fd = renumber(real(listener, addr, len), false);
   if (fd < 0)
     return fd;
   auto& s = guard();
@@ -479,6 +524,13 @@ int accept(int listener, sockaddr* addr, socklen_t* len) {
   ++s.open_inbound;
   tracked.store(s.connections.size(), std::memory_order_relaxed);
   return fd;
+}
+
+int socket(int domain, int type, int protocol) {
+  static auto real = libc<int (*)(int, int, int)>("socket");
+  int fd = real(domain, type, protocol);
+  bool tcp = (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM;
+  return tcp ? renumber(fd, (type & SOCK_CLOEXEC) != 0) : fd;
 }
 
 ssize_t recv(int fd, void* buf, size_t len, int flags) {

@@ -8,7 +8,8 @@
 // handshake, and hands CAF a large frame only once all of it arrived, so that memory follows the
 // bytes a peer really sent. It closes connections that have not finished their handshake in
 // time, refuses connections past a limit, and remembers which certificate the process behind
-// each CAF node showed over TLS.
+// each CAF node showed over TLS. It also gives TCP sockets their numbers in turn, not the lowest
+// free one, so that CAF never takes a new connection for one that just closed (wire_guard.cpp).
 
 #include <cstdint>
 #include <optional>
