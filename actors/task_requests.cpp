@@ -170,6 +170,16 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
         m.counts.insert(m.counts.end(), counts.begin(), counts.end());
       }
       m.latency = tally.latency;
+      m.executors.push_back("local");
+      m.in_flight.push_back(0);
+      for (auto& [key, e] : self->state.executors) {
+        if (key.rfind("local/", 0) == 0) {
+          m.in_flight.front() += e.load;
+        } else {
+          m.executors.push_back(key.substr(key.find('/') + 1));
+          m.in_flight.push_back(e.load);
+        }
+      }
       return m;
     },
     [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },

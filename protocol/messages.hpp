@@ -450,11 +450,15 @@ struct task_metrics {
   std::vector<std::string> types;
   std::vector<uint64_t> counts; // types.size() x task_state_count, by type then state
   latency_histogram latency;    // submitted -> final state
+  // Tasks sent to each executor and not answered yet: "local" (this node's workers together),
+  // then each peer that runs tasks, by id.
+  std::vector<std::string> executors;
+  std::vector<uint64_t> in_flight; // executors.size()
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_metrics& x) {
-  return f(caf::meta::type_name("task_metrics"), x.types, x.counts, x.latency);
+  return f(caf::meta::type_name("task_metrics"), x.types, x.counts, x.latency, x.executors, x.in_flight);
 }
 
 /// Everything `/metrics` and `status` show (node -> client on (metrics_atom)).

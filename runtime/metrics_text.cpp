@@ -122,6 +122,9 @@ std::string prometheus_text(const node_metrics& m) {
     for (size_t st = 0; st < task_state_count; ++st)
       out << "p2p_tasks{type=\"" << label(m.tasks.types[t]) << "\",state=\"" << to_string(task_state(st)) << "\"} "
           << m.tasks.counts[t * task_state_count + st] << "\n";
+  header(out, "p2p_tasks_in_flight", "gauge", "Tasks this node sent to an executor and has no answer for yet: local (its workers) or a peer's id.");
+  for (size_t i = 0; i < m.tasks.executors.size() && i < m.tasks.in_flight.size(); ++i)
+    out << "p2p_tasks_in_flight{executor=\"" << label(m.tasks.executors[i]) << "\"} " << m.tasks.in_flight[i] << "\n";
   histogram(out, "p2p_task_latency_seconds", "Tasks from submission to their final state.", m.tasks.latency);
 
   sample(out, "p2p_messages_received_total", "counter", "Agent messages delivered to this node's agents.", m.messages_in);

@@ -61,6 +61,9 @@ std::string status_json(const node_metrics& m, bool embedded) {
       w.field(to_string(task_state(i)), by_type.counts[t * task_state_count + i]);
     w.end_object();
   }
+  w.end_object().key("tasks_in_flight").begin_object();
+  for (size_t i = 0; i < by_type.executors.size() && i < by_type.in_flight.size(); ++i)
+    w.field(by_type.executors[i], by_type.in_flight[i]);
   w.end_object().key("task_latency");
   write_latency(w, by_type.latency);
   w.key("search_latency");

@@ -28,6 +28,8 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   m.tasks.latency.observe(0.0004);
   m.tasks.latency.observe(0.002);
   m.tasks.latency.observe(100);
+  m.tasks.executors = {"local", "node-2"};
+  m.tasks.in_flight = {3, 64};
   m.messages_in = 7;
   m.messages_out = 8;
   m.mailbox_names = {"node", "task_manager"};
@@ -41,6 +43,8 @@ TEST_CASE("the Prometheus text carries every figure of the node") {
   CHECK(has_line(text, "p2p_peers_down 1"));
   CHECK(has_line(text, R"(p2p_tasks{type="embedding",state="queued"} 1)"));
   CHECK(has_line(text, R"(p2p_tasks{type="embedding",state="timed_out"} 6)"));
+  CHECK(has_line(text, R"(p2p_tasks_in_flight{executor="local"} 3)"));
+  CHECK(has_line(text, R"(p2p_tasks_in_flight{executor="node-2"} 64)"));
   CHECK(has_line(text, R"(p2p_task_latency_seconds_bucket{le="0.00025"} 0)"));
   CHECK(has_line(text, R"(p2p_task_latency_seconds_bucket{le="0.0005"} 1)"));
   CHECK(has_line(text, R"(p2p_task_latency_seconds_bucket{le="0.0025"} 2)"));
