@@ -12,6 +12,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <set>
 #include <string>
 
 #include <caf/openssl/all.hpp>
@@ -20,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/log.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/wire_guard.hpp"
 
 // CAF 0.17.6's OpenSSL sessions never empty OpenSSL's per-thread error queue (their only
@@ -225,10 +227,26 @@ caf::io::middleman_actor connector(caf::actor_system& sys) {
   return uses_tls(sys) ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
 }
 
-caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host, uint16_t port) {
-  if (uses_tls(sys))
-    return caf::openssl::remote_actor(sys, host, port);
-  return sys.middleman().remote_actor(host, port);
+caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host, uint16_t port,
+                                       std::chrono::milliseconds timeout) {
+  // Asked with a timeout of its own: CAF's remote_actor waits without end, and a client does not
+  // rely on BASP's connection timeout (runtime/actor_runtime.cpp says why).
+  caf::scoped_actor self{sys};
+  caf::expected<caf::actor> result{caf::sec::request_timeout};
+  self->request(connector(sys), timeout, caf::connect_atom::value, host, port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        if (ptr)
+          result = caf::actor_cast<caf::actor>(ptr);
+        else
+          result = make_error(errc::unavailable, "nothing is published on port " + std::to_string(port));
+      },
+      [&](caf::error& err) {
+        result = err == caf::sec::request_timeout
+                   ? make_error(errc::unavailable, "no CAF handshake within " + std::to_string(timeout.count()) + " ms")
+                   : std::move(err);
+      });
+  return result;
 }
 
 caf::expected<uint16_t> publish_node(caf::actor_system& sys, const caf::actor& node, const std::string& host,

@@ -2,6 +2,7 @@
 // How a process reaches and offers node actors over the network: CAF's BASP, over TLS (CAF's
 // OpenSSL module) when the actor system was configured with security.tls, else plain TCP.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,8 +25,10 @@ namespace p2p {
 /// plain one.
 [[nodiscard]] caf::io::middleman_actor connector(caf::actor_system& sys);
 
-/// Connects to the node actor published at host:port, over TLS when `sys` uses it.
-[[nodiscard]] caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host, uint16_t port);
+/// Connects to the node actor published at host:port, over TLS when `sys` uses it; an
+/// `unavailable` error when the node has not finished CAF's handshake within `timeout`.
+[[nodiscard]] caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host, uint16_t port,
+                                                    std::chrono::milliseconds timeout);
 
 /// Publishes `node` at host:port (0: any free port), over TLS when `sys` uses it; the port bound.
 [[nodiscard]] caf::expected<uint16_t> publish_node(caf::actor_system& sys, const caf::actor& node,

@@ -232,7 +232,7 @@ double wait_indexed(node_session& s, const std::string& collection, const run_op
     uint16_t port = 0;
     if (m.id == status.id || !parse_address(m.address, host, port))
       continue;
-    auto peer = connect_node(s.system(), host, port);
+    auto peer = connect_node(s.system(), host, port, std::chrono::seconds(30));
     if (!peer)
       throw std::runtime_error("cannot reach " + m.id + " at " + m.address + ": " + caf::to_string(peer.error()));
     nodes.push_back(*peer);

@@ -554,3 +554,28 @@ TEST_CASE("a put fails at its --timeout when its node hangs, and at once when it
     writer.close();
   }
 }
+
+TEST_CASE("a client waits for the handshake of a node that answers late, and gives up on one that never does") {
+  auto dir = fresh_dir("node-late-handshake");
+  node_process node(dir, R"({"vectors": {"dim": 4}})");
+  // Stopped, the node's kernel still accepts the connection, but CAF's handshake waits until
+  // it runs again: 2.5 s, past the client's first BASP heartbeat tick (1 s). CAF 0.17 dropped
+  // the connection at that tick ("connection_timeout"), as it did under a flood.
+  node.process().signal(SIGSTOP);
+  child late({P2P_AGENT_BIN, "status", "--peer", node.address(), "--json"}, dir, "late-status");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  node.process().signal(SIGCONT);
+  CHECK_MESSAGE(late.wait(30) == 0, late.err());
+  CHECK(late.out().find("\"id\": \"node-1\"") != std::string::npos);
+
+  // A node that never answers: the connect ends at its own timeout (the failure timeout, 5 s by
+  // default), with the reason.
+  node.process().signal(SIGSTOP);
+  auto never = run_agent({"status", "--peer", node.address()}, dir, 60);
+  node.process().signal(SIGCONT);
+  CHECK(never.exit_code == 1);
+  CHECK_MESSAGE(never.err.find("cannot reach node at " + node.address() + ": no CAF handshake within 5000 ms")
+                  != std::string::npos,
+                never.err);
+  CHECK(node.stop() == 0);
+}
