@@ -115,6 +115,15 @@ state& guard() {
 // The number of connections tracked: the hooks' fast path for every other descriptor.
 std::atomic<size_t> tracked{0};
 
+// When recv last returned bytes (last_received_ns).
+std::atomic<int64_t> received_at{0};
+
+ssize_t noting_receipt(ssize_t n) {
+  if (n > 0)
+    received_at.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
+  return n;
+}
+
 template <class F>
 F libc(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
@@ -434,6 +443,10 @@ void watch_port(uint16_t port) {
 
 std::string address_of(int fd) { return remote_address(fd); }
 
+int64_t last_received_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::duration(received_at.load(std::memory_order_relaxed))).count();
+}
+
 void log_once(const std::string& key, const std::string& line) {
   auto& s = guard();
   {
@@ -476,6 +489,7 @@ void tls_established(int fd, std::vector<std::string> names, bool accepted) {
 }
 
 bool tls_bytes(int fd, const char* data, size_t n) {
+  noting_receipt(ssize_t(n)); // OpenSSL reads with read(2), not recv
   if (tracked.load(std::memory_order_relaxed) == 0)
     return true;
   auto& s = guard();
@@ -535,13 +549,13 @@ int socket(int domain, int type, int protocol) {
 
 ssize_t recv(int fd, void* buf, size_t len, int flags) {
   if (tracked.load(std::memory_order_relaxed) == 0 || (flags & MSG_PEEK) != 0)
-    return real_recv(fd, buf, len, flags);
+    return noting_receipt(real_recv(fd, buf, len, flags));
   auto& s = guard();
   std::lock_guard<std::mutex> lock(s.mutex);
   auto i = s.connections.find(fd);
   if (i == s.connections.end() || i->second.tls || !i->second.inbound)
-    return real_recv(fd, buf, len, flags);
-  return guarded_recv(s, i->second, fd, static_cast<char*>(buf), len, flags);
+    return noting_receipt(real_recv(fd, buf, len, flags));
+  return noting_receipt(guarded_recv(s, i->second, fd, static_cast<char*>(buf), len, flags));
 }
 
 int close(int fd) {

@@ -1,10 +1,13 @@
 #include "runtime/actor_runtime.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include <caf/openssl/manager.hpp>
 
 #include "protocol/messages.hpp"
+#include "protocol/wire_guard.hpp"
 #include "runtime/node_host.hpp"
 
 namespace p2p {
@@ -39,16 +42,32 @@ runtime_config::runtime_config(const node_config& cfg) {
   }
 }
 
+namespace {
+using watch_tick_atom = caf::atom_constant<caf::atom("w_tick")>;
+} // namespace
+
 struct node_session::watch_state {
   std::mutex mutex;
   std::string address;
   bool down = false;
+  std::string why = "went down";
   std::vector<std::pair<caf::strong_actor_ptr, caf::message_id>> waiting;
 
   void fail(const caf::strong_actor_ptr& who, caf::message_id mid) {
-    who->enqueue(caf::make_mailbox_element(nullptr, mid, {},
-                                           make_error(errc::unavailable, "the node at " + address + " went down")),
+    who->enqueue(caf::make_mailbox_element(nullptr, mid, {}, make_error(errc::unavailable, "the node at " + address + " " + why)),
                  nullptr);
+  }
+
+  /// The node is gone (or hangs): every request waiting on it fails now, and later ones at once.
+  void give_up(std::string reason) {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (down)
+      return;
+    down = true;
+    why = std::move(reason);
+    for (auto& [who, mid] : waiting)
+      fail(who, mid);
+    waiting.clear();
   }
 };
 
@@ -111,8 +130,8 @@ caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_con
   // zero until the node's handshake arrives, so the client's first heartbeat tick (within
   // heartbeat_ms of its start) dropped every connection whose handshake came later: under a
   // flood, 1 to 3 of about 32 `status` probes failed with "cannot reach node ...:
-  // connection_timeout" after 1.2 s. The connect has a timeout of its own instead, and every
-  // request its deadline; a node that goes away closes the connection.
+  // connection_timeout" after 1.2 s. The connect has a timeout of its own instead, and the
+  // session's watcher (below) gives up on a node whose heartbeats stop.
   s->config_->set("middleman.connection-timeout", caf::timespan{0});
   s->remote_system_ = make_system(*s->config_);
   auto node = connect_node(*s->remote_system_, host, port, std::chrono::milliseconds(cfg.failure_timeout_ms));
@@ -121,16 +140,28 @@ caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_con
   s->node_ = *node;
   s->watch_ = std::make_shared<watch_state>();
   s->watch_->address = address;
-  s->watcher_ = s->remote_system_->spawn([watch = s->watch_, node = s->node_](caf::event_based_actor* self) -> caf::behavior {
+  // A node that closes the connection is seen at once (down); one that hangs with it open by the
+  // silence of its BASP heartbeats, which its multiplexer sends every heartbeat_ms whatever its
+  // load: the client's only connection is to the node, so any bytes received count.
+  auto every = std::chrono::milliseconds(std::max<uint32_t>(cfg.heartbeat_ms, 100));
+  auto silence = std::chrono::nanoseconds(std::chrono::milliseconds(cfg.failure_timeout_ms));
+  s->watcher_ = s->remote_system_->spawn([watch = s->watch_, node = s->node_, every,
+                                          silence](caf::event_based_actor* self) -> caf::behavior {
     self->monitor(node);
-    self->set_down_handler([=](caf::down_msg&) {
-      std::lock_guard<std::mutex> guard(watch->mutex);
-      watch->down = true;
-      for (auto& [who, mid] : watch->waiting)
-        watch->fail(who, mid);
-      watch->waiting.clear();
-    });
-    return {[](caf::unit_t) {}};
+    self->set_down_handler([=](caf::down_msg&) { watch->give_up("went down"); });
+    self->delayed_send(self, every, watch_tick_atom::value);
+    return {
+      [=](watch_tick_atom) {
+        auto quiet = std::chrono::steady_clock::now().time_since_epoch()
+                     - std::chrono::nanoseconds(wire_guard::last_received_ns());
+        if (quiet > silence) {
+          watch->give_up("sent nothing for " + std::to_string(silence.count() / 1000000) + " ms (it hangs, or the "
+                         "network between)");
+          return;
+        }
+        self->delayed_send(self, every, watch_tick_atom::value);
+      },
+    };
   });
   return s;
 }

@@ -577,5 +577,25 @@ TEST_CASE("a client waits for the handshake of a node that answers late, and giv
   CHECK_MESSAGE(never.err.find("cannot reach node at " + node.address() + ": no CAF handshake within 5000 ms")
                   != std::string::npos,
                 never.err);
+
+  // A node that hangs after the connect: its heartbeats stop, and the client gives up after the
+  // failure timeout (5 s), long before the put's --timeout of 120 s.
+  auto fifo = dir + "/rows.jsonl";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", fifo, "--window", "1"}, dir, "put-hangs");
+  std::ofstream writer(fifo); // opens once the put has opened its end, after its connect
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // the connect is done by now
+  node.process().signal(SIGSTOP);
+  auto t0 = std::chrono::steady_clock::now();
+  writer << "{\"id\": \"r1\", \"vector\": [1, 2, 3, 4]}\n";
+  writer.close();
+  int code = put.wait(60);
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  node.process().signal(SIGCONT);
+  MESSAGE("the put against a hung node ended after " << took << " s: " << put.err());
+  CHECK(code == 1);
+  CHECK_MESSAGE(put.err().find("the node at " + node.address() + " sent nothing for 5000 ms") != std::string::npos,
+                put.err());
+  CHECK(took < 30);
   CHECK(node.stop() == 0);
 }
