@@ -115,11 +115,12 @@ state& guard() {
 // The number of connections tracked: the hooks' fast path for every other descriptor.
 std::atomic<size_t> tracked{0};
 
-// When recv last returned bytes (last_received_ns).
+// When recv last returned bytes (last_received_ns), once note_receipts was called.
+std::atomic<bool> noting{false};
 std::atomic<int64_t> received_at{0};
 
 ssize_t noting_receipt(ssize_t n) {
-  if (n > 0)
+  if (n > 0 && noting.load(std::memory_order_relaxed))
     received_at.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
   return n;
 }
@@ -442,6 +443,11 @@ void watch_port(uint16_t port) {
 }
 
 std::string address_of(int fd) { return remote_address(fd); }
+
+void note_receipts() {
+  received_at.store(steady::now().time_since_epoch().count(), std::memory_order_relaxed);
+  noting.store(true, std::memory_order_relaxed);
+}
 
 int64_t last_received_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::duration(received_at.load(std::memory_order_relaxed))).count();

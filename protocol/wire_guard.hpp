@@ -46,9 +46,13 @@ struct counters {
 };
 [[nodiscard]] counters read_counters();
 
-/// When this process last received bytes on any socket (steady clock, ns since its epoch; 0:
-/// never). A client has one connection, to its node, which sends BASP heartbeats: a client
-/// that heard nothing for the failure timeout knows the node hangs.
+/// From now on, notes when this process receives bytes on any socket (clients: a node does not
+/// pay for it on each read).
+void note_receipts();
+
+/// When this process last received bytes on any socket, since note_receipts (steady clock, ns
+/// since its epoch; 0: never). A client has one connection, to its node, which sends BASP
+/// heartbeats: a client that heard nothing for the failure timeout knows the node hangs.
 [[nodiscard]] int64_t last_received_ns();
 
 /// The remote address of a socket ("?" when it has none any more).

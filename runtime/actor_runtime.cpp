@@ -133,6 +133,7 @@ caf::expected<std::unique_ptr<node_session>> node_session::remote(const node_con
   // connection_timeout" after 1.2 s. The connect has a timeout of its own instead, and the
   // session's watcher (below) gives up on a node whose heartbeats stop.
   s->config_->set("middleman.connection-timeout", caf::timespan{0});
+  wire_guard::note_receipts();
   s->remote_system_ = make_system(*s->config_);
   auto node = connect_node(*s->remote_system_, host, port, std::chrono::milliseconds(cfg.failure_timeout_ms));
   if (!node)

@@ -328,20 +328,12 @@ TEST_CASE("tasks spread over the peers, and a peer killed while 5,000 tasks run 
   child process({P2P_AGENT_BIN, "process", "--peer", first, "--input", dir + "/docs.jsonl", "--json"}, dir, "process");
   // Kill node-2 while it holds tasks: node-1's status says how many it sent there and has no
   // answer for (bounded wait). Node-2 gets its share at once: it is the least filled executor.
-  auto on_node_2 = [](const std::string& status) -> uint64_t {
-    auto at = status.find("\"tasks_in_flight\": {");
-    if (at == std::string::npos)
-      return 0;
-    auto end = status.find('}', at);
-    auto n = status.find("\"node-2\": ", at);
-    return n < end ? std::stoull(status.substr(n + 10)) : 0;
-  };
   uint64_t held = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && process.running() && held == 0) {
     auto s = run_agent({"status", "--peer", first, "--json"}, dir, 10);
     if (s.exit_code == 0)
-      held = on_node_2(s.out);
+      held = parse_tasks_in_flight(s.out, "node-2");
   }
   REQUIRE_MESSAGE(held > 0, "node-1 never had tasks out on node-2 (or they all finished first)");
   kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);

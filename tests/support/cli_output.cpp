@@ -57,6 +57,13 @@ uint64_t parse_task_count(const std::string& json, const char* state) {
   return uint64_t(doc["tasks"][state]);
 }
 
+uint64_t parse_tasks_in_flight(const std::string& json, const char* executor) {
+  simdjson::dom::parser p;
+  auto doc = parse(p, json);
+  auto v = doc["tasks_in_flight"][executor];
+  return v.error() ? 0 : uint64_t(v);
+}
+
 std::vector<search_line> parse_search(const std::string& out) {
   std::vector<search_line> lines;
   std::istringstream in(out);

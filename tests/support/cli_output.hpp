@@ -18,6 +18,10 @@ collection_counts parse_status(const std::string& json, const std::string& colle
 /// The count of tasks in `state` (queued, running, completed, ...) in `status --json` output.
 uint64_t parse_task_count(const std::string& json, const char* state);
 
+/// The tasks in flight on `executor` ("local" or a peer's id) in `status --json` output (0 when
+/// it is not listed).
+uint64_t parse_tasks_in_flight(const std::string& json, const char* executor);
+
 struct search_line {
   std::vector<std::string> ids;
   std::vector<double> scores;
