@@ -7,11 +7,12 @@
 # node's log and RocksDB's LOG.
 #   perf/control_flood.sh [WINDOW] [status|metrics] [ROWS]      (defaults: 100000 status 300000)
 # Environment: STATUS_ARGS (extra status options, e.g. "--json" or "--deadline-ms 0"),
-# PORT (7951; /metrics on PORT+1), DIR (build/bench-tmp/control-flood).
+# PORT (7951; /metrics on PORT+1), DIR (build/bench-tmp/control-flood), P2P_AGENT (the binary for
+# node, put and probes: build/p2p-agent; another build's for an A/B).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-agent="$root/build/p2p-agent"
-case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+agent="${P2P_AGENT:-$root/build/p2p-agent}"
+case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 window="${1:-100000}" probe="${2:-status}" rows="${3:-300000}"
 port="${PORT:-7951}" dir="${DIR:-$root/build/bench-tmp/control-flood}"
 [ -x "$agent" ] || { echo "control_flood: run scripts/setup.sh first" >&2; exit 2; }

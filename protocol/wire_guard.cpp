@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -73,6 +75,40 @@ std::string_view refused_type_in(std::string_view payload) {
   return {};
 }
 
+/// A large frame's bytes as they arrive: grows with them (never to what a header announces before
+/// the bytes came), without zero-filling what recv writes over anyway.
+class frame_buffer {
+public:
+  [[nodiscard]] size_t size() const { return size_; }
+  [[nodiscard]] char* data() { return data_.get(); }
+  [[nodiscard]] std::string_view view() const { return {data_.get(), size_}; }
+  /// Room for `n` more bytes at data() + size(), growing by doubling.
+  void reserve_more(size_t n) {
+    if (size_ + n <= capacity_)
+      return;
+    auto capacity = std::max(size_ + n, capacity_ * 2);
+    std::unique_ptr<char[]> bigger(new char[capacity]);
+    if (size_ > 0)
+      std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+  void append(const void* p, size_t n) {
+    reserve_more(n);
+    std::memcpy(data_.get() + size_, p, n);
+    size_ += n;
+  }
+  void grew(size_t n) { size_ += n; } // n bytes were written at data() + size()
+  void release() {
+    data_.reset();
+    size_ = capacity_ = 0;
+  }
+
+private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0, capacity_ = 0;
+};
+
 struct connection {
   bool inbound = false; // accepted on a watched port (else a TLS connection this process opened)
   bool tls = false;
@@ -89,8 +125,10 @@ struct connection {
   std::string payload; // a message frame's payload so far (plaintext, passed through)
   // A large frame being collected (holding) or handed to CAF (serving) from `held`.
   bool holding = false, serving = false;
-  std::string held;
+  frame_buffer held;
   size_t served = 0;
+  // This connection's share of the multiplexer's current round (see read_share below).
+  uint64_t round = 0, round_reads = 0, round_bytes = 0;
   std::vector<std::string> names; // the peer certificate's names (TLS)
 };
 
@@ -111,6 +149,20 @@ state& guard() {
   static auto* s = new state;
   return *s;
 }
+
+// The multiplexer's share of reads per connection. CAF 0.17's multiplexer reads a readable
+// connection up to max-consecutive-reads times (consecutive_reads, 50) per epoll round, each read
+// one frame header or one payload, and the guard hands a large frame's payload to CAF in one
+// read: a client flooding a node with 2 MB puts had 25 frames (50 MB) read in one round, and a
+// new connection's handshake, a status request or its answer waited for the round to end:
+// `status` took up to 4-7 s during such a flood on 2 cores. A guarded connection now starts no
+// frame in a round once it delivered round_read_bytes (one large frame, or thousands of small
+// ones: the read count is the limit for those), nor one that might need two reads more than CAF
+// makes: a large frame is collected here whole, so once its header went to CAF its payload must
+// go in the same round (the kernel has nothing left to wake the multiplexer with). A round starts
+// at each epoll_wait of the thread (the multiplexer's; a thread that never polls is not limited).
+constexpr uint64_t round_read_bytes = 1 << 20;
+thread_local uint64_t poll_round = 0;
 
 // The number of connections tracked: the hooks' fast path for every other descriptor.
 std::atomic<size_t> tracked{0};
@@ -303,7 +355,7 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
     c.served += n;
     if (c.served == c.held.size()) {
       c.serving = false;
-      std::string().swap(c.held);
+      c.held.release();
       c.served = 0;
     }
     return static_cast<ssize_t>(n);
@@ -338,6 +390,13 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
     return got;
   }
   if (!c.holding) {
+    // A frame ends here: the next one waits for the next round if this one had its share. Level-
+    // triggered epoll reports the connection again at once, with the next header in the kernel.
+    if (c.header_have == 0 && poll_round != 0
+        && (c.round_bytes >= round_read_bytes || c.round_reads + 2 > consecutive_reads)) {
+      errno = EAGAIN;
+      return -1;
+    }
     // A header: read it whole here before CAF sees any of it.
     while (c.header_have < header_size) {
       auto got = real_recv(fd, c.header + c.header_have, header_size - c.header_have, flags);
@@ -363,15 +422,15 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
       return static_cast<ssize_t>(n);
     }
     c.holding = true;
-    c.held.assign(reinterpret_cast<const char*>(header), header_size);
+    c.held.append(header, header_size);
   }
   // Collecting a large frame: its header goes to CAF once the whole payload is here.
   while (c.payload_left > 0) {
     auto chunk = static_cast<size_t>(std::min<uint64_t>(c.payload_left, 1 << 20));
     auto at = c.held.size();
-    c.held.resize(at + chunk);
+    c.held.reserve_more(chunk);
     auto got = real_recv(fd, c.held.data() + at, chunk, flags);
-    c.held.resize(at + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+    c.held.grew(static_cast<size_t>(std::max<ssize_t>(got, 0)));
     if (got <= 0) {
       if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
         return got;
@@ -384,7 +443,7 @@ ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int
       return -1;
     }
   }
-  if (auto why = check_types(std::string_view(c.held).substr(header_size)); !why.empty()) {
+  if (auto why = check_types(c.held.view().substr(header_size)); !why.empty()) {
     refuse_frame(s, c, why);
     errno = ECONNRESET;
     return -1;
@@ -561,7 +620,19 @@ ssize_t recv(int fd, void* buf, size_t len, int flags) {
   auto i = s.connections.find(fd);
   if (i == s.connections.end() || i->second.tls || !i->second.inbound)
     return noting_receipt(real_recv(fd, buf, len, flags));
-  return noting_receipt(guarded_recv(s, i->second, fd, static_cast<char*>(buf), len, flags));
+  auto& c = i->second;
+  if (c.round != poll_round)
+    c.round = poll_round, c.round_reads = 0, c.round_bytes = 0;
+  auto n = guarded_recv(s, c, fd, static_cast<char*>(buf), len, flags);
+  if (n > 0)
+    ++c.round_reads, c.round_bytes += uint64_t(n);
+  return noting_receipt(n);
+}
+
+int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) {
+  static auto real = libc<int (*)(int, epoll_event*, int, int)>("epoll_wait");
+  ++poll_round;
+  return real(epfd, events, maxevents, timeout);
 }
 
 int close(int fd) {

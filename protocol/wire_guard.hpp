@@ -9,7 +9,9 @@
 // bytes a peer really sent. It closes connections that have not finished their handshake in
 // time, refuses connections past a limit, and remembers which certificate the process behind
 // each CAF node showed over TLS. It also gives TCP sockets their numbers in turn, not the lowest
-// free one, so that CAF never takes a new connection for one that just closed (wire_guard.cpp).
+// free one, so that CAF never takes a new connection for one that just closed, and gives each
+// plaintext connection a share of every multiplexer round (1 MiB, or CAF's 50 reads), so that a
+// client flooding large frames does not hold CAF's one I/O thread while others wait (wire_guard.cpp).
 
 #include <cstdint>
 #include <optional>
@@ -19,6 +21,10 @@
 #include <caf/node_id.hpp>
 
 namespace p2p::wire_guard {
+
+/// CAF's middleman.max-consecutive-reads, which a node sets to this: the guard keeps a large
+/// frame's header and payload within one multiplexer round (wire_guard.cpp, read share).
+constexpr size_t consecutive_reads = 50;
 
 struct limits {
   uint64_t max_message_bytes = 256ull << 20; // a frame announcing more is refused

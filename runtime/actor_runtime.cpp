@@ -26,6 +26,8 @@ runtime_config::runtime_config(const node_config& cfg) {
   set("scheduler.policy", cfg.scheduler_policy == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
   // Run BASP in the multiplexer thread: measured 3x lower cross-process latency (field notes).
   set("middleman.workers", size_t(0));
+  // CAF's default; the wire guard's share of each multiplexer round per connection counts on it.
+  set("middleman.max-consecutive-reads", wire_guard::consecutive_reads);
   // BASP heartbeats: a peer that hangs without closing its socket is dropped after
   // cluster.failure_timeout_ms without traffic.
   set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(cfg.heartbeat_ms)});
