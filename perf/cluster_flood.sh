@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A client that never waits, against a cluster: a fresh NODES-node star (scripts/cluster.sh), a
+# `put` of ROWS x 512 through node-1 with WINDOW batches of 1,000 in flight, and a `status` probe
+# of node PROBE every 100 ms while it runs. Prints the put's outcome, the probes' p50, p99 and max
+# in seconds, and every "peer ... is down" the nodes logged during the put (a node whose I/O
+# thread is held past cluster.failure_timeout_ms is dropped by its peers and by its clients).
+#   perf/cluster_flood.sh [WINDOW] [ROWS] [NODES] [PROBE]      (defaults: 100000 300000 3 2)
+# Environment: BASE_PORT (27600), DIR (build/bench-tmp/cluster-flood), P2P_AGENT (the binary:
+# build/p2p-agent; another build's for an A/B).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+agent="${P2P_AGENT:-$root/build/p2p-agent}"
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+window="${1:-100000}" rows="${2:-300000}" nodes="${3:-3}" probe="${4:-2}"
+base="${BASE_PORT:-27600}" dir="${DIR:-$root/build/bench-tmp/cluster-flood}"
+[ -x "$agent" ] || { echo "cluster_flood: run scripts/setup.sh first" >&2; exit 2; }
+for v in "$window" "$rows" "$nodes" "$probe"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "cluster_flood: WINDOW, ROWS, NODES and PROBE are positive numbers, got '$v'" >&2; exit 2; }
+done
+[ "$probe" -le "$nodes" ] || { echo "cluster_flood: PROBE $probe is not one of the $nodes nodes" >&2; exit 2; }
+mkdir -p "$dir"
+if [ ! -f "$dir/sample-$rows/vectors.fvecs" ]; then
+  "$agent" sample --out "$dir/sample-$rows" --rows "$rows" --queries 1 --documents 1 >/dev/null
+fi
+rm -rf "$dir/c"
+down() { P2P_AGENT="$agent" "$root/scripts/cluster.sh" down --dir "$dir/c" >/dev/null 2>&1 || true; }
+trap down EXIT
+P2P_AGENT="$agent" "$root/scripts/cluster.sh" up --topology star --nodes "$nodes" --base-port "$base" --dir "$dir/c" > "$dir/up.log" 2>&1 \
+  || { echo "cluster_flood: cluster.sh up failed: $(tail -3 "$dir/up.log")" >&2; exit 1; }
+"$agent" put --peer "127.0.0.1:$base" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" > "$dir/put.out" 2> "$dir/put.err" &
+put=$!
+: > "$dir/probes"
+while kill -0 "$put" 2>/dev/null; do
+  start=$(date +%s%N)
+  timeout 30 "$agent" status --peer "127.0.0.1:$((base + probe - 1))" > /dev/null 2>&1 || echo "cluster_flood: a status probe failed" >&2
+  echo "$(( $(date +%s%N) - start ))" | awk '{printf "%.6f\n", $1 / 1e9}' >> "$dir/probes"
+  sleep 0.1
+done
+put_rc=0
+wait "$put" || put_rc=$?
+down
+down_lines=$(for f in "$dir"/c/node-*/node.log; do sed "/received SIGTERM/q" "$f"; done | grep "is down" | grep -cv "user_shutdown" || true)
+echo "put: $(cat "$dir/put.out")$( [ "$put_rc" -ne 0 ] && echo " FAILED: $(tail -1 "$dir/put.err")")"
+echo "peers seen down during the put: $down_lines"
+sort -n "$dir/probes" | awk -v p="$probe" '{a[NR]=$1} END {printf "node-%s status probes: %d, p50 %.3f s, p99 %.3f s, max %.3f s\n", p, NR, a[int(NR*0.5)+1], a[int(NR*0.99)+1], a[NR]}'
+[ "$put_rc" -eq 0 ]
