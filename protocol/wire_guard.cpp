@@ -347,6 +347,33 @@ std::string check_types(std::string_view payload) {
   return refused.empty() ? std::string() : "a message of type " + std::string(refused) + ", which no node message uses";
 }
 
+// A socket the guard does not follow frame by frame (a connection this node opened to a peer,
+// which carries that peer's puts and searches as much as an accepted one) gets the same share in
+// bytes: CAF reads it straight from the kernel, so what a round leaves there wakes the next one.
+struct round_count {
+  uint64_t round = 0, bytes = 0;
+};
+thread_local std::vector<round_count> round_counts; // by socket number; in polling threads only
+
+ssize_t shared_recv(int fd, void* buf, size_t len, int flags) {
+  if (poll_round == 0 || fd < 0 || fd >= socket_numbers_up_to || (flags & MSG_PEEK) != 0)
+    return real_recv(fd, buf, len, flags);
+  if (size_t(fd) >= round_counts.size())
+    round_counts.resize(std::max(size_t(fd) + 1, round_counts.size() * 2));
+  auto& c = round_counts[size_t(fd)];
+  if (c.round != poll_round) {
+    c.round = poll_round;
+    c.bytes = 0;
+  } else if (c.bytes >= round_read_bytes) {
+    errno = EAGAIN;
+    return -1;
+  }
+  auto n = real_recv(fd, buf, len, flags);
+  if (n > 0)
+    c.bytes += uint64_t(n);
+  return n;
+}
+
 /// Reads a plaintext connection's bytes for CAF, frame by frame (see the file's comment).
 ssize_t guarded_recv(state& s, connection& c, int fd, char* buf, size_t len, int flags) {
   if (c.serving) {
@@ -614,12 +641,12 @@ int socket(int domain, int type, int protocol) {
 
 ssize_t recv(int fd, void* buf, size_t len, int flags) {
   if (tracked.load(std::memory_order_relaxed) == 0 || (flags & MSG_PEEK) != 0)
-    return noting_receipt(real_recv(fd, buf, len, flags));
+    return noting_receipt(shared_recv(fd, buf, len, flags));
   auto& s = guard();
   std::lock_guard<std::mutex> lock(s.mutex);
   auto i = s.connections.find(fd);
   if (i == s.connections.end() || i->second.tls || !i->second.inbound)
-    return noting_receipt(real_recv(fd, buf, len, flags));
+    return noting_receipt(shared_recv(fd, buf, len, flags));
   auto& c = i->second;
   if (c.round != poll_round)
     c.round = poll_round, c.round_reads = 0, c.round_bytes = 0;

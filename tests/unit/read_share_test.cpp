@@ -199,3 +199,55 @@ TEST_CASE("a connection's large frames start in a round only while it read under
     CHECK(got[size_t(i) + 1] == std::string(payload_bytes, char('a' + i)));
   INFO("rounds that ended with bytes waiting: " << rounds_cut_short);
 }
+
+TEST_CASE("a connection the guard does not follow (one this process opened) reads at most about 1 MiB per round too") {
+  int listener = socket(AF_INET, SOCK_STREAM, 0); // no watch_port: nothing here is followed by frame
+  REQUIRE(listener >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(listener, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  int sender = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(connect(sender, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int reader = accept(listener, nullptr, nullptr);
+  REQUIRE(reader >= 0);
+  REQUIRE(fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) | O_NONBLOCK) == 0);
+  int poller = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  REQUIRE(epoll_ctl(poller, EPOLL_CTL_ADD, reader, &ev) == 0);
+
+  constexpr size_t total = 4 << 20, chunk = 64 << 10;
+  std::string sent(total, '\0');
+  for (size_t i = 0; i < total; ++i)
+    sent[i] = char(i * 7 % 251);
+  std::thread writer([&] { send_all(sender, sent); });
+  std::string got;
+  size_t rounds = 0;
+  while (got.size() < total && rounds < 10000) {
+    epoll_event e{};
+    if (epoll_wait(poller, &e, 1, 2000) != 1)
+      break;
+    ++rounds;
+    size_t before_last_read = 0, in_round = 0;
+    std::string buf(chunk, '\0');
+    for (;;) {
+      auto n = recv(reader, buf.data(), chunk, 0);
+      if (n < 0 && errno == EAGAIN)
+        break;
+      REQUIRE(n > 0);
+      before_last_read = in_round;
+      in_round += size_t(n);
+      got.append(buf.data(), size_t(n));
+    }
+    CAPTURE(rounds);
+    CHECK(before_last_read < size_t(1) << 20); // no read starts once the round had its share
+  }
+  writer.join();
+  CHECK(got == sent);
+  for (int fd : {poller, reader, sender, listener})
+    close(fd);
+}
