@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "protocol/wire_guard.hpp"
+#include "tests/support/loopback.hpp"
 
 namespace {
 
@@ -53,15 +54,8 @@ struct guarded_pair {
 
   guarded_pair() {
     p2p::wire_guard::configure({});
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(listener >= 0);
     sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(listen(listener, 4) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    listener = p2p::test::loopback_listener(addr);
     p2p::wire_guard::watch_port(ntohs(addr.sin_port));
     client = socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
@@ -201,15 +195,8 @@ TEST_CASE("a connection's large frames start in a round only while it read under
 }
 
 TEST_CASE("a connection the guard does not follow (one this process opened) reads at most about 1 MiB per round too") {
-  int listener = socket(AF_INET, SOCK_STREAM, 0); // no watch_port: nothing here is followed by frame
-  REQUIRE(listener >= 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(listen(listener, 4) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  int listener = p2p::test::loopback_listener(addr); // no watch_port: nothing here is followed by frame
   int sender = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(connect(sender, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   int reader = accept(listener, nullptr, nullptr);

@@ -12,16 +12,11 @@
 
 #include <set>
 
+#include "tests/support/loopback.hpp"
+
 TEST_CASE("a TCP connection never gets the number of one that just closed, and works under its new number") {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(listener >= 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(listen(listener, 8) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  int listener = p2p::test::loopback_listener(addr);
 
   std::set<int> handed_out{listener};
   for (int i = 0; i < 20; ++i) {
