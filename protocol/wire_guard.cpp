@@ -127,7 +127,7 @@ struct connection {
   bool holding = false, serving = false;
   frame_buffer held;
   size_t served = 0;
-  // This connection's share of the multiplexer's current round (see read_share below).
+  // What this connection delivered in the multiplexer's current round (its share: round_read_bytes).
   uint64_t round = 0, round_reads = 0, round_bytes = 0;
   std::vector<std::string> names; // the peer certificate's names (TLS)
 };
