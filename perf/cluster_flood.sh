@@ -6,7 +6,7 @@
 # thread is held past cluster.failure_timeout_ms is dropped by its peers and by its clients).
 #   perf/cluster_flood.sh [WINDOW] [ROWS] [NODES] [PROBE]      (defaults: 100000 300000 3 2)
 # Environment: BASE_PORT (27600), DIR (build/bench-tmp/cluster-flood), P2P_AGENT (the binary:
-# build/p2p-agent; another build's for an A/B).
+# build/p2p-agent; another build's for an A/B), TLS=1 (every link TLS: cluster.sh up --tls).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
@@ -25,14 +25,16 @@ fi
 rm -rf "$dir/c"
 down() { P2P_AGENT="$agent" "$root/scripts/cluster.sh" down --dir "$dir/c" >/dev/null 2>&1 || true; }
 trap down EXIT
-P2P_AGENT="$agent" "$root/scripts/cluster.sh" up --topology star --nodes "$nodes" --base-port "$base" --dir "$dir/c" > "$dir/up.log" 2>&1 \
+tls=() up_tls=()
+[ "${TLS:-0}" = 1 ] && tls=(--tls-dir "$dir/c/tls") up_tls=(--tls)
+P2P_AGENT="$agent" "$root/scripts/cluster.sh" up "${up_tls[@]}" --topology star --nodes "$nodes" --base-port "$base" --dir "$dir/c" > "$dir/up.log" 2>&1 \
   || { echo "cluster_flood: cluster.sh up failed: $(tail -3 "$dir/up.log")" >&2; exit 1; }
-"$agent" put --peer "127.0.0.1:$base" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" > "$dir/put.out" 2> "$dir/put.err" &
+"$agent" put "${tls[@]}" --peer "127.0.0.1:$base" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" > "$dir/put.out" 2> "$dir/put.err" &
 put=$!
 : > "$dir/probes"
 while kill -0 "$put" 2>/dev/null; do
   start=$(date +%s%N)
-  timeout 30 "$agent" status --peer "127.0.0.1:$((base + probe - 1))" > /dev/null 2>&1 || echo "cluster_flood: a status probe failed" >&2
+  timeout 30 "$agent" status "${tls[@]}" --peer "127.0.0.1:$((base + probe - 1))" > /dev/null 2>&1 || echo "cluster_flood: a status probe failed" >&2
   echo "$(( $(date +%s%N) - start ))" | awk '{printf "%.6f\n", $1 / 1e9}' >> "$dir/probes"
   sleep 0.1
 done

@@ -348,16 +348,20 @@ std::string check_types(std::string_view payload) {
 }
 
 // A socket the guard does not follow frame by frame (a connection this node opened to a peer,
-// which carries that peer's puts and searches as much as an accepted one) gets the same share in
-// bytes: CAF reads it straight from the kernel, so what a round leaves there wakes the next one.
+// which carries that peer's puts and searches as much as an accepted one; any TLS connection,
+// whose bytes OpenSSL reads with read(2)) gets the same share in bytes: CAF reads it straight
+// from the kernel, so what a round leaves there wakes the next one. (OpenSSL calls read(2) only
+// for bytes it does not hold yet, so a refusal never strands decrypted bytes.)
 struct round_count {
   uint64_t round = 0, bytes = 0;
 };
 thread_local std::vector<round_count> round_counts; // by socket number; in polling threads only
 
-ssize_t shared_recv(int fd, void* buf, size_t len, int flags) {
-  if (poll_round == 0 || fd < 0 || fd >= socket_numbers_up_to || (flags & MSG_PEEK) != 0)
-    return real_recv(fd, buf, len, flags);
+/// `read_it()` (a read of socket `fd`), unless `fd` had its share of this round: then EAGAIN.
+template <class Read>
+ssize_t within_share(int fd, Read&& read_it) {
+  if (poll_round == 0 || fd < 0 || fd >= socket_numbers_up_to)
+    return read_it();
   if (size_t(fd) >= round_counts.size())
     round_counts.resize(std::max(size_t(fd) + 1, round_counts.size() * 2));
   auto& c = round_counts[size_t(fd)];
@@ -368,10 +372,35 @@ ssize_t shared_recv(int fd, void* buf, size_t len, int flags) {
     errno = EAGAIN;
     return -1;
   }
-  auto n = real_recv(fd, buf, len, flags);
+  auto n = read_it();
   if (n > 0)
     c.bytes += uint64_t(n);
   return n;
+}
+
+ssize_t shared_recv(int fd, void* buf, size_t len, int flags) {
+  if ((flags & MSG_PEEK) != 0)
+    return real_recv(fd, buf, len, flags);
+  return within_share(fd, [&] { return real_recv(fd, buf, len, flags); });
+}
+
+// This process's TCP sockets by number (socket and accept mark them, close clears them): a
+// read(2) of one is a socket read (OpenSSL's), of anything else a file's or a pipe's.
+std::atomic<uint64_t> tcp_socket_bits[socket_numbers_up_to / 64];
+
+void mark_tcp_socket(int fd, bool tcp) {
+  if (fd < 0 || fd >= socket_numbers_up_to)
+    return;
+  auto bit = uint64_t(1) << (fd % 64);
+  if (tcp)
+    tcp_socket_bits[fd / 64].fetch_or(bit, std::memory_order_relaxed);
+  else
+    tcp_socket_bits[fd / 64].fetch_and(~bit, std::memory_order_relaxed);
+}
+
+bool is_tcp_socket(int fd) {
+  return fd >= 0 && fd < socket_numbers_up_to
+         && (tcp_socket_bits[fd / 64].load(std::memory_order_relaxed) & (uint64_t(1) << (fd % 64))) != 0;
 }
 
 /// Reads a plaintext connection's bytes for CAF, frame by frame (see the file's comment).
@@ -609,6 +638,7 @@ int accept(int listener, sockaddr* addr, socklen_t* len) {
   int fd = renumber(real(listener, addr, len), false);
   if (fd < 0)
     return fd;
+  mark_tcp_socket(fd, true);
   auto& s = guard();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.ports.empty() || !s.ports.count(local_port(listener)))
@@ -618,6 +648,7 @@ int accept(int listener, sockaddr* addr, socklen_t* len) {
     ++s.refused_connections;
     note(s, peer,
          "refused a connection: " + std::to_string(s.open_inbound) + " are open (security.max_connections)");
+    mark_tcp_socket(fd, false);
     real_close(fd);
     errno = EAGAIN;
     return -1;
@@ -636,7 +667,11 @@ int socket(int domain, int type, int protocol) {
   static auto real = libc<int (*)(int, int, int)>("socket");
   int fd = real(domain, type, protocol);
   bool tcp = (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM;
-  return tcp ? renumber(fd, (type & SOCK_CLOEXEC) != 0) : fd;
+  if (!tcp)
+    return fd;
+  fd = renumber(fd, (type & SOCK_CLOEXEC) != 0);
+  mark_tcp_socket(fd, true);
+  return fd;
 }
 
 ssize_t recv(int fd, void* buf, size_t len, int flags) {
@@ -662,7 +697,15 @@ int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) {
   return real(epfd, events, maxevents, timeout);
 }
 
+ssize_t read(int fd, void* buf, size_t len) {
+  static auto real = libc<ssize_t (*)(int, void*, size_t)>("read");
+  if (poll_round == 0 || !is_tcp_socket(fd))
+    return real(fd, buf, len);
+  return within_share(fd, [&] { return real(fd, buf, len); });
+}
+
 int close(int fd) {
+  mark_tcp_socket(fd, false);
   if (tracked.load(std::memory_order_relaxed) != 0) {
     auto& s = guard();
     std::lock_guard<std::mutex> lock(s.mutex);

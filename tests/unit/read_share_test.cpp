@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,47 +196,73 @@ TEST_CASE("a connection's large frames start in a round only while it read under
   INFO("rounds that ended with bytes waiting: " << rounds_cut_short);
 }
 
-TEST_CASE("a connection the guard does not follow (one this process opened) reads at most about 1 MiB per round too") {
-  sockaddr_in addr{};
-  int listener = p2p::test::loopback_listener(addr); // no watch_port: nothing here is followed by frame
-  int sender = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(connect(sender, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  int reader = accept(listener, nullptr, nullptr);
-  REQUIRE(reader >= 0);
-  REQUIRE(fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) | O_NONBLOCK) == 0);
-  int poller = epoll_create1(0);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  REQUIRE(epoll_ctl(poller, EPOLL_CTL_ADD, reader, &ev) == 0);
+TEST_CASE("a connection the guard does not follow reads at most about 1 MiB per round too, by recv or read (OpenSSL's)") {
+  for (bool by_read : {false, true}) {
+    CAPTURE(by_read);
+    sockaddr_in addr{};
+    int listener = p2p::test::loopback_listener(addr); // no watch_port: nothing here is followed by frame
+    int sender = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(connect(sender, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    int reader = accept(listener, nullptr, nullptr);
+    REQUIRE(reader >= 0);
+    REQUIRE(fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) | O_NONBLOCK) == 0);
+    int poller = epoll_create1(0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    REQUIRE(epoll_ctl(poller, EPOLL_CTL_ADD, reader, &ev) == 0);
 
-  constexpr size_t total = 4 << 20, chunk = 64 << 10;
-  std::string sent(total, '\0');
-  for (size_t i = 0; i < total; ++i)
-    sent[i] = char(i * 7 % 251);
-  std::thread writer([&] { send_all(sender, sent); });
-  std::string got;
-  size_t rounds = 0;
-  while (got.size() < total && rounds < 10000) {
-    epoll_event e{};
-    if (epoll_wait(poller, &e, 1, 2000) != 1)
-      break;
-    ++rounds;
-    size_t before_last_read = 0, in_round = 0;
-    std::string buf(chunk, '\0');
-    for (;;) {
-      auto n = recv(reader, buf.data(), chunk, 0);
-      if (n < 0 && errno == EAGAIN)
+    constexpr size_t total = 4 << 20, chunk = 64 << 10;
+    std::string sent(total, '\0');
+    for (size_t i = 0; i < total; ++i)
+      sent[i] = char(i * 7 % 251);
+    std::thread writer([&] { send_all(sender, sent); });
+    std::string got;
+    size_t rounds = 0;
+    while (got.size() < total && rounds < 10000) {
+      epoll_event e{};
+      if (epoll_wait(poller, &e, 1, 2000) != 1)
         break;
-      REQUIRE(n > 0);
-      before_last_read = in_round;
-      in_round += size_t(n);
-      got.append(buf.data(), size_t(n));
+      ++rounds;
+      size_t before_last_read = 0, in_round = 0;
+      std::string buf(chunk, '\0');
+      for (;;) {
+        auto n = by_read ? read(reader, buf.data(), chunk) : recv(reader, buf.data(), chunk, 0);
+        if (n < 0 && errno == EAGAIN)
+          break;
+        REQUIRE(n > 0);
+        before_last_read = in_round;
+        in_round += size_t(n);
+        got.append(buf.data(), size_t(n));
+      }
+      CAPTURE(rounds);
+      CHECK(before_last_read < size_t(1) << 20); // no read starts once the round had its share
     }
-    CAPTURE(rounds);
-    CHECK(before_last_read < size_t(1) << 20); // no read starts once the round had its share
+    writer.join();
+    CHECK(got == sent);
+    for (int fd : {poller, reader, sender, listener})
+      close(fd);
   }
-  writer.join();
-  CHECK(got == sent);
-  for (int fd : {poller, reader, sender, listener})
-    close(fd);
+  // A file read by a polling thread is not a socket's: no share (a 3 MiB file in one round).
+  std::filesystem::create_directories(P2P_TEST_TMP);
+  auto path = std::string(P2P_TEST_TMP) + "/read-share-file";
+  {
+    std::string bytes(3 << 20, 'f');
+    FILE* f = fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+    fclose(f);
+  }
+  int poller = epoll_create1(0);
+  epoll_event none{};
+  epoll_wait(poller, &none, 1, 0); // a round starts
+  int file = open(path.c_str(), O_RDONLY);
+  REQUIRE(file >= 0);
+  std::string buf(64 << 10, '\0');
+  size_t total = 0;
+  for (ssize_t n; (n = read(file, buf.data(), buf.size())) > 0;)
+    total += size_t(n);
+  CHECK(total == size_t(3) << 20);
+  close(file);
+  close(poller);
+  std::remove(path.c_str());
 }
