@@ -24,6 +24,10 @@
 
 #include <caf/binary_deserializer.hpp>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/log.hpp"
 
 namespace p2p::wire_guard {
@@ -54,11 +58,42 @@ bool type_name_char(char ch) {
          || ch == '<' || ch == '>' || ch == ',' || ch == '@' || ch == '+';
 }
 
+} // namespace
+
+/// Where "@<>+" (the start of a message's type string) next occurs in `s` at or after `from`, or
+/// npos. Large payloads are mostly float blocks, in which '@' (0x40) is a common byte: a search
+/// that stops at every '@' (std::string_view::find, memchr) took 9 % of the CPU of a node taking
+/// puts (perf/README, thirteenth session). This one tests 16 positions at a time for all four
+/// bytes.
+size_t find_type_string(std::string_view s, size_t from) {
+  constexpr size_t npos = std::string_view::npos;
+  if (s.size() < 4 || from > s.size() - 4)
+    return npos;
+  const char* p = s.data();
+  size_t last = s.size() - 4; // the last position a match can start at
+  size_t i = from;
+#if defined(__SSE2__)
+  const __m128i at = _mm_set1_epi8('@'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), plus = _mm_set1_epi8('+');
+  for (; i + 15 <= last; i += 16) { // positions i..i+15, bytes up to i+18 <= last+3
+    auto load = [&](size_t k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k)); };
+    __m128i hit = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(load(i), at), _mm_cmpeq_epi8(load(i + 1), lt)),
+                                _mm_and_si128(_mm_cmpeq_epi8(load(i + 2), gt), _mm_cmpeq_epi8(load(i + 3), plus)));
+    if (int mask = _mm_movemask_epi8(hit); mask != 0)
+      return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i <= last; ++i)
+    if (p[i] == '@' && p[i + 1] == '<' && p[i + 2] == '>' && p[i + 3] == '+')
+      return i;
+  return npos;
+}
+
 /// The refused type a message payload names, or empty. A message's element types are one
 /// string in the payload, "@<>+T1+T2..." (nested messages have their own), so every such string
 /// is read; a type CAF does not know ends CAF's reading, so nothing after it matters.
 std::string_view refused_type_in(std::string_view payload) {
-  for (size_t at = payload.find("@<>+"); at != std::string_view::npos; at = payload.find("@<>+", at + 4)) {
+  for (size_t at = find_type_string(payload, 0); at != std::string_view::npos;
+       at = find_type_string(payload, at + 4)) {
     size_t end = at + 4;
     while (end < payload.size() && type_name_char(payload[end]))
       ++end;
@@ -75,22 +110,54 @@ std::string_view refused_type_in(std::string_view payload) {
   return {};
 }
 
+namespace {
+
+/// Memory of large frames already handed to CAF, kept for the next ones (per thread: the multiplexer
+/// thread collects and serves them). A fresh buffer for every 2 MB put frame cost its page faults
+/// (zeroed by the kernel) and a copy when it grew: with the faults of the other copies, 17 % of
+/// a node's CPU under puts (perf/README, thirteenth session). At most `spare_buffers` buffers of
+/// at most `spare_bytes` each are kept, so this holds at most 32 MiB per polling thread, whatever
+/// the peers send.
+struct spare_buffer {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+};
+constexpr size_t spare_buffers = 4, spare_bytes = size_t(8) << 20;
+thread_local std::vector<spare_buffer> spares;
+
 /// A large frame's bytes as they arrive: grows with them (never to what a header announces before
-/// the bytes came), without zero-filling what recv writes over anyway.
+/// the bytes came, except into memory kept from earlier frames), without zero-filling what recv
+/// writes over anyway.
 class frame_buffer {
 public:
+  // Destroying one frees its memory: only release() keeps it (a connection may be destroyed
+  // after its thread's spares are gone).
   [[nodiscard]] size_t size() const { return size_; }
   [[nodiscard]] char* data() { return data_.get(); }
   [[nodiscard]] std::string_view view() const { return {data_.get(), size_}; }
-  /// Room for `n` more bytes at data() + size(), growing by doubling.
+  /// Room for `n` more bytes at data() + size(): a kept buffer that is big enough, else twice as
+  /// much as now.
   void reserve_more(size_t n) {
     if (size_ + n <= capacity_)
       return;
-    auto capacity = std::max(size_ + n, capacity_ * 2);
-    std::unique_ptr<char[]> bigger(new char[capacity]);
-    if (size_ > 0)
-      std::memcpy(bigger.get(), data_.get(), size_);
+    std::unique_ptr<char[]> bigger;
+    size_t capacity = 0;
+    auto kept = std::max_element(spares.begin(), spares.end(),
+                                 [](auto& a, auto& b) { return a.capacity < b.capacity; });
+    if (kept != spares.end() && kept->capacity >= size_ + n) {
+      bigger = std::move(kept->data);
+      capacity = kept->capacity;
+      spares.erase(kept);
+    } else {
+      capacity = std::max(size_ + n, capacity_ * 2);
+      bigger.reset(new char[capacity]);
+    }
+    auto size = size_;
+    if (size > 0)
+      std::memcpy(bigger.get(), data_.get(), size);
+    release(); // the smaller one may serve a later frame
     data_ = std::move(bigger);
+    size_ = size;
     capacity_ = capacity;
   }
   void append(const void* p, size_t n) {
@@ -99,7 +166,16 @@ public:
     size_ += n;
   }
   void grew(size_t n) { size_ += n; } // n bytes were written at data() + size()
+  /// Empty again; the memory is kept for a later frame while there is room among the spares.
   void release() {
+    if (data_ && capacity_ >= pass_through_bytes && capacity_ <= spare_bytes) {
+      if (spares.size() < spare_buffers)
+        spares.push_back({std::move(data_), capacity_});
+      else if (auto least = std::min_element(spares.begin(), spares.end(),
+                                             [](auto& a, auto& b) { return a.capacity < b.capacity; });
+               least->capacity < capacity_)
+        *least = {std::move(data_), capacity_};
+    }
     data_.reset();
     size_ = capacity_ = 0;
   }

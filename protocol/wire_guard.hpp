@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/node_id.hpp>
@@ -31,6 +32,12 @@ struct limits {
   uint32_t max_connections = 1024;           // accepted connections open at once on the BASP port
   uint32_t handshake_timeout_ms = 5000;      // from accept to the end of the peer's BASP handshake
 };
+
+/// Where "@<>+" (a message's type string) next occurs in `s` at or after `from`, or npos.
+size_t find_type_string(std::string_view s, size_t from);
+/// The refused type (one no node message uses, which CAF 0.17 cannot read safely) that a BASP
+/// message payload names, or empty.
+std::string_view refused_type_in(std::string_view payload);
 
 /// Sets the limits and starts the thread that closes connections past the handshake timeout.
 /// Until called (clients, tests), nothing is guarded.
