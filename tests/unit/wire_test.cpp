@@ -4,7 +4,11 @@
 
 #include <caf/all.hpp>
 
+#include <random>
+#include <string>
+
 #include "protocol/messages.hpp"
+#include "protocol/wire_guard.hpp"
 
 using namespace p2p;
 
@@ -42,4 +46,50 @@ TEST_CASE("a forged float count larger than the message is refused before anythi
   caf::binary_deserializer in2{nullptr, ok};
   REQUIRE(!inspect(in2, x));
   CHECK(x.size() == 2);
+}
+
+TEST_CASE("the guard finds a message's type string wherever it lies in a payload, as a plain search would") {
+  std::mt19937 rng(7);
+  auto naive = [](std::string_view s, size_t from) { return s.find("@<>+", from); };
+  for (size_t size : {0, 3, 4, 5, 16, 17, 19, 20, 31, 64, 65, 200}) {
+    for (int round = 0; round < 60; ++round) {
+      // Bytes from a small alphabet that holds the marker's own bytes: near-misses everywhere.
+      std::string s(size, ' ');
+      for (auto& ch : s)
+        ch = "@<>+x"[rng() % 5];
+      if (size >= 4 && round % 2 == 0)
+        s.replace(rng() % (size - 3), 4, "@<>+");
+      for (size_t from = 0; from <= size + 1; ++from)
+        REQUIRE(wire_guard::find_type_string(s, from) == naive(s, from));
+    }
+  }
+  // A 2 MB float block with the type string of the message after it, and one of a nested
+  // message inside it.
+  std::vector<float> floats(512 * 1024);
+  for (auto& f : floats)
+    f = std::uniform_real_distribution<float>(-4, 4)(rng);
+  std::string payload(reinterpret_cast<const char*>(floats.data()), floats.size() * sizeof(float));
+  CHECK(wire_guard::find_type_string(payload, 0) == naive(payload, 0));
+  payload += "@<>+@u64+@charbuf";
+  CHECK(wire_guard::refused_type_in(payload) == "@charbuf");
+  payload.replace(777'777, 12, "@<>+@duration");
+  CHECK(wire_guard::find_type_string(payload, 0) == 777'777);
+  CHECK(wire_guard::refused_type_in(payload) == "@duration");
+  CHECK(wire_guard::refused_type_in("@<>+@str+@u32+@atom") == "");
+}
+
+TEST_CASE("a float block reads back at every alignment it can have in a message") {
+  for (std::string collection : {"a", "ab", "abc", "abcd"}) {
+    vector_batch b{collection, 3, {"x"}, {}, {}, {}};
+    b.values = float_vector{1.5f, -2.25f, 3e-38f};
+    std::vector<char> buf;
+    caf::binary_serializer out{nullptr, buf};
+    REQUIRE(!inspect(out, b));
+    vector_batch back;
+    back.values = float_vector{9, 9, 9, 9, 9}; // replaced, not appended to
+    caf::binary_deserializer in{nullptr, buf};
+    REQUIRE(!inspect(in, back));
+    CHECK(in.remaining() == 0);
+    CHECK(static_cast<std::vector<float>&>(back.values) == std::vector<float>{1.5f, -2.25f, 3e-38f});
+  }
 }
