@@ -46,8 +46,10 @@ shard_index::shard_index(uint32_t dim, metric_kind metric, hnsw_config params)
     space_ = std::make_unique<hnswlib::L2Space>(dim);
   else
     space_ = std::make_unique<hnswlib::InnerProductSpace>(dim);
-  graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), initial_graph_capacity, params.m,
-                                                             params.ef_construction);
+  // The graph comes with its first element (ensure_graph_capacity): hnswlib sets up 65,536
+  // mutexes (2.6 MB) for an empty one, which the first put of a new collection paid on every
+  // shard (5 % of all the CPU of a first put of 10,000 vectors to 3 nodes, perf/README,
+  // thirteenth session), while indexing waits for the puts to pause anyway.
   slots_.assign(64, no_label);
 }
 
@@ -176,6 +178,9 @@ bool shard_index::contains(std::string_view id) const {
 void shard_index::ensure_graph_capacity() {
   // Grow by a quarter: hnswlib keeps a 40-byte mutex per slot of capacity, so doubling would
   // cost up to 40 bytes per stored vector in unused slots. Level 0 grows with realloc.
+  if (!graph_)
+    graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), initial_graph_capacity, params_.m,
+                                                               params_.ef_construction);
   if (graph_->cur_element_count >= graph_->max_elements_)
     graph_->resizeIndex(graph_->max_elements_ + std::max<size_t>(1024, graph_->max_elements_ / 4));
 }
@@ -323,9 +328,11 @@ void shard_index::search_filtered(const float* query, size_t k, size_t ef, bool 
   std::sort_heap(heap.begin(), heap.end(), by_distance);
 }
 
-size_t shard_index::graph_size() const { return graph_->cur_element_count; }
+size_t shard_index::graph_size() const { return graph_ ? graph_->cur_element_count : 0; }
 
 void shard_index::compact() {
+  if (!graph_)
+    return;
   auto old = std::move(graph_);
   graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), initial_graph_capacity, params_.m,
                                                              params_.ef_construction);
@@ -424,6 +431,7 @@ std::string shard_index::save(const std::string& path, uint64_t sequence) {
   std::string graph_path = path + ".hnsw", meta_path = path + ".meta";
   std::string graph_tmp = graph_path + ".tmp", meta_tmp = meta_path + ".tmp";
   try {
+    ensure_graph_capacity(); // an index saved before anything was indexed saves an empty graph
     graph_->saveIndex(graph_tmp);
   } catch (const std::exception& e) {
     return graph_tmp + ": " + e.what();
