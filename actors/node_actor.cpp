@@ -284,10 +284,10 @@ void at_deadline(node_actor* self, std::chrono::milliseconds after, std::functio
 /// The node's status. With a deadline (ms, 0: none), it answers by then whatever the load: a
 /// part whose actor is late (at full ingest on few cores the router may wait seconds for a
 /// scheduler thread) is filled in from its last answer and named in node_status::late.
-caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
-  auto rp = self->make_response_promise<node_status>();
+/// What the node actor knows of itself at once (no other actor asked).
+void own_status(node_actor* self, node_status& out) {
   auto& st = self->state;
-  auto s = std::make_shared<node_status>();
+  auto* s = &out;
   s->id = st.cfg.id;
   s->address = st.cfg.host + ":" + std::to_string(st.cfg.port);
   s->data_dir = st.cfg.data_dir;
@@ -305,8 +305,16 @@ caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
   }
   s->vectors_stored = counters().vectors_stored.load(std::memory_order_relaxed);
   s->vectors_deleted = counters().vectors_deleted.load(std::memory_order_relaxed);
+  s->errors.clear();
   for (auto& e : counters().errors)
     s->errors.push_back(e.load(std::memory_order_relaxed));
+}
+
+caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
+  auto rp = self->make_response_promise<node_status>();
+  auto& st = self->state;
+  auto s = std::make_shared<node_status>();
+  own_status(self, *s);
   // The three parts are asked at once, each with high priority: they jump the queues of data
   // (puts, searches, tasks) in the router, the shards, the task manager and membership. At full
   // ingest every actor waits for a scheduler thread, so each hop saved is time saved. A part
@@ -390,14 +398,21 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
   auto got = std::make_shared<parts>();
   got->mailboxes.assign(1 + children.size() + shards, false);
   got->mailboxes[0] = true; // the node's own, read above
+  // If the status part is late, what the node knows of itself still shows (not an empty name and
+  // 0 shards), with the parts' last answers.
+  own_status(self, m->status);
   auto answer = [self, rp, m, got]() mutable {
     if (got->answered)
       return;
     got->answered = true;
     auto& last = self->state.last;
     auto& late = m->status.late;
-    if (!got->status)
+    if (!got->status) {
+      m->status.collections = last.collections;
+      m->status.task_counts = last.task_counts;
+      m->status.members = last.members;
       late.push_back("status");
+    }
     if (!got->tasks)
       m->tasks = last.tasks, late.push_back("task metrics");
     if (!got->search)
