@@ -6,11 +6,12 @@
 # thread is held past cluster.failure_timeout_ms is dropped by its peers and by its clients).
 #   perf/cluster_flood.sh [WINDOW] [ROWS] [NODES] [PROBE]      (defaults: 100000 300000 3 2)
 # Environment: BASE_PORT (27600), DIR (build/bench-tmp/cluster-flood), P2P_AGENT (the binary:
-# build/p2p-agent; another build's for an A/B), TLS=1 (every link TLS: cluster.sh up --tls).
+# build/p2p-agent; another build's for an A/B), TLS=1 (every link TLS: cluster.sh up --tls),
+# STATUS_ARGS (extra status options, e.g. "--deadline-ms 100").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
-case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 window="${1:-100000}" rows="${2:-300000}" nodes="${3:-3}" probe="${4:-2}"
 base="${BASE_PORT:-27600}" dir="${DIR:-$root/build/bench-tmp/cluster-flood}"
 [ -x "$agent" ] || { echo "cluster_flood: run scripts/setup.sh first" >&2; exit 2; }
@@ -34,7 +35,7 @@ put=$!
 : > "$dir/probes"
 while kill -0 "$put" 2>/dev/null; do
   start=$(date +%s%N)
-  timeout 30 "$agent" status "${tls[@]}" --peer "127.0.0.1:$((base + probe - 1))" > /dev/null 2>&1 || echo "cluster_flood: a status probe failed" >&2
+  timeout 30 "$agent" status "${tls[@]}" --peer "127.0.0.1:$((base + probe - 1))" ${STATUS_ARGS:-} > /dev/null 2>&1 || echo "cluster_flood: a status probe failed" >&2
   echo "$(( $(date +%s%N) - start ))" | awk '{printf "%.6f\n", $1 / 1e9}' >> "$dir/probes"
   sleep 0.1
 done
