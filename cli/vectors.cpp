@@ -80,26 +80,33 @@ int run_put(int argc, char** argv) {
   std::string input;
   uint64_t first_id = 0;
   size_t window = client::default_window;
+  // The client's own queue stays bounded whatever the window: 64 MiB is 32 batches of 512-d
+  // vectors, 8 times the default window.
+  size_t window_mb = 64;
   po::options_description desc("put options");
   add_client_options(desc, o);
   desc.add_options()("input", po::value(&input)->required(), "vectors: .fvecs or .jsonl; - reads JSON Lines from standard input")(
     "first-id", po::value(&first_id), "ids of an .fvecs file's rows count from this number (default 0)")(
     "window", po::value(&window)->default_value(window),
-    "batches of 1,000 vectors in flight, sent before the oldest is answered (1 to 100000)");
+    "batches of 1,000 vectors in flight, sent before the oldest is answered (1 to 100000)")(
+    "window-mb", po::value(&window_mb)->default_value(window_mb),
+    "and at most this many MiB of vectors in flight (0: no bound): what the client queues for its connection");
   po::variables_map vm;
   if (!parse_args(argc, argv,
-                  "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--first-id N] [--collection C] [--window N] [--json]",
+                  "p2p-agent put [--peer H:P] --input VECS.fvecs|VECS.jsonl [--first-id N] [--collection C] [--window N] [--window-mb MB] [--json]",
                   desc, vm))
     return exit_code::ok;
   if (window < 1 || window > 100000)
     throw cli_exit{exit_code::usage, "--window: expected 1 to 100000, got " + std::to_string(window)};
+  if (window_mb > 65536)
+    throw cli_exit{exit_code::usage, "--window-mb: expected 0 (no bound) to 65536, got " + std::to_string(window_mb)};
   bool fvecs = input.size() >= 6 && input.compare(input.size() - 6, 6, ".fvecs") == 0;
   if (vm.count("first-id") && !fvecs)
     throw cli_exit{exit_code::usage, "--first-id: only for .fvecs input (JSON Lines name their ids)"};
   auto reader = open_input_file<vector_reader>(input);
   auto session = open_session(o);
   auto t0 = std::chrono::steady_clock::now();
-  request_pipeline<uint64_t> pipeline(*session, o, window);
+  request_pipeline<uint64_t> pipeline(*session, o, window, window_mb << 20);
   size_t stored = 0, sent = 0;
   progress_line progress("put", 0, !o.json);
   vector_rows rows;

@@ -7,11 +7,12 @@
 #   perf/cluster_flood.sh [WINDOW] [ROWS] [NODES] [PROBE]      (defaults: 100000 300000 3 2)
 # Environment: BASE_PORT (27600), DIR (build/bench-tmp/cluster-flood), P2P_AGENT (the binary:
 # build/p2p-agent; another build's for an A/B), TLS=1 (every link TLS: cluster.sh up --tls),
-# STATUS_ARGS (extra status options, e.g. "--deadline-ms 100").
+# STATUS_ARGS (extra status options, e.g. "--deadline-ms 100"), WINDOW_MB (put --window-mb: 0,
+# no bound in bytes, unless set).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
-case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 window="${1:-100000}" rows="${2:-300000}" nodes="${3:-3}" probe="${4:-2}"
 base="${BASE_PORT:-27600}" dir="${DIR:-$root/build/bench-tmp/cluster-flood}"
 [ -x "$agent" ] || { echo "cluster_flood: run scripts/setup.sh first" >&2; exit 2; }
@@ -30,7 +31,7 @@ tls=() up_tls=()
 [ "${TLS:-0}" = 1 ] && tls=(--tls-dir "$dir/c/tls") up_tls=(--tls)
 P2P_AGENT="$agent" "$root/scripts/cluster.sh" up "${up_tls[@]}" --topology star --nodes "$nodes" --base-port "$base" --dir "$dir/c" > "$dir/up.log" 2>&1 \
   || { echo "cluster_flood: cluster.sh up failed: $(tail -3 "$dir/up.log")" >&2; exit 1; }
-"$agent" put "${tls[@]}" --peer "127.0.0.1:$base" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" > "$dir/put.out" 2> "$dir/put.err" &
+"$agent" put "${tls[@]}" --peer "127.0.0.1:$base" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" --window-mb "${WINDOW_MB:-0}" > "$dir/put.out" 2> "$dir/put.err" &
 put=$!
 : > "$dir/probes"
 while kill -0 "$put" 2>/dev/null; do

@@ -6,13 +6,14 @@
 # DIR/probes keeps each probe: seconds taken and when it started (Unix time), to set beside the
 # node's log and RocksDB's LOG.
 #   perf/control_flood.sh [WINDOW] [status|metrics] [ROWS]      (defaults: 100000 status 300000)
-# Environment: STATUS_ARGS (extra status options, e.g. "--json" or "--deadline-ms 0"),
+# Environment: STATUS_ARGS (extra status options, e.g. "--json" or "--deadline-ms 0"), WINDOW_MB
+# (put --window-mb: 0, no bound in bytes, unless set),
 # PORT (7951; /metrics on PORT+1), DIR (build/bench-tmp/control-flood), P2P_AGENT (the binary for
 # node, put and probes: build/p2p-agent; another build's for an A/B).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
-case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 window="${1:-100000}" probe="${2:-status}" rows="${3:-300000}"
 port="${PORT:-7951}" dir="${DIR:-$root/build/bench-tmp/control-flood}"
 [ -x "$agent" ] || { echo "control_flood: run scripts/setup.sh first" >&2; exit 2; }
@@ -30,7 +31,7 @@ node=$!
 trap 'kill $node 2>/dev/null || true; wait $node 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do "$agent" status --peer "127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
 peak=0
-"$agent" put --peer "127.0.0.1:$port" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" > "$dir/put.out" 2> "$dir/put.err" &
+"$agent" put --peer "127.0.0.1:$port" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" --window-mb "${WINDOW_MB:-0}" > "$dir/put.out" 2> "$dir/put.err" &
 put=$!
 : > "$dir/probes"
 while kill -0 "$put" 2>/dev/null; do

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include <caf/all.hpp>
 
@@ -81,23 +82,43 @@ template <class R, class T, class... Ts>
 /// Requests in flight by default: overlaps reading the input, the transfer and the node's work.
 constexpr size_t default_window = 4;
 
-/// Keeps up to `window` requests in flight and hands each reply, in order, to a callback; the
-/// first error stops the callbacks and is kept.
+/// The bytes of vectors a request carries (its float block and ids), 0 for other elements: what
+/// a put queues for its connection.
+template <class T>
+size_t carried_bytes(const T& x) {
+  if constexpr (std::is_same_v<std::decay_t<T>, vector_batch>) {
+    size_t n = x.values.size() * sizeof(float);
+    for (auto& id : x.ids)
+      n += id.size();
+    for (auto& m : x.metadata)
+      n += m.size();
+    return n;
+  } else {
+    return 0;
+  }
+}
+
+/// Keeps up to `window` requests in flight, and at most `max_bytes` of vectors (0: no bound; one
+/// request is always let through), and hands each reply, in order, to a callback; the first error
+/// stops the callbacks and is kept.
 template <class Reply>
 class request_pipeline {
 public:
-  request_pipeline(node_session& s, const client_options& o, size_t in_flight = default_window)
-      : session_(s), self_(s.system()), node_(s.node()), o_(o), in_flight_(in_flight) {}
+  request_pipeline(node_session& s, const client_options& o, size_t in_flight = default_window, size_t max_bytes = 0)
+      : session_(s), self_(s.system()), node_(s.node()), o_(o), in_flight_(in_flight), max_bytes_(max_bytes) {}
 
   template <class OnReply, class... Ts>
   void send(OnReply on_reply, Ts&&... xs) {
-    if (pending_.size() >= in_flight_)
+    size_t bytes = (size_t(0) + ... + carried_bytes(xs));
+    while (!pending_.empty() && !error_
+           && (pending_.size() >= in_flight_ || (max_bytes_ > 0 && bytes_in_flight_ + bytes > max_bytes_)))
       receive_one();
     if (error_)
       return;
     auto msg = caf::make_message(std::forward<Ts>(xs)...); // kept to send again if the node is busy
     auto h = start(msg);
-    pending_.push_back({h, std::function<void(Reply&)>(on_reply), std::move(msg), clock::now()});
+    pending_.push_back({h, std::function<void(Reply&)>(on_reply), std::move(msg), clock::now(), bytes});
+    bytes_in_flight_ += bytes;
   }
 
   /// How many times a request was sent again because the node answered busy.
@@ -126,8 +147,9 @@ private:
   /// request again after a pause that doubles from 50 ms to 2 s, for as long as --timeout allows
   /// in all.
   void receive_one() {
-    auto [mid, on_reply, msg, sent] = std::move(pending_.front());
+    auto [mid, on_reply, msg, sent, bytes] = std::move(pending_.front());
     pending_.pop_front();
+    bytes_in_flight_ -= bytes;
     auto backoff = std::chrono::milliseconds(50);
     auto give_up = sent + std::chrono::seconds(o_.timeout_s);
     for (;;) {
@@ -165,11 +187,14 @@ private:
   caf::actor node_;
   const client_options& o_;
   size_t in_flight_;
+  size_t max_bytes_;
+  size_t bytes_in_flight_ = 0;
   struct in_flight {
     caf::message_id mid; // of the answer
     std::function<void(Reply&)> on_reply;
     caf::message msg;
     clock::time_point sent;
+    size_t bytes; // carried_bytes of the request
   };
   std::deque<in_flight> pending_;
   caf::error error_;

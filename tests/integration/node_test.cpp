@@ -455,8 +455,9 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
   node_process node(dir, R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})");
   pid_t pid = node.process().pid();
   // Every one of the 60 batches (30 MB) is sent before the first answer comes back.
-  child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000"}, dir,
-            "flood");
+  child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
+             "--window-mb", "0"},
+            dir, "flood");
   size_t asked = 0, answered = 0, with_late = 0, status_late = 0;
   std::set<std::string> parts{"collections", "tasks", "members", "status", "task metrics", "search latency"};
   bool late_named = true, own_known = true;
@@ -505,6 +506,33 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
   MESSAGE("node memory: peak " << (peak >> 20) << " MiB during the flood, " << (held >> 20) << " MiB holding the data");
   REQUIRE(held > 0);
   CHECK(peak <= 2 * held);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("put --window-mb bounds the vectors a client has in flight: the flood above, bounded, is never refused busy") {
+  constexpr uint32_t bdim = 128, n = 30000;
+  auto dir = fresh_dir("node-window-mb");
+  auto data = embedding_like_vectors(n, bdim, 84);
+  REQUIRE(write_fvecs(dir + "/rows.fvecs", data.data(), n, bdim));
+  node_process node(dir, R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})");
+  // Batches of 1,000 x 128 floats are 0.5 MB: at most 1 MiB is 2 of them in flight, under the
+  // node's 2 MiB, however large the window.
+  auto bounded = run_agent({"put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
+                            "--window-mb", "1"},
+                           dir, 300);
+  CHECK(bounded.exit_code == 0);
+  CHECK(bounded.out.find("stored 30000 vectors") != std::string::npos);
+  CHECK(bounded.err.find("busy") == std::string::npos);
+  // The same put without the bound sends all 30 batches at once and is refused busy (then retried).
+  auto unbounded = run_agent({"put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
+                              "--window-mb", "0", "--first-id", "30000"},
+                             dir, 300);
+  CHECK(unbounded.exit_code == 0);
+  CHECK(unbounded.out.find("stored 30000 vectors") != std::string::npos);
+  CHECK(unbounded.err.find("the node answered busy") != std::string::npos);
+  auto bad = run_agent({"put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window-mb", "70000"}, dir);
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("--window-mb: expected 0 (no bound) to 65536, got 70000") != std::string::npos);
   CHECK(node.stop() == 0);
 }
 
