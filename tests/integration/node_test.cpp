@@ -447,12 +447,19 @@ uint64_t process_memory(pid_t pid, const char* field) {
 
 } // namespace
 
+/// A node that takes at most 2 MiB of puts at once, and `n` rows of 128 floats in DIR/rows.fvecs
+/// (batches of 0.5 MB) to put into it.
+constexpr const char* small_inflight_config = R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})";
+static void write_flood_rows(const std::string& dir, uint32_t n, uint32_t seed) {
+  auto data = embedding_like_vectors(n, 128, seed);
+  REQUIRE(write_fvecs(dir + "/rows.fvecs", data.data(), n, 128));
+}
+
 TEST_CASE("a client that never waits is refused with busy, the node's memory stays bounded and status answers") {
-  constexpr uint32_t bdim = 128, n = 60000;
+  constexpr uint32_t n = 60000;
   auto dir = fresh_dir("node-flood");
-  auto data = embedding_like_vectors(n, bdim, 83);
-  REQUIRE(write_fvecs(dir + "/rows.fvecs", data.data(), n, bdim));
-  node_process node(dir, R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})");
+  write_flood_rows(dir, n, 83);
+  node_process node(dir, small_inflight_config);
   pid_t pid = node.process().pid();
   // Every one of the 60 batches (30 MB) is sent before the first answer comes back.
   child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
@@ -510,11 +517,9 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
 }
 
 TEST_CASE("put --window-mb bounds the vectors a client has in flight: the flood above, bounded, is never refused busy") {
-  constexpr uint32_t bdim = 128, n = 30000;
   auto dir = fresh_dir("node-window-mb");
-  auto data = embedding_like_vectors(n, bdim, 84);
-  REQUIRE(write_fvecs(dir + "/rows.fvecs", data.data(), n, bdim));
-  node_process node(dir, R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})");
+  write_flood_rows(dir, 30000, 84);
+  node_process node(dir, small_inflight_config);
   // Batches of 1,000 x 128 floats are 0.5 MB: at most 1 MiB is 2 of them in flight, under the
   // node's 2 MiB, however large the window.
   auto bounded = run_agent({"put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
