@@ -281,35 +281,33 @@ void at_deadline(node_actor* self, std::chrono::milliseconds after, std::functio
   self->delayed_send<caf::message_priority::high>(self, after, control_deadline_atom::value, id);
 }
 
+/// What the node actor knows of itself at once (no other actor asked).
+void own_status(node_actor* self, node_status& s) {
+  auto& st = self->state;
+  s.id = st.cfg.id;
+  s.address = st.cfg.host + ":" + std::to_string(st.cfg.port);
+  s.data_dir = st.cfg.data_dir;
+  s.uptime_ms = uint64_t(
+    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - st.started).count());
+  s.shards = st.cfg.shards;
+  s.rss_bytes = resident_bytes();
+  s.cpu_seconds = cpu_seconds();
+  s.start_time_unix = st.started_unix;
+  if (st.db) {
+    s.sst_bytes = st.db->property("rocksdb.total-sst-files-size");
+    s.pending_compaction_bytes = st.db->property("rocksdb.estimate-pending-compaction-bytes");
+    s.delayed_write_rate = st.db->property("rocksdb.actual-delayed-write-rate");
+    s.writes_stopped = st.db->property("rocksdb.is-write-stopped");
+  }
+  s.vectors_stored = counters().vectors_stored.load(std::memory_order_relaxed);
+  s.vectors_deleted = counters().vectors_deleted.load(std::memory_order_relaxed);
+  for (auto& e : counters().errors)
+    s.errors.push_back(e.load(std::memory_order_relaxed));
+}
+
 /// The node's status. With a deadline (ms, 0: none), it answers by then whatever the load: a
 /// part whose actor is late (at full ingest on few cores the router may wait seconds for a
 /// scheduler thread) is filled in from its last answer and named in node_status::late.
-/// What the node actor knows of itself at once (no other actor asked).
-void own_status(node_actor* self, node_status& out) {
-  auto& st = self->state;
-  auto* s = &out;
-  s->id = st.cfg.id;
-  s->address = st.cfg.host + ":" + std::to_string(st.cfg.port);
-  s->data_dir = st.cfg.data_dir;
-  s->uptime_ms = uint64_t(
-    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - st.started).count());
-  s->shards = st.cfg.shards;
-  s->rss_bytes = resident_bytes();
-  s->cpu_seconds = cpu_seconds();
-  s->start_time_unix = st.started_unix;
-  if (st.db) {
-    s->sst_bytes = st.db->property("rocksdb.total-sst-files-size");
-    s->pending_compaction_bytes = st.db->property("rocksdb.estimate-pending-compaction-bytes");
-    s->delayed_write_rate = st.db->property("rocksdb.actual-delayed-write-rate");
-    s->writes_stopped = st.db->property("rocksdb.is-write-stopped");
-  }
-  s->vectors_stored = counters().vectors_stored.load(std::memory_order_relaxed);
-  s->vectors_deleted = counters().vectors_deleted.load(std::memory_order_relaxed);
-  s->errors.clear();
-  for (auto& e : counters().errors)
-    s->errors.push_back(e.load(std::memory_order_relaxed));
-}
-
 caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
   auto rp = self->make_response_promise<node_status>();
   auto& st = self->state;
@@ -398,9 +396,6 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
   auto got = std::make_shared<parts>();
   got->mailboxes.assign(1 + children.size() + shards, false);
   got->mailboxes[0] = true; // the node's own, read above
-  // If the status part is late, what the node knows of itself still shows (not an empty name and
-  // 0 shards), with the parts' last answers.
-  own_status(self, m->status);
   auto answer = [self, rp, m, got]() mutable {
     if (got->answered)
       return;
@@ -408,6 +403,9 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
     auto& last = self->state.last;
     auto& late = m->status.late;
     if (!got->status) {
+      // What the node knows of itself still shows (not an empty name and 0 shards), with the
+      // parts' last answers; read only here, not for every request (/proc and RocksDB reads).
+      own_status(self, m->status);
       m->status.collections = last.collections;
       m->status.task_counts = last.task_counts;
       m->status.members = last.members;
