@@ -250,15 +250,6 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
   return rp;
 }
 
-uint64_t batch_bytes(const vector_batch& b) {
-  uint64_t n = b.values.size() * sizeof(float) + b.ids.size() * 16;
-  for (auto& id : b.ids)
-    n += id.size();
-  for (auto& m : b.metadata)
-    n += m.size();
-  return n;
-}
-
 caf::result<uint64_t> put(router_actor* self, vector_batch& b) {
   auto& st = self->state;
   // Backpressure: a batch past the in-flight limit is refused at once (one batch is always let in,

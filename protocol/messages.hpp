@@ -290,6 +290,18 @@ typename Inspector::result_type inspect(Inspector& f, vector_batch& x) {
   return f(caf::meta::type_name("vector_batch"), x.collection, x.dim, x.ids, x.values, x.metadata, x.versions);
 }
 
+/// The bytes a put holds while in flight (floats, ids with 16 bytes each for their strings,
+/// metadata): what a node counts against vectors.max_inflight_mb and a client against
+/// put --window-mb.
+inline uint64_t batch_bytes(const vector_batch& b) {
+  uint64_t n = b.values.size() * sizeof(float) + b.ids.size() * 16;
+  for (auto& id : b.ids)
+    n += id.size();
+  for (auto& m : b.metadata)
+    n += m.size();
+  return n;
+}
+
 /// Ids with a version each: deletes (tombstones), or what a node holds of a virtual shard.
 struct id_versions {
   std::vector<std::string> ids;

@@ -82,20 +82,14 @@ template <class R, class T, class... Ts>
 /// Requests in flight by default: overlaps reading the input, the transfer and the node's work.
 constexpr size_t default_window = 4;
 
-/// The bytes of vectors a request carries (its float block and ids), 0 for other elements: what
-/// a put queues for its connection.
+/// The bytes of vectors a request carries (batch_bytes, as the node counts them), 0 for other
+/// elements: what a put queues for its connection.
 template <class T>
 size_t carried_bytes(const T& x) {
-  if constexpr (std::is_same_v<std::decay_t<T>, vector_batch>) {
-    size_t n = x.values.size() * sizeof(float);
-    for (auto& id : x.ids)
-      n += id.size();
-    for (auto& m : x.metadata)
-      n += m.size();
-    return n;
-  } else {
+  if constexpr (std::is_same_v<std::decay_t<T>, vector_batch>)
+    return batch_bytes(x);
+  else
     return 0;
-  }
 }
 
 /// Keeps up to `window` requests in flight, and at most `max_bytes` of vectors (0: no bound; one

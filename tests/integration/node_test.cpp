@@ -520,8 +520,8 @@ TEST_CASE("put --window-mb bounds the vectors a client has in flight: the flood 
   auto dir = fresh_dir("node-window-mb");
   write_flood_rows(dir, 30000, 84);
   node_process node(dir, small_inflight_config);
-  // Batches of 1,000 x 128 floats are 0.5 MB: at most 1 MiB is 2 of them in flight, under the
-  // node's 2 MiB, however large the window.
+  // Batches of 1,000 x 128 floats are about 0.5 MB (batch_bytes, which client and node both
+  // count): at most 1 MiB in flight stays under the node's 2 MiB, however large the window.
   auto bounded = run_agent({"put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
                             "--window-mb", "1"},
                            dir, 300);
