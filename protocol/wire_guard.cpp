@@ -112,22 +112,52 @@ std::string_view refused_type_in(std::string_view payload) {
 
 namespace {
 
+/// Memory of large frames already handed to CAF, kept for the next ones (per thread: the multiplexer
+/// thread collects and serves them). A fresh buffer for every 2 MB put frame cost its page faults
+/// (zeroed by the kernel) and a copy when it grew: with the faults of the other copies, 17 % of
+/// a node's CPU under puts (perf/README, thirteenth session). At most `spare_buffers` buffers of
+/// at most `spare_bytes` each are kept, so this holds at most 32 MiB per polling thread, whatever
+/// the peers send.
+struct spare_buffer {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+};
+constexpr size_t spare_buffers = 4, spare_bytes = size_t(8) << 20;
+thread_local std::vector<spare_buffer> spares;
+
 /// A large frame's bytes as they arrive: grows with them (never to what a header announces before
-/// the bytes came), without zero-filling what recv writes over anyway.
+/// the bytes came, except into memory kept from earlier frames), without zero-filling what recv
+/// writes over anyway.
 class frame_buffer {
 public:
+  // Destroying one frees its memory: only release() keeps it (a connection may be destroyed
+  // after its thread's spares are gone).
   [[nodiscard]] size_t size() const { return size_; }
   [[nodiscard]] char* data() { return data_.get(); }
   [[nodiscard]] std::string_view view() const { return {data_.get(), size_}; }
-  /// Room for `n` more bytes at data() + size(), growing by doubling.
+  /// Room for `n` more bytes at data() + size(): a kept buffer that is big enough, else twice as
+  /// much as now.
   void reserve_more(size_t n) {
     if (size_ + n <= capacity_)
       return;
-    auto capacity = std::max(size_ + n, capacity_ * 2);
-    std::unique_ptr<char[]> bigger(new char[capacity]);
-    if (size_ > 0)
-      std::memcpy(bigger.get(), data_.get(), size_);
+    std::unique_ptr<char[]> bigger;
+    size_t capacity = 0;
+    auto kept = std::max_element(spares.begin(), spares.end(),
+                                 [](auto& a, auto& b) { return a.capacity < b.capacity; });
+    if (kept != spares.end() && kept->capacity >= size_ + n) {
+      bigger = std::move(kept->data);
+      capacity = kept->capacity;
+      spares.erase(kept);
+    } else {
+      capacity = std::max(size_ + n, capacity_ * 2);
+      bigger.reset(new char[capacity]);
+    }
+    auto size = size_;
+    if (size > 0)
+      std::memcpy(bigger.get(), data_.get(), size);
+    release(); // the smaller one may serve a later frame
     data_ = std::move(bigger);
+    size_ = size;
     capacity_ = capacity;
   }
   void append(const void* p, size_t n) {
@@ -136,7 +166,16 @@ public:
     size_ += n;
   }
   void grew(size_t n) { size_ += n; } // n bytes were written at data() + size()
+  /// Empty again; the memory is kept for a later frame while there is room among the spares.
   void release() {
+    if (data_ && capacity_ >= pass_through_bytes && capacity_ <= spare_bytes) {
+      if (spares.size() < spare_buffers)
+        spares.push_back({std::move(data_), capacity_});
+      else if (auto least = std::min_element(spares.begin(), spares.end(),
+                                             [](auto& a, auto& b) { return a.capacity < b.capacity; });
+               least->capacity < capacity_)
+        *least = {std::move(data_), capacity_};
+    }
     data_.reset();
     size_ = capacity_ = 0;
   }
