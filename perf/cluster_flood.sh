@@ -8,7 +8,7 @@
 # Environment: BASE_PORT (27600), DIR (build/bench-tmp/cluster-flood), P2P_AGENT (the binary:
 # build/p2p-agent; another build's for an A/B), TLS=1 (every link TLS: cluster.sh up --tls),
 # STATUS_ARGS (extra status options, e.g. "--deadline-ms 100"), WINDOW_MB (put --window-mb: 0,
-# no bound in bytes, unless set).
+# no bound in bytes, unless set; such a client can stall itself copying its queue, perf/README.md).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
