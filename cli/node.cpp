@@ -150,8 +150,6 @@ int run_node(int argc, char** argv) {
   auto bound = node.publish(cfg.host, cfg.port);
   if (!bound)
     throw exit_for(bound.error()); // the host stops the node on the way out
-  std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (cluster '" << cfg.cluster_name
-            << "', data " << cfg.data_dir << ", " << cfg.shards << " shards)" << std::endl;
   std::unique_ptr<http_server> metrics, api;
   const char* scheme = cfg.tls() ? "https" : "http";
   auto use_tls = [&](http_options& o) { // HTTPS with the node's own certificates, client certificates required
@@ -184,6 +182,9 @@ int run_node(int argc, char** argv) {
   } catch (const std::exception& e) {
     throw cli_exit{exit_code::failure, e.what()};
   }
+  // Last: whoever waits for this line (cluster.sh, tests) may ask /metrics and the HTTP API at once.
+  std::cout << "node " << cfg.id << " listening on " << cfg.host << ":" << *bound << " (cluster '" << cfg.cluster_name
+            << "', data " << cfg.data_dir << ", " << cfg.shards << " shards)" << std::endl;
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   for (auto* server : {metrics.get(), api.get()})
