@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <set>
 
 
@@ -225,7 +226,16 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
     });
     fan->expect();
     part_fan->expect();
-    put_local(self, spec, shared, plan.local, part_fan);
+    // The shards keep the batch their rows came in until those rows are in the graph. When most
+    // of this one went to peers, the local rows get a batch of their own, so that a node that
+    // forwards two thirds of every put does not hold every whole batch for the third it keeps.
+    if (!plan.local.empty() && plan.local.size() * 2 < shared->ids.size()) {
+      std::vector<uint32_t> rows(plan.local.size());
+      std::iota(rows.begin(), rows.end(), uint32_t(0));
+      put_local(self, spec, std::make_shared<const vector_batch>(subset(*shared, plan.local)), rows, part_fan);
+    } else {
+      put_local(self, spec, shared, plan.local, part_fan);
+    }
     part_fan->arrived();
   }
   for (auto& [member, part] : plan.remote) {

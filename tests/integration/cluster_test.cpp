@@ -609,6 +609,29 @@ TEST_CASE("with one copy per vector, a dead node makes searches say partial and 
   auto count_elsewhere = [&] { return node_count(first, dir) + node_count("127.0.0.1:" + std::to_string(base + 2), dir); };
   auto before = count_elsewhere();
   CHECK(before == elsewhere.size());
+  // Every vector reads back exactly as put, from whichever node holds it: node-1 stores its third
+  // of each batch as a batch of its own, node-2 and node-3 theirs as sent to them.
+  std::map<std::string, int> checked; // node -> vectors compared
+  simdjson::dom::parser parser;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto holder = replicas_of(placement, std::to_string(i)).front();
+    if (checked[holder] >= 5)
+      continue;
+    auto get = run_agent({"get", "--peer", first, "--id", std::to_string(i), "--json"}, dir);
+    REQUIRE_MESSAGE(get.exit_code == 0, get.err);
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(get.out).get(doc) == simdjson::SUCCESS);
+    size_t d = 0, equal = 0;
+    for (double x : doc["vector"].get_array())
+      equal += d < dim && float(x) == data[size_t(i) * dim + d], ++d;
+    CHECK_MESSAGE(equal == dim, "vector " << i << " on " << holder << ": " << equal << " of " << d << " values as put");
+    ++checked[holder];
+    if (checked["node-1"] >= 5 && checked["node-2"] >= 5 && checked["node-3"] >= 5)
+      break;
+  }
+  CHECK(checked["node-1"] == 5);
+  CHECK(checked["node-2"] == 5);
+  CHECK(checked["node-3"] == 5);
 
   kill_and_wait_dropped(dir, "node-2", first, 2);
 
