@@ -326,18 +326,27 @@ TEST_CASE("tasks spread over the peers, and a peer killed while 5,000 tasks run 
       out << "{\"id\": \"t" << i << "\", \"text\": \"" << text << i << "\"}\n";
   }
   child process({P2P_AGENT_BIN, "process", "--peer", first, "--input", dir + "/docs.jsonl", "--json"}, dir, "process");
-  // Kill node-2 while it holds tasks: node-1's status says how many it sent there and has no
-  // answer for (bounded wait). Node-2 gets its share at once: it is the least filled executor.
-  uint64_t held = 0;
+  // Kill node-2 while it holds tasks. It is stopped first (SIGSTOP) and node-1 asked then, so that
+  // the tasks node-1's status counts as out on node-2 and unanswered cannot be answered before the
+  // kill (without the stop, CI once saw 64 held and none run again: node-2 had answered them in
+  // between). Node-2 gets its share at once: it is the least filled executor. Bounded wait.
+  uint64_t held = 0, completed = 0;
+  int two = std::stoi(read_file(dir + "/node-2/node.pid"));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline && process.running() && held == 0) {
+    kill(two, SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // what node-2 sent before is read
     auto s = run_agent({"status", "--peer", first, "--json"}, dir, 10);
-    if (s.exit_code == 0)
+    if (s.exit_code == 0) {
       held = parse_tasks_in_flight(s.out, "node-2");
+      completed = parse_task_count(s.out, "completed");
+    }
+    if (held == 0)
+      kill(two, SIGCONT);
   }
   REQUIRE_MESSAGE(held > 0, "node-1 never had tasks out on node-2 (or they all finished first)");
-  kill(std::stoi(read_file(dir + "/node-2/node.pid")), SIGKILL);
-  MESSAGE("node-2 killed holding " << held << " tasks by node-1's last status");
+  kill(two, SIGKILL);
+  MESSAGE("node-2 killed holding " << held << " tasks by node-1's last status, " << completed << " of 5,000 done");
   REQUIRE(process.wait(180) == 0);
   auto out = process.out();
   CHECK(out.find("\"error\"") == std::string::npos);
