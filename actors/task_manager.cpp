@@ -40,8 +40,9 @@ void flush(manager_actor* self) {
     return;
   std::vector<const task_record*> changed;
   for (auto id : st.unflushed)
-    changed.push_back(&st.live.at(id));
-  if (auto w = st.store->update(changed); !w.ok()) {
+    if (auto& t = st.live.at(id); t.durable)
+      changed.push_back(&t);
+  if (auto w = changed.empty() ? status{} : st.store->update(changed); !w.ok()) {
     log(log_level::error, "tasks: " + w.message() + "; retrying in 1 s");
     st.flush_scheduled = true;
     self->delayed_send(self, std::chrono::seconds(1), task_flush_atom::value);
@@ -67,10 +68,12 @@ namespace {
 bool settle(manager_actor* self, uint64_t id, const std::string& where, uint32_t attempt, bool ok, std::string&& text,
             const caf::error& err) {
   auto& st = self->state;
-  if (auto r = st.running_on.find(id); r != st.running_on.end() && r->second == where) {
+  if (auto r = st.running_on.find(id); r != st.running_on.end() && r->second.where == where) {
+    if (auto e = st.executors.find(where); e != st.executors.end()) {
+      e->second.load -= std::min(e->second.load, r->second.units);
+      e->second.tasks -= std::min<size_t>(e->second.tasks, 1);
+    }
     st.running_on.erase(r);
-    if (auto e = st.executors.find(where); e != st.executors.end() && e->second.load > 0)
-      --e->second.load;
   }
   auto it = st.live.find(id);
   if (it == st.live.end() || it->second.state != task_state::running || it->second.attempts != attempt)
@@ -144,19 +147,24 @@ void dispatch(manager_actor* self) {
       break;
     st.queue.erase(st.queue.begin());
     (void) transition(t, task_state::running, now);
-    started.push_back(&t);
-    ++st.executors[*where].load;
+    if (t.durable)
+      started.push_back(&t);
+    auto& e = st.executors[*where];
+    e.load += weight(t);
+    ++e.tasks;
     starts.emplace_back(id, *where);
   }
   if (starts.empty())
     return;
-  if (auto w = st.store->update(started); !w.ok()) { // not durable: leave them queued; the next event retries
+  if (auto w = started.empty() ? status{} : st.store->update(started); !w.ok()) { // not durable: leave them queued; the next event retries
     log(log_level::error, "tasks: " + w.message());
     for (auto& [id, where] : starts) {
       auto& t = st.live.at(id);
       t.state = task_state::queued;
       --t.attempts;
-      --st.executors[where].load;
+      auto& e = st.executors[where];
+      e.load -= std::min(e.load, weight(t));
+      --e.tasks;
       st.enqueue(t);
     }
     return;
@@ -168,7 +176,7 @@ void dispatch(manager_actor* self) {
   for (auto& [id, where] : starts) {
     auto& t = st.live.at(id);
     st.tally.move(t.type, task_state::queued, task_state::running);
-    st.running_on[id] = where;
+    st.running_on[id] = run_place{where, weight(t)};
     auto o = open.find(where);
     batch* b = o == open.end() ? nullptr : &batches[o->second];
     if (!b || b->run.type != t.type || b->run.params != t.params || b->run.timeout_ms != t.timeout_ms
@@ -205,6 +213,7 @@ void peers_changed(manager_actor* self, const std::vector<member_info>& infos, c
     if (e.handle != nodes[i]) {
       e.handle = nodes[i];
       e.load = 0;
+      e.tasks = 0;
     }
     e.capacity = 4 * per_worker_in_flight;
     e.capabilities.clear();
@@ -223,13 +232,13 @@ void peers_changed(manager_actor* self, const std::vector<member_info>& infos, c
   }
   size_t moved = 0;
   for (auto it = st.running_on.begin(); it != st.running_on.end();) {
-    if (!gone.count(it->second)) {
+    if (!gone.count(it->second.where)) {
       ++it;
       continue;
     }
     auto& t = st.live.at(it->first);
     if (t.state == task_state::running && transition(t, task_state::queued, now_ms())) {
-      t.error = "its peer " + it->second.substr(5) + " went down";
+      t.error = "its peer " + it->second.where.substr(5) + " went down";
       st.unflushed.push_back(t.id); // the flush re-queues it once the transition is written
       ++moved;
     }

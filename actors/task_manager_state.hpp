@@ -20,14 +20,20 @@
 
 namespace p2p::task_manager_detail {
 
-/// Tasks sent to one worker and not yet answered: enough to keep it busy between replies.
-constexpr size_t per_worker_in_flight = 16;
-
 /// Tasks started together on one executor go in one message: at most this many of one type,
-/// params and timeout, and at most this much payload (a bigger task goes alone), so that a batch
-/// is about as much work as a few tasks and its timeout still means something per task.
-constexpr size_t max_batch_tasks = 8;
+/// params and timeout, and at most this much payload (a bigger task goes alone), so that a
+/// message is a fraction of a millisecond of small tasks and its timeout still means something
+/// per task (perf/README "Tasks a submitter waits for").
+constexpr size_t max_batch_tasks = 32;
 constexpr size_t max_batch_bytes = 64 * 1024;
+
+/// Work sent to an executor and not yet answered is counted in units: a task weighs one unit
+/// per 2 KiB of payload, at least one. A worker holds up to two full messages of small tasks, or
+/// one large task, so it is never idle between replies, and a task of higher priority waits
+/// behind about as much work whatever the size of the tasks before it.
+constexpr size_t unit_bytes = max_batch_bytes / max_batch_tasks;
+constexpr size_t per_worker_in_flight = 2 * max_batch_tasks;
+inline size_t weight(const task_record& t) { return 1 + t.payload.size() / unit_bytes; }
 
 
 inline uint64_t now_ms() {
@@ -45,6 +51,13 @@ struct waiter {
 /// Where tasks run: a local worker, or a peer's node (which hands them to its workers).
 struct executor : executor_slot {
   caf::actor handle;
+  size_t tasks = 0; // tasks sent and not answered (load counts their units)
+};
+
+/// Where a task sent out runs, and the units it takes there.
+struct run_place {
+  std::string where;
+  size_t units = 1;
 };
 
 /// Tasks by type and state; finished tasks' latency.
@@ -72,7 +85,7 @@ struct manager_state {
   node_config cfg;
   std::unique_ptr<task_store> store;
   std::map<std::string, executor> executors; // "local/N" or "peer/ID"
-  std::unordered_map<uint64_t, std::string> running_on; // task -> executor
+  std::unordered_map<uint64_t, run_place> running_on; // task -> executor
   std::map<uint64_t, task_record> live; // queued and running
   std::set<std::pair<int, uint64_t>> queue; // (-priority, id): highest priority, then oldest, first
   task_tally tally;
@@ -82,8 +95,10 @@ struct manager_state {
   bool flush_scheduled = false;
   static inline const char* name = "task_manager";
 
-  /// Writes `t` as it is now; false (logged) when storage fails.
+  /// Writes `t` as it is now (a task held in memory only: nothing); false (logged) when storage fails.
   bool persist(const task_record& t) {
+    if (!t.durable)
+      return true;
     auto written = store->update(t);
     if (!written.ok())
       log(log_level::error, "task " + std::to_string(t.id) + ": " + written.message());

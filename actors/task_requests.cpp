@@ -24,7 +24,9 @@ bool offered(const manager_state& st, const std::string& type) {
   return false;
 }
 
-caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission& s) {
+/// Queues the tasks of `s`; `durable`: written first, and resumed after a restart (else held in
+/// memory only, for a submitter that waits for their end: its answer acknowledges them).
+caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission& s, bool durable) {
   auto& st = self->state;
   if (!offered(st, s.type))
     return make_error(errc::refused, "task refused: no agent offers '" + s.type + "'");
@@ -48,10 +50,11 @@ caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission
     t.timeout_ms = s.timeout_ms ? s.timeout_ms : st.cfg.default_timeout_ms;
     t.max_retries = s.max_retries >= 0 ? uint32_t(s.max_retries) : st.cfg.max_retries;
     t.created_ms = now;
+    t.durable = durable;
     ids.push_back(t.id);
     records.push_back(std::move(t));
   }
-  if (auto w = st.store->add(records); !w.ok())
+  if (auto w = durable ? st.store->add(records) : status{}; !w.ok())
     return make_error(w.code(), "task refused: " + w.message());
   for (auto& t : records) {
     st.enqueue(t);
@@ -128,13 +131,16 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
   dispatch(self);
   return {
     [=](task_atom, task_submission& s) -> caf::result<std::vector<uint64_t>> {
-      auto ids = submit(self, s);
+      auto ids = submit(self, s, true);
       if (!ids)
         return ids.error();
       return std::move(*ids);
     },
     [=](task_submit_wait_atom, task_submission& s) -> caf::result<task_outcomes> {
-      auto ids = submit(self, s);
+      // The submitter waits: the answer is the acknowledgement, and a node that stops before it
+      // fails the request, so these tasks are held in memory only (perf/README "Tasks a submitter
+      // waits for").
+      auto ids = submit(self, s, false);
       if (!ids)
         return ids.error();
       return wait_for(self, *ids);
@@ -174,10 +180,10 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
       m.in_flight.push_back(0);
       for (auto& [key, e] : self->state.executors) {
         if (key.rfind("local/", 0) == 0) {
-          m.in_flight.front() += e.load;
+          m.in_flight.front() += e.tasks;
         } else {
           m.executors.push_back(key.substr(key.find('/') + 1));
-          m.in_flight.push_back(e.load);
+          m.in_flight.push_back(e.tasks);
         }
       }
       return m;

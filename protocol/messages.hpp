@@ -18,7 +18,8 @@
 //   (text_search_atom, text_search_request)   -> search_result (ids are chunk ids DOC#N)
 //   (task_atom, task_submission)              -> std::vector<uint64_t> task ids (persisted as queued)
 //   (task_wait_atom, std::vector<uint64_t>)   -> task_outcomes, once every task is final
-//   (task_submit_wait_atom, task_submission)  -> task_outcomes: submit, then wait for them all
+//   (task_submit_wait_atom, task_submission)  -> task_outcomes: submit, then wait for them all (held
+//                                                in memory only: the answer acknowledges them)
 //   (task_cancel_atom, uint64_t id)           -> bool cancelled
 //   (peers_atom)                              -> std::vector<member_info> (this node first)
 //   (serving_atom)                            -> std::string: "" when the node serves reads (it has
@@ -41,7 +42,7 @@
 //                                                under that id); passed on once to every member
 //   (members_atom, vector<member_info>, vector<actor>) membership -> node -> task_manager: the
 //                                             connected peers (without this node) and their nodes
-//   (run_task_atom, task_submission)          -> task_outcomes: from a peer's task manager, up to 8
+//   (run_task_atom, task_submission)          -> task_outcomes: from a peer's task manager, up to 32
 //                                                tasks of one type to run here (states, results,
 //                                                errors per payload; ids and attempts empty)
 //   (cluster_put_atom, collection_spec, vector_batch) -> uint64_t: store here (rows carry

@@ -9,10 +9,10 @@
 
 namespace p2p {
 
-/// What the scheduler knows of one executor: tasks in flight, its room, the task types it runs.
+/// What the scheduler knows of one executor: work in flight, its room, the task types it runs.
 struct executor_slot {
-  size_t load = 0;     // tasks sent and not answered
-  size_t capacity = 0; // most tasks in flight at once
+  size_t load = 0;     // work sent and not answered, in the caller's units (e.g. tasks)
+  size_t capacity = 0; // the most work in flight at once (one more piece may pass it)
   std::vector<std::string> capabilities;
 
   [[nodiscard]] bool can_run(std::string_view type) const {

@@ -43,6 +43,9 @@ struct task_record {
   uint64_t created_ms = 0, started_ms = 0, finished_ms = 0;
   std::string result; // when completed: JSON, or an embedding's floats as raw bytes (tasks/task_kernels.hpp)
   std::string error;  // when failed, cancelled or timed out
+  // Not encoded. False for a task whose submitter waits for its end (task_submit_wait): its
+  // answer is its acknowledgement, so it is held in memory only and never written.
+  bool durable = true;
 };
 
 /// Moves `t` to `to` at time `now_ms`; false (and no change) when the state machine forbids it.

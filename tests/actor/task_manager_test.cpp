@@ -10,6 +10,7 @@
 
 #include "actors/task_manager.hpp"
 #include "storage/database.hpp"
+#include "storage/task_store.hpp"
 #include "tasks/task.hpp"
 #include "tests/actor/actor_fixture.hpp"
 #include "tests/support/data.hpp"
@@ -169,23 +170,45 @@ TEST_CASE("tasks spread over the local workers and each result comes back once, 
   CHECK(!b->payloads.empty());
 }
 
-TEST_CASE("a worker holds at most 16 tasks, sent 8 to a message, and the rest wait until it answers") {
+TEST_CASE("a worker holds at most 64 small tasks, sent 32 to a message, and the rest wait until it answers") {
   manager_fixture f("window");
   auto a = std::make_shared<worker_log>();
   auto wa = f.worker(silent_worker, a);
   f.start({wa});
-  auto r = f.submit(numbered("doc-", 20));
+  auto r = f.submit(numbered("doc-", 80));
   CHECK(!r->done);
-  CHECK(a->payloads.size() == 16);
-  CHECK(a->batches == std::vector<size_t>{8, 8});
-  f.release(wa); // 8 answered: the 4 waiting go in one message
-  CHECK(a->payloads.size() == 20);
-  CHECK(a->batches == std::vector<size_t>{8, 8, 4});
+  CHECK(a->payloads.size() == 64);
+  CHECK(a->batches == std::vector<size_t>{32, 32});
+  f.release(wa); // 32 answered: the 16 waiting go in one message
+  CHECK(a->payloads.size() == 80);
+  CHECK(a->batches == std::vector<size_t>{32, 32, 16});
   while (!a->held.empty())
     f.release(wa);
   REQUIRE(r->done);
   REQUIRE(r->value);
-  for (size_t i = 0; i < 20; ++i)
+  for (size_t i = 0; i < 80; ++i)
+    CHECK(state_of(*r->value, i) == task_state::completed);
+}
+
+TEST_CASE("a worker holds one large task at a time: work in flight is counted by payload, not by tasks") {
+  manager_fixture f("window-bytes");
+  auto a = std::make_shared<worker_log>();
+  auto wa = f.worker(silent_worker, a);
+  f.start({wa});
+  // 130 KiB each: 66 units of 2 KiB, past a worker's 64 on its own.
+  auto r = f.submit({std::string(130 * 1024, 'a'), std::string(130 * 1024, 'b'), "small"});
+  CHECK(a->payloads.size() == 1);
+  f.release(wa);
+  REQUIRE(a->payloads.size() == 2);
+  CHECK(a->payloads[1].front() == 'b');
+  f.release(wa);
+  REQUIRE(a->payloads.size() == 3);
+  CHECK(a->payloads[2] == "small");
+  f.release(wa);
+  REQUIRE(r->done);
+  REQUIRE(r->value);
+  CHECK(a->batches == std::vector<size_t>{1, 1, 1});
+  for (size_t i = 0; i < 3; ++i)
     CHECK(state_of(*r->value, i) == task_state::completed);
 }
 
@@ -194,13 +217,13 @@ TEST_CASE("a critical task submitted behind queued low-priority ones is the next
   auto a = std::make_shared<worker_log>();
   auto wa = f.worker(silent_worker, a);
   f.start({wa});
-  auto low = f.submit(numbered("low-", 20), uint8_t(task_priority::low));
+  auto low = f.submit(numbered("low-", 80), uint8_t(task_priority::low));
   auto critical = f.submit({"urgent"}, uint8_t(task_priority::critical));
-  REQUIRE(a->payloads.size() == 16); // 4 low tasks and the critical one wait
-  f.release(wa);                      // 8 answered: room for the 5 waiting, the critical one first
-  REQUIRE(a->payloads.size() == 21);
-  CHECK(a->payloads[16] == "urgent");
-  CHECK(a->batches == std::vector<size_t>{8, 8, 5}); // in one message, the critical one first
+  REQUIRE(a->payloads.size() == 64); // 16 low tasks and the critical one wait
+  f.release(wa);                      // 32 answered: room for the 17 waiting, the critical one first
+  REQUIRE(a->payloads.size() == 81);
+  CHECK(a->payloads[64] == "urgent");
+  CHECK(a->batches == std::vector<size_t>{32, 32, 17}); // in one message, the critical one first
   while (!a->held.empty())
     f.release(wa);
   CHECK(low->done);
@@ -303,4 +326,38 @@ TEST_CASE("large payloads travel in smaller batches: at most 64 KiB of payload t
   CHECK(a->batches == std::vector<size_t>{1, 1, 1, 2});
   for (size_t i = 0; i < payloads.size(); ++i)
     CHECK(r->value->results[i] == "done:" + payloads[i]);
+}
+
+TEST_CASE("tasks submitted to run later are written, and tasks whose submitter waits are held in memory only") {
+  manager_fixture f("durable");
+  auto a = std::make_shared<worker_log>();
+  auto wa = f.worker(silent_worker, a);
+  f.start({wa});
+  auto later = f.request<std::vector<uint64_t>>(f.manager, task_atom::value,
+                                                task_submission{"text_processing", "{}", {"kept"}, 1, 0, -1});
+  auto waited = f.submit({"answered"});
+  REQUIRE(later->done);
+  REQUIRE(later->value);
+  REQUIRE(a->payloads.size() == 2);
+  task_store store(f.db);
+  auto stored = store.get(later->value->at(0));
+  REQUIRE(stored);
+  CHECK(stored->state == task_state::running);
+  size_t records = 0;
+  (void) store.scan([&](task_record&&) { ++records; });
+  CHECK(records == 1); // the waited-for task is nowhere on disk
+  while (!a->held.empty())
+    f.release(wa);
+  REQUIRE(waited->done);
+  REQUIRE(waited->value);
+  CHECK(state_of(*waited->value, 0) == task_state::completed);
+  CHECK(waited->value->results[0] == "released");
+  auto done = store.get(later->value->at(0));
+  REQUIRE(done);
+  CHECK(done->state == task_state::completed);
+  CHECK(done->result == "released");
+  // Its answer was its acknowledgement: once given, the waited-for task is gone.
+  auto again = f.request<task_outcomes>(f.manager, task_wait_atom::value, waited->value->ids);
+  REQUIRE(again->done);
+  CHECK(!again->value);
 }

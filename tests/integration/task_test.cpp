@@ -215,8 +215,8 @@ TEST_CASE("a critical task submitted behind many low-priority ones runs before t
   REQUIRE(critical);
   CHECK(task_state(critical->states[0]) == task_state::completed);
   // In arrival order the critical task would finish after all 80. By priority it passes every
-  // low task still queued when it arrives: only those already handed to the worker (16 in
-  // flight per worker) and those that finished while the client was sending it run first.
+  // low task still queued when it arrives: only those already handed to the workers (one task
+  // of 400 KB in flight per worker: work in flight is counted by payload) and those that finished while the client was sending it run first.
   auto status = n.ask<node_status>(status_atom::value);
   REQUIRE(status);
   auto completed = status->task_counts[size_t(task_state::completed)];
