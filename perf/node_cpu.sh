@@ -5,13 +5,14 @@
 # the nodes are idle while bench measures its baselines, so those barely count).
 #   perf/node_cpu.sh SCENARIO.json [PERF_SECONDS]
 # With PERF_SECONDS, `perf record -F 499 -g` of the nodes runs that long, 4 s after the start,
-# into DIR/perf.data. Environment: BASE_PORT (7941), DIR (build/bench-tmp/node-cpu).
+# into DIR/perf.data. Environment: BASE_PORT (7941), DIR (build/bench-tmp/node-cpu), REPLICAS
+# (copies of each vector, cluster.sh's default when unset).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="$root/build/p2p-agent"
 case "${1:-}" in
-  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  "") sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  "") sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 scenario="$1"
 perf_s="${2:-}"
@@ -23,7 +24,9 @@ dir="${DIR:-$root/build/bench-tmp/node-cpu}"
 rm -rf "$dir"
 mkdir -p "$dir"
 trap '"$root/scripts/cluster.sh" down --dir "$dir/cluster" >/dev/null 2>&1 || true' EXIT
-"$root/scripts/cluster.sh" up --nodes 3 --base-port "$base" --dir "$dir/cluster" >/dev/null
+replicas=()
+[ -z "${REPLICAS:-}" ] || replicas=(--replicas "$REPLICAS")
+"$root/scripts/cluster.sh" up --nodes 3 --base-port "$base" --dir "$dir/cluster" "${replicas[@]}" >/dev/null
 pids=$(for i in 1 2 3; do cat "$dir/cluster/node-$i/node.pid"; done)
 ticks() { for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | tr '\n' ' '; }
 t0=$(ticks)

@@ -93,7 +93,8 @@ void run_pipelined(node_session& s, const scenario_step& st, size_t total, const
   clock.finish(r, pipeline.error());
 }
 
-/// text_processing or embedding: documents as persisted tasks, `batch` per submission, waited for.
+/// text_processing or embedding: documents as tasks, `batch` per submission, waited for (so the
+/// node holds them in memory only).
 void run_tasks(node_session& s, const scenario_step& st, const workload& w, const run_options& o, step_result& r) {
   bool text = st.kind == step_kind::text_processing;
   auto make = [&](size_t first, size_t last) {
