@@ -605,6 +605,9 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
     [=](cluster_put_atom a, collection_spec& spec, vector_batch& b) {
       return self->delegate(self->state.router, a, std::move(spec), std::move(b));
     },
+    [=](cluster_put_atom a, collection_spec& spec, batch_rows& r) {
+      return self->delegate(self->state.router, a, std::move(spec), std::move(r));
+    },
     [=](cluster_search_atom a, collection_spec& spec, search_request& req) {
       return self->delegate(self->state.router, a, std::move(spec), std::move(req));
     },

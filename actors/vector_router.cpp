@@ -22,21 +22,6 @@
 
 namespace p2p {
 
-/// The rows `rows` of `b` as a batch of their own.
-vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
-  vector_batch out{b.collection, b.dim, {}, {}, {}, {}};
-  out.values.reserve(rows.size() * b.dim);
-  for (uint32_t i : rows) {
-    out.ids.push_back(b.ids[i]);
-    out.values.insert(out.values.end(), b.values.begin() + size_t(i) * b.dim, b.values.begin() + size_t(i + 1) * b.dim);
-    if (!b.metadata.empty())
-      out.metadata.push_back(b.metadata[i]);
-    if (!b.versions.empty())
-      out.versions.push_back(b.versions[i]);
-  }
-  return out;
-}
-
 std::string joined(const std::set<std::string>& names) {
   std::string out;
   for (auto& n : names)
@@ -254,7 +239,7 @@ caf::result<uint64_t> store(router_actor* self, const collection_spec& spec, vec
         }
         fan->failed(std::move(e));
       },
-      cluster_put_atom::value, spec, subset(*shared, part));
+      cluster_put_atom::value, spec, batch_rows{shared, part, {}});
   }
   fan->arrived();
   return rp;
@@ -499,6 +484,10 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
       return rp;
     },
     [=](cluster_put_atom, const collection_spec& spec, vector_batch& b) { return cluster_put(self, spec, b); },
+    [=](cluster_put_atom, const collection_spec& spec, batch_rows& r) {
+      auto b = std::move(r).take();
+      return cluster_put(self, spec, b);
+    },
     [=](cluster_search_atom, const collection_spec& spec, search_request& req) -> caf::result<search_result> {
       if (!self->state.collections.count(spec.name)) { // nothing of it stored here
         search_result empty;

@@ -176,9 +176,6 @@ caf::result<Reply> relay_to_peer(router_actor* self, const peer_node& peer, Ts&&
 /// Fails every request waiting on `peer_id` with `unavailable`.
 void fail_waiting(router_actor* self, const std::string& peer_id);
 
-/// The rows `rows` of `b` as a batch of their own.
-vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);
-
 /// Moves the keys this node no longer owns to their owners (again, if already moving).
 void start_rebalance(router_actor* self);
 

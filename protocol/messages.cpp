@@ -7,8 +7,62 @@
 
 namespace p2p {
 
+vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows) {
+  vector_batch out{b.collection, b.dim, {}, {}, {}, {}};
+  out.values.reserve(rows.size() * b.dim);
+  for (uint32_t i : rows) {
+    out.ids.push_back(b.ids[i]);
+    out.values.insert(out.values.end(), b.values.begin() + size_t(i) * b.dim, b.values.begin() + size_t(i + 1) * b.dim);
+    if (!b.metadata.empty())
+      out.metadata.push_back(b.metadata[i]);
+    if (!b.versions.empty())
+      out.versions.push_back(b.versions[i]);
+  }
+  return out;
+}
+
+caf::error save_rows(caf::serializer& f, const batch_rows& x) {
+  // The serialiser takes mutable references; nothing is changed.
+  auto& b = const_cast<vector_batch&>(*x.source);
+  auto n = x.rows.size();
+  // Each field as inspect(vector_batch) writes it: the receiver reads a vector_batch.
+  auto strings = [&](std::vector<std::string>& all) -> caf::error {
+    size_t count = all.empty() ? 0 : n;
+    if (auto e = f.begin_sequence(count))
+      return e;
+    if (!all.empty())
+      for (auto i : x.rows)
+        if (auto e = f(all[i]))
+          return e;
+    return f.end_sequence();
+  };
+  if (auto e = f(b.collection, b.dim))
+    return e;
+  if (auto e = strings(b.ids))
+    return e;
+  size_t floats = n * b.dim;
+  if (auto e = f.begin_sequence(floats))
+    return e;
+  for (auto i : x.rows)
+    if (auto e = f.apply_raw(b.dim * sizeof(float), b.values.data() + size_t(i) * b.dim))
+      return e;
+  if (auto e = f.end_sequence())
+    return e;
+  if (auto e = strings(b.metadata))
+    return e;
+  size_t versions = b.versions.empty() ? 0 : n;
+  if (auto e = f.begin_sequence(versions))
+    return e;
+  if (!b.versions.empty())
+    for (auto i : x.rows)
+      if (auto e = f(b.versions[i]))
+        return e;
+  return f.end_sequence();
+}
+
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<vector_batch>("vector_batch");
+  cfg.add_message_type<batch_rows>("batch_rows");
   cfg.add_message_type<id_versions>("id_versions");
   cfg.add_message_type<versioned_rows>("versioned_rows");
   cfg.add_message_type<collection_spec>("collection_spec");

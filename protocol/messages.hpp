@@ -47,6 +47,7 @@
 //                                                errors per payload; ids and attempts empty)
 //   (cluster_put_atom, collection_spec, vector_batch) -> uint64_t: store here (rows carry
 //                                             versions; one older than what is here is skipped)
+//   (cluster_put_atom, collection_spec, batch_rows)  -> the same, from a put's rows (read as a batch)
 //   (cluster_delete_atom, collection_spec, id_versions) -> uint64_t how many existed: tombstones
 //   (cluster_search_atom, collection_spec, search_request) -> search_result of this node's shards
 //   (cluster_get_atom, collection_spec, string id) -> vector_record
@@ -183,8 +184,9 @@ constexpr bool is_control_request =
 // digest differs; 7: an embedding task's result is its floats as bytes, not JSON text (a peer of
 // 6 would hand back text that `embed` cannot read); 8: (deliver_atom, agent) hands out an agent's
 // handle, and a node sends its own runs of messages straight to the peer's agent; 9: tasks travel
-// to a peer in batches, (run_task_atom, task_submission) -> task_outcomes.
-constexpr uint32_t protocol_version = 9;
+// to a peer in batches, (run_task_atom, task_submission) -> task_outcomes; 10: a put's rows go to
+// a peer as (cluster_put_atom, collection_spec, batch_rows), written from the batch they came in.
+constexpr uint32_t protocol_version = 10;
 
 /// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
 /// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block
@@ -289,6 +291,37 @@ struct vector_batch {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vector_batch& x) {
   return f(caf::meta::type_name("vector_batch"), x.collection, x.dim, x.ids, x.values, x.metadata, x.versions);
+}
+
+/// The rows `rows` of `b` as a batch of their own.
+vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);
+
+/// Some rows of a batch on their way to a peer. The sender serialises them straight from the
+/// batch they are in, as a vector_batch of those rows would be, instead of copying them into a
+/// batch of their own first (that copy, into fresh pages, was 17 % of node-1's CPU under puts
+/// through it: perf/README "Rows to a peer from the batch they came in"). The receiver reads
+/// them into `batch`. Delivered within one process (no serialisation), `batch` is empty and
+/// take() makes it from the source.
+struct batch_rows {
+  std::shared_ptr<const vector_batch> source; // sender: the batch the rows are in
+  std::vector<uint32_t> rows;                 // sender: which of its rows, in order
+  vector_batch batch;                         // receiver: the rows
+
+  /// The rows as a batch, wherever this was delivered.
+  vector_batch take() && { return source ? subset(*source, rows) : std::move(batch); }
+};
+
+/// Writes the rows of `x.source` as a vector_batch of them is written.
+caf::error save_rows(caf::serializer& f, const batch_rows& x);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_rows& x) {
+  if constexpr (std::is_base_of_v<caf::serializer, Inspector>) {
+    if (x.source)
+      return save_rows(f, x);
+  }
+  return f(caf::meta::type_name("batch_rows"), x.batch.collection, x.batch.dim, x.batch.ids, x.batch.values,
+           x.batch.metadata, x.batch.versions);
 }
 
 /// The bytes a put holds while in flight (floats, ids with 16 bytes each for their strings,

@@ -30,7 +30,12 @@ struct peer_log {
 /// A peer's node that stores whatever it is sent and never answers a search.
 caf::behavior silent_peer(caf::event_based_actor* self, std::shared_ptr<peer_log> log) {
   return {
-    [=](cluster_put_atom, const collection_spec&, const vector_batch& b) {
+    [=](cluster_put_atom, const collection_spec&, const vector_batch& b) { // a handoff
+      log->stored.insert(log->stored.end(), b.ids.begin(), b.ids.end());
+      return uint64_t(b.ids.size());
+    },
+    [=](cluster_put_atom, const collection_spec&, batch_rows& r) { // a put's rows
+      auto b = std::move(r).take();
       log->stored.insert(log->stored.end(), b.ids.begin(), b.ids.end());
       return uint64_t(b.ids.size());
     },
