@@ -40,9 +40,8 @@ void flush(manager_actor* self) {
     return;
   std::vector<const task_record*> changed;
   for (auto id : st.unflushed)
-    if (auto& t = st.live.at(id); t.durable)
-      changed.push_back(&t);
-  if (auto w = changed.empty() ? status{} : st.store->update(changed); !w.ok()) {
+    changed.push_back(&st.live.at(id));
+  if (auto w = st.store->update(changed); !w.ok()) {
     log(log_level::error, "tasks: " + w.message() + "; retrying in 1 s");
     st.flush_scheduled = true;
     self->delayed_send(self, std::chrono::seconds(1), task_flush_atom::value);
@@ -147,8 +146,7 @@ void dispatch(manager_actor* self) {
       break;
     st.queue.erase(st.queue.begin());
     (void) transition(t, task_state::running, now);
-    if (t.durable)
-      started.push_back(&t);
+    started.push_back(&t);
     auto& e = st.executors[*where];
     e.load += weight(t);
     ++e.tasks;
@@ -156,7 +154,7 @@ void dispatch(manager_actor* self) {
   }
   if (starts.empty())
     return;
-  if (auto w = started.empty() ? status{} : st.store->update(started); !w.ok()) { // not durable: leave them queued; the next event retries
+  if (auto w = st.store->update(started); !w.ok()) { // not durable: leave them queued; the next event retries
     log(log_level::error, "tasks: " + w.message());
     for (auto& [id, where] : starts) {
       auto& t = st.live.at(id);

@@ -97,8 +97,6 @@ struct manager_state {
 
   /// Writes `t` as it is now (a task held in memory only: nothing); false (logged) when storage fails.
   bool persist(const task_record& t) {
-    if (!t.durable)
-      return true;
     auto written = store->update(t);
     if (!written.ok())
       log(log_level::error, "task " + std::to_string(t.id) + ": " + written.message());

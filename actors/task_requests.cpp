@@ -54,7 +54,7 @@ caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission
     ids.push_back(t.id);
     records.push_back(std::move(t));
   }
-  if (auto w = durable ? st.store->add(records) : status{}; !w.ok())
+  if (auto w = st.store->add(records); !w.ok())
     return make_error(w.code(), "task refused: " + w.message());
   for (auto& t : records) {
     st.enqueue(t);

@@ -298,9 +298,9 @@ vector_batch subset(const vector_batch& b, const std::vector<uint32_t>& rows);
 
 /// Some rows of a batch on their way to a peer. The sender serialises them straight from the
 /// batch they are in, as a vector_batch of those rows would be, instead of copying them into a
-/// batch of their own first (that copy, into fresh pages, was 17 % of node-1's CPU under puts
-/// through it: perf/README "Rows to a peer from the batch they came in"). The receiver reads
-/// them into `batch`. Delivered within one process (no serialisation), `batch` is empty and
+/// batch of their own first (copies into fresh pages, which CAF then copied again; the rate
+/// measured the same either way on 2 cores: perf/README "Rows to a peer from the batch they
+/// came in"). The receiver reads them into `batch`. Delivered within one process (no serialisation), `batch` is empty and
 /// take() makes it from the source.
 struct batch_rows {
   std::shared_ptr<const vector_batch> source; // sender: the batch the rows are in

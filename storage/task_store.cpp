@@ -12,6 +12,11 @@ status written(const rocksdb::Status& s) {
   return s.ok() ? status{} : status{errc::storage_failure, "storage write failed: " + s.ToString()};
 }
 
+/// Writes `wb` unless it is empty (only tasks held in memory).
+status write_unless_empty(database& db, rocksdb::WriteBatch& wb) {
+  return wb.Count() == 0 ? status{} : written(db.write(wb));
+}
+
 } // namespace
 
 task_store::task_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
@@ -19,17 +24,20 @@ task_store::task_store(std::shared_ptr<database> db) : db_(std::move(db)) {}
 status task_store::add(const std::vector<task_record>& tasks) {
   rocksdb::WriteBatch wb;
   for (auto& t : tasks) {
+    if (!t.durable)
+      continue;
     wb.Put(db_->cf(column::tasks), task_key(t.id), encode(t));
     wb.Put(db_->cf(column::tasks), payload_key(t.id), t.payload);
   }
-  return written(db_->write(wb));
+  return write_unless_empty(*db_, wb);
 }
 
 status task_store::update(const std::vector<const task_record*>& tasks) {
   rocksdb::WriteBatch wb;
   for (auto* t : tasks)
-    wb.Put(db_->cf(column::tasks), task_key(t->id), encode(*t));
-  return written(db_->write(wb));
+    if (t->durable)
+      wb.Put(db_->cf(column::tasks), task_key(t->id), encode(*t));
+  return write_unless_empty(*db_, wb);
 }
 
 std::optional<task_record> task_store::get(uint64_t id) const {

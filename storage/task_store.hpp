@@ -20,6 +20,9 @@ class task_store {
 public:
   explicit task_store(std::shared_ptr<database> db);
 
+  // A task that is not durable (task_record::durable) is never written: add and update skip it,
+  // and write nothing at all when no task is left.
+
   /// Writes new tasks, record and payload, in one atomic batch.
   status add(const std::vector<task_record>& tasks);
 
