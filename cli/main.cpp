@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "core/allocator.hpp"
 #include "core/version.hpp"
 
 namespace {
@@ -47,6 +48,7 @@ void print_usage(std::ostream& out) {
 } // namespace
 
 int main(int argc, char** argv) {
+  p2p::keep_freed_memory();
   if (argc < 2) {
     print_usage(std::cerr);
     return p2p::cli::exit_code::usage;
