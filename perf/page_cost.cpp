@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "core/allocator.hpp"
@@ -40,8 +39,14 @@ char* fresh_mapping(size_t bytes) {
 } // namespace
 
 int main(int argc, char** argv) {
-  size_t mb = argc > 1 ? std::stoul(argv[1]) : 200;
-  if (mb == 0 || mb > 65536) {
+  size_t mb = 200;
+  if (argc > 1) {
+    char* end = nullptr;
+    mb = std::strtoul(argv[1], &end, 10);
+    if (end == argv[1] || *end != '\0')
+      mb = 0;
+  }
+  if (argc > 2 || mb == 0 || mb > 65536) {
     std::fprintf(stderr, "usage: page_cost [MB]   (1 to 65536, default 200)\n");
     return 2;
   }
