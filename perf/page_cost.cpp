@@ -1,6 +1,6 @@
 // What writing memory costs on this machine, by where the memory comes from: pages the process
-// never touched, the same pages again, pages given back with MADV_DONTNEED, batches of 2 MB
-// malloc'd again after free(). On the project's 2-core VM a page touched for the first time cost
+// never touched, the same pages again, pages given back with MADV_DONTNEED, and a stream of
+// 2 MB batches through malloc. On the project's 2-core VM a page touched for the first time cost
 // about 75 times a warm one, which is why every p2p-agent process keeps freed blocks in
 // malloc's heaps (core/allocator.hpp; perf/README "Freed memory kept for the next batch").
 //   page_cost [MB]   (default 200): prints microseconds per 2 KB (one 512-d vector) written.
