@@ -1,9 +1,14 @@
 // p2p-agent node / status.
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <csignal>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -204,31 +209,12 @@ int run_node(int argc, char** argv) {
   return exit_code::ok;
 }
 
-int run_status(int argc, char** argv) {
-  client_options o;
-  int64_t deadline_ms = -1;
-  po::options_description desc("status options");
-  add_client_options(desc, o, false);
-  desc.add_options()("deadline-ms", po::value(&deadline_ms)->value_name("MS"),
-                     "answer within MS even while the node is saturated: figures still out by then "
-                     "come from their last answer and are named as late (0: wait for every part; "
-                     "default 300, and 0 with --json, whose readers count on fresh figures)");
-  po::variables_map vm;
-  if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json] [--deadline-ms MS]", desc, vm))
-    return exit_code::ok;
-  if (deadline_ms < -1 || deadline_ms > 600000)
-    throw cli_exit{exit_code::usage, "--deadline-ms: expected 0 to 600000 ms, got " + std::to_string(deadline_ms)};
-  if (deadline_ms == -1)
-    deadline_ms = o.json ? 0 : 300;
-  auto session = open_session(o);
-  auto m = ask<node_metrics>(*session, o, metrics_atom::value, uint32_t(deadline_ms));
+namespace {
+
+void print_status(const node_metrics& m, bool embedded) {
   auto& s = m.status;
   auto& by_type = m.tasks;
-  if (o.json) {
-    std::cout << status_json(m, session->is_embedded()) << std::endl;
-    return exit_code::ok;
-  }
-  std::cout << "node        " << s.id << (session->is_embedded() ? " (embedded)" : "") << "\n"
+  std::cout << "node        " << s.id << (embedded ? " (embedded)" : "") << "\n"
             << "address     " << s.address << "\n"
             << "data dir    " << s.data_dir << "\n"
             << "uptime      " << format_float(double(s.uptime_ms) / 1000) << " s\n"
@@ -240,8 +226,8 @@ int run_status(int argc, char** argv) {
   if (alive < s.members.size())
     std::cout << " (and " << s.members.size() - alive << " down)";
   std::cout << "\n";
-  for (auto& m : s.members)
-    std::cout << "  " << m.id << " " << m.address << " " << m.state << "\n";
+  for (auto& member : s.members)
+    std::cout << "  " << member.id << " " << member.address << " " << member.state << "\n";
   std::cout << "tasks      ";
   for (size_t i = 0; i < s.task_counts.size(); ++i)
     std::cout << " " << to_string(task_state(i)) << " " << s.task_counts[i];
@@ -270,6 +256,110 @@ int run_status(int argc, char** argv) {
               << (c.count - c.pending) << " in the HNSW graph, " << c.pending << " pending"
               << (c.under_replicated ? ", " + std::to_string(c.under_replicated) + " of its virtual shards short of a live replica" : "")
               << "\n";
+}
+
+/// Set by the first SIGINT or SIGTERM during `status --watch`: the watch stops after the answer
+/// it waits for and prints its summary (the handler resets itself, so a second signal ends it).
+volatile std::sig_atomic_t watch_stopped = 0;
+
+extern "C" void stop_watch(int) { watch_stopped = 1; }
+
+std::string wall_clock_text() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[32];
+  std::snprintf(text, sizeof text, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
+  return text;
+}
+
+std::string ms_text(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", ms);
+  return text;
+}
+
+} // namespace
+
+int run_status(int argc, char** argv) {
+  client_options o;
+  int64_t deadline_ms = -1;
+  double watch_s = 0;
+  uint64_t count = 0;
+  po::options_description desc("status options");
+  add_client_options(desc, o, false);
+  desc.add_options()
+    ("deadline-ms", po::value(&deadline_ms)->value_name("MS"),
+     "answer within MS even while the node is saturated: figures still out by then "
+     "come from their last answer and are named as late (0: wait for every part; "
+     "default 300, and 0 with --json, whose readers count on fresh figures)")
+    ("watch", po::value(&watch_s)->value_name("SEC"),
+     "ask again every SEC seconds (0.05 to 86400) over the same connection, each answer under a line "
+     "with the time it took (with --json: one object per line); Ctrl-C stops and prints the times' "
+     "p50, p99 and max")
+    ("count", po::value(&count)->value_name("N"), "with --watch: stop after N answers");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, "p2p-agent status [--peer H:P] [--json] [--deadline-ms MS] [--watch SEC [--count N]]",
+                  desc, vm))
+    return exit_code::ok;
+  if (deadline_ms < -1 || deadline_ms > 600000)
+    throw cli_exit{exit_code::usage, "--deadline-ms: expected 0 to 600000 ms, got " + std::to_string(deadline_ms)};
+  bool watch = vm.count("watch") > 0;
+  if (watch && !(watch_s >= 0.05 && watch_s <= 86400))
+    throw cli_exit{exit_code::usage, "--watch: expected 0.05 to 86400 seconds, got " + format_float(watch_s)};
+  if (vm.count("count") && !watch)
+    throw cli_exit{exit_code::usage, "--count: only with --watch SEC"};
+  if (vm.count("count") && (count == 0 || count > 100'000'000))
+    throw cli_exit{exit_code::usage, "--count: expected 1 to 100000000 answers, got " + std::to_string(count)};
+  if (deadline_ms == -1)
+    deadline_ms = o.json ? 0 : 300;
+  auto session = open_session(o);
+  if (!watch) {
+    auto m = ask<node_metrics>(*session, o, metrics_atom::value, uint32_t(deadline_ms));
+    if (o.json)
+      std::cout << status_json(m, session->is_embedded()) << std::endl;
+    else
+      print_status(m, session->is_embedded());
+    return exit_code::ok;
+  }
+  struct sigaction stop = {};
+  stop.sa_handler = stop_watch;
+  stop.sa_flags = SA_RESETHAND;
+  sigemptyset(&stop.sa_mask);
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
+  using clock = std::chrono::steady_clock;
+  auto interval = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(watch_s));
+  std::vector<double> took_ms;
+  auto next = clock::now();
+  while (!watch_stopped && (count == 0 || took_ms.size() < count)) {
+    auto asked = clock::now();
+    auto wall = wall_clock_text();
+    auto m = ask<node_metrics>(*session, o, metrics_atom::value, uint32_t(deadline_ms));
+    took_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - asked).count());
+    if (o.json) {
+      std::cout << status_json(m, session->is_embedded()) << std::endl;
+    } else {
+      std::cout << "--- " << wall << ", answer " << took_ms.size() << ", answered in "
+                << ms_text(took_ms.back()) << " ms\n";
+      print_status(m, session->is_embedded());
+      std::cout << std::flush;
+    }
+    next += interval;
+    if (next < clock::now())
+      next = clock::now(); // an answer slower than the interval: ask again at once, do not catch up
+    while (!watch_stopped && (count == 0 || took_ms.size() < count) && clock::now() < next)
+      std::this_thread::sleep_for(std::min<clock::duration>(next - clock::now(), std::chrono::milliseconds(50)));
+  }
+  auto sorted = took_ms;
+  std::sort(sorted.begin(), sorted.end());
+  auto at = [&](double q) { return sorted[std::min(sorted.size() - 1, size_t(q * double(sorted.size())))]; };
+  if (!sorted.empty())
+    std::cerr << "status: " << sorted.size() << " answers over one connection, answered in p50 "
+              << ms_text(at(0.5)) << " ms, p99 " << ms_text(at(0.99)) << " ms, max "
+              << ms_text(sorted.back()) << " ms" << std::endl;
   return exit_code::ok;
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <numeric>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <sys/stat.h>
@@ -447,6 +448,66 @@ uint64_t process_memory(pid_t pid, const char* field) {
 
 } // namespace
 
+/// The answers `status --watch` printed: each under a line "--- HH:MM:SS.mmm, answer N, answered
+/// in X ms" numbered from 1, and followed by the node's status.
+static size_t watch_answers(const std::string& out) {
+  size_t n = 0;
+  std::istringstream in(out);
+  std::string line;
+  bool status_follows = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("--- ", 0) == 0) {
+      CHECK_MESSAGE(line.find(", answer " + std::to_string(n + 1) + ", answered in ") != std::string::npos, line);
+      bool timed = line.size() > 3 && line.substr(line.size() - 3) == " ms";
+      CHECK_MESSAGE(timed, line);
+      ++n;
+      status_follows = true;
+    } else if (status_follows) {
+      CHECK_MESSAGE(line.rfind("node        ", 0) == 0, line);
+      status_follows = false;
+    }
+  }
+  return n;
+}
+
+TEST_CASE("status --watch asks again over one connection, times each answer, and stops at --count or a signal") {
+  auto dir = fresh_dir("node-watch");
+  node_process node(dir, "{}");
+  auto r = run_agent({"status", "--peer", node.address(), "--watch", "0.05", "--count", "3"}, dir, 60);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(watch_answers(r.out) == 3);
+  CHECK(r.err.find("status: 3 answers over one connection, answered in p50 ") != std::string::npos);
+  // With --json: one object per line, nothing else on stdout.
+  auto j = run_agent({"status", "--peer", node.address(), "--watch", "0.05", "--count", "2", "--json"}, dir, 60);
+  REQUIRE_MESSAGE(j.exit_code == 0, j.err);
+  std::istringstream lines(j.out);
+  std::string line;
+  size_t objects = 0;
+  while (std::getline(lines, line)) {
+    bool one_object = !line.empty() && line.front() == '{' && line.back() == '}';
+    CHECK_MESSAGE(one_object, line);
+    CHECK(json_number(line, "shards") > 0);
+    ++objects;
+  }
+  CHECK(objects == 2);
+  // Without --count it runs until told to stop, then says what it saw.
+  child watch({P2P_AGENT_BIN, "status", "--peer", node.address(), "--watch", "0.05"}, dir, "watch");
+  for (int i = 0; i < 200 && watch_answers(watch.out()) < 2; ++i) // bounded: 20 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  watch.signal(SIGINT);
+  CHECK(watch.wait(60) == 0);
+  auto n = watch_answers(watch.out());
+  CHECK(n >= 2);
+  CHECK(watch.err().find("status: " + std::to_string(n) + " answers over one connection") != std::string::npos);
+  // The node going away ends a watch with the client's usual error.
+  child orphan({P2P_AGENT_BIN, "status", "--peer", node.address(), "--watch", "0.05", "--timeout", "5"}, dir, "orphan");
+  for (int i = 0; i < 200 && watch_answers(orphan.out()) < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(node.stop() == 0);
+  CHECK(orphan.wait(60) == 1);
+  CHECK(!orphan.err().empty());
+}
+
 /// A node that takes at most 2 MiB of puts at once, and `n` rows of 128 floats in DIR/rows.fvecs
 /// (batches of 0.5 MB) to put into it.
 constexpr const char* small_inflight_config = R"({"vectors": {"dim": 128, "max_inflight_mb": 2}})";
@@ -465,6 +526,8 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
   child put({P2P_AGENT_BIN, "put", "--peer", node.address(), "--input", dir + "/rows.fvecs", "--window", "100000",
              "--window-mb", "0"},
             dir, "flood");
+  // Besides a process per status call below, one client asks every 50 ms over one connection.
+  child watch({P2P_AGENT_BIN, "status", "--peer", node.address(), "--watch", "0.05"}, dir, "flood-watch");
   size_t asked = 0, answered = 0, with_late = 0, status_late = 0;
   std::set<std::string> parts{"collections", "tasks", "members", "status", "task metrics", "search latency"};
   bool late_named = true, own_known = true;
@@ -490,6 +553,13 @@ TEST_CASE("a client that never waits is refused with busy, the node's memory sta
   REQUIRE(put.wait(300) == 0);
   CHECK(put.out().find("stored 60000 vectors") != std::string::npos);
   CHECK(put.err().find("the node answered busy") != std::string::npos); // refused, then sent again
+  watch.signal(SIGTERM); // ends the watch after the answer it waits for, with its summary
+  CHECK(watch.wait(60) == 0);
+  auto watched = watch_answers(watch.out());
+  MESSAGE(watched << " answers over one connection during the flood; " << watch.err());
+  CHECK(watched >= 1);
+  CHECK(watch.err().find("status: " + std::to_string(watched) + " answers over one connection, answered in p50 ")
+        != std::string::npos);
   MESSAGE(answered << " of " << asked << " status calls answered during the flood");
   MESSAGE(with_late << " answers with a deadline named late parts, " << status_late << " the node's own status part");
   CHECK(asked >= 1);
