@@ -46,9 +46,8 @@ caf::error node_host::stop(bool flush) {
     return {};
   if (published_)
     system_->middleman().unpublish(node_, *published_);
-  caf::anon_send_exit(node_, caf::exit_reason::user_shutdown);
-  node_ = nullptr;
-  system_.reset(); // waits for every actor, so the shards have released the database
+  stop_node(*system_, node_); // waits for every actor, so the shards have released the database
+  system_.reset();
   auto flushed = flush ? db_->flush() : status{};
   db_.reset(); // closes RocksDB after syncing its WAL
   if (!flushed.ok())

@@ -45,8 +45,7 @@ struct local_node {
     node = spawn_node(*sys, cfg, db);
   }
   ~local_node() {
-    caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
-    node = nullptr;
+    stop_node(*sys, node);
     sys.reset();
   }
 
