@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "protocol/messages.hpp"
 #include "actors/agent.hpp"
@@ -702,11 +703,18 @@ caf::actor spawn_node(caf::actor_system& sys, const node_config& cfg, std::share
 }
 
 void stop_node(caf::actor_system& sys, caf::actor& node) {
+  auto held = caf::actor_cast<caf::weak_actor_ptr>(node);
   if (node)
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   node = nullptr;
   sys.await_all_actors_done();
   sys.clock().cancel_all();
+  // A handle kept elsewhere (a server that outlives the node) keeps the system's destructor
+  // waiting for the node's thread: said once, so that a stop that hangs says why.
+  for (int i = 0; i < 50 && held.lock(); ++i) // bounded: 5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (held.lock())
+    log(log_level::warn, "stopping: a handle to the node actor is still held; the stop waits until it is released");
 }
 
 } // namespace p2p

@@ -789,6 +789,10 @@ void http_server::stop() {
   impl_->ioc.stop();
   if (impl_->thread.joinable())
     impl_->thread.join();
+  // Nothing routes a request now (each asker has its own copy of the handle). The node actor has
+  // a thread of its own, which ends only once nothing holds the actor: node_host::stop would wait
+  // for ever on this handle (stop_node in actors/node_actor.hpp).
+  impl_->node = nullptr;
 }
 
 http_server::~http_server() { stop(); }
