@@ -697,8 +697,8 @@ caf::actor spawn_node(caf::actor_system& sys, const node_config& cfg, std::share
   // A thread of its own: control requests (status, metrics, peers, readiness) and each deadline's
   // message are taken at once instead of after the shards that hold every scheduler thread during
   // a put (status p99 over one connection 0.71 s scheduled, 0.34-0.52 s detached, perf/README.md).
-  // The data it passes on costs a thread's wake-up per batch. It quits on the exit that
-  // node_host::stop sends; the actor system waits for it.
+  // The data it passes on costs a thread's wake-up per batch. Stop it with stop_node(), not by
+  // destroying the system alone.
   return sys.spawn<caf::detached>(node_behavior, cfg, std::move(db), std::move(fatal));
 }
 

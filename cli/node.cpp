@@ -17,6 +17,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/log.hpp"
+#include "perf/harness/bench.hpp"
 #include "runtime/http_server.hpp"
 #include "runtime/status_json.hpp"
 #include "runtime/metrics_text.hpp"
@@ -353,13 +354,10 @@ int run_status(int argc, char** argv) {
     while (!watch_stopped && (count == 0 || took_ms.size() < count) && clock::now() < next)
       std::this_thread::sleep_for(std::min<clock::duration>(next - clock::now(), std::chrono::milliseconds(50)));
   }
-  auto sorted = took_ms;
-  std::sort(sorted.begin(), sorted.end());
-  auto at = [&](double q) { return sorted[std::min(sorted.size() - 1, size_t(q * double(sorted.size())))]; };
-  if (!sorted.empty())
-    std::cerr << "status: " << sorted.size() << " answers over one connection, answered in p50 "
-              << ms_text(at(0.5)) << " ms, p99 " << ms_text(at(0.99)) << " ms, max "
-              << ms_text(sorted.back()) << " ms" << std::endl;
+  if (!took_ms.empty())
+    std::cerr << "status: " << took_ms.size() << " answers over one connection, answered in p50 "
+              << ms_text(bench::percentile(took_ms, 0.5)) << " ms, p99 " << ms_text(bench::percentile(took_ms, 0.99))
+              << " ms, max " << ms_text(*std::max_element(took_ms.begin(), took_ms.end())) << " ms" << std::endl;
   return exit_code::ok;
 }
 
