@@ -126,14 +126,17 @@ void shard_index::upsert(std::string_view id, const float* values, std::shared_p
     ++graph_dead_;
     ++graph_changes_;
   }
-  if (!(st & live))
+  if (!(st & live)) {
     ++live_;
+    tombstones_ -= versions_[label] > 0;
+  }
   if (st & pending_bit)
     bury_pending(label);
   else
     ++pending_count_;
   append_row(label, values, std::move(owner));
   st |= live | pending_bit;
+  publish();
 }
 
 uint64_t shard_index::version_of(std::string_view id) const {
@@ -148,7 +151,12 @@ void shard_index::set_version(std::string_view id, uint64_t version) {
       return;
     label = add_label(id);
   }
+  if (!(state_[label] & live)) {
+    tombstones_ += version > 0;
+    tombstones_ -= versions_[label] > 0;
+  }
   versions_[label] = version;
+  publish();
 }
 
 bool shard_index::erase(std::string_view id) {
@@ -167,6 +175,8 @@ bool shard_index::erase(std::string_view id) {
   }
   st &= ~live;
   --live_;
+  tombstones_ += versions_[label] > 0;
+  publish();
   return true;
 }
 
@@ -244,6 +254,7 @@ size_t shard_index::index_pending(size_t max_items) {
     }
     advance_head();
   }
+  publish();
   return moved;
 }
 
@@ -352,6 +363,7 @@ void shard_index::compact() {
     st = live | pending_bit;
     ++pending_count_;
   }
+  publish();
 }
 
 namespace {
@@ -567,6 +579,8 @@ shard_index::loaded shard_index::load(const std::string& path, uint32_t dim, met
     idx->live_ += (st & live) != 0;
     idx->graph_dead_ += (st & in_graph) && !(st & live);
   }
+  for (uint32_t label = 0; label < labels; ++label)
+    idx->tombstones_ += !(idx->state_[label] & live) && idx->versions_[label] > 0;
   auto& g = *idx->graph_;
   if (g.cur_element_count != in_graph_labels) {
     out.problem = "graph has " + std::to_string(g.cur_element_count) + " elements, its table "
@@ -594,6 +608,7 @@ shard_index::loaded shard_index::load(const std::string& path, uint32_t dim, met
       i = (i + 1) & mask;
     idx->slots_[i] = label;
   }
+  idx->publish();
   out.index = std::move(idx);
   return out;
 }

@@ -3,6 +3,7 @@
 // not yet in it, which searches scan exactly. A vector is searchable the moment upsert returns;
 // index_pending() moves vectors into the graph in small steps, off the acknowledgement path.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -18,6 +19,16 @@ template <class T> class SpaceInterface;
 } // namespace hnswlib
 
 namespace p2p {
+
+/// The counts of one index, kept current by the index as it changes and readable from any
+/// thread: status reads them without asking the shard (which at full ingest waits seconds for a
+/// scheduler thread). Each figure is exact once the index is idle; while it changes, the three
+/// may be a few changes apart.
+struct index_counts {
+  std::atomic<uint64_t> live{0};
+  std::atomic<uint64_t> pending{0};
+  std::atomic<uint64_t> tombstones{0};
+};
 
 /// One search result inside a shard: hnswlib-style distance (lower is closer) and a label.
 struct shard_hit {
@@ -67,6 +78,10 @@ public:
   [[nodiscard]] uint64_t version_at(uint32_t label) const { return versions_[label]; }
   [[nodiscard]] size_t size() const { return live_; }
   [[nodiscard]] size_t pending() const { return pending_count_; }
+  /// Labels that are not live and have a version: deletes remembered.
+  [[nodiscard]] size_t tombstones() const { return tombstones_; }
+  /// size(), pending() and tombstones() for other threads, current after every call that changes them.
+  [[nodiscard]] std::shared_ptr<const index_counts> counts() const { return counts_; }
 
   /// Moves up to `max_items` pending vectors into the graph; returns how many moved.
   size_t index_pending(size_t max_items);
@@ -132,6 +147,12 @@ private:
   /// Marks the pending entry of `label` dead (it was replaced or erased while pending).
   void bury_pending(uint32_t label);
   void ensure_graph_capacity();
+  /// Stores the counts in counts_ for readers on other threads.
+  void publish() const {
+    counts_->live.store(live_, std::memory_order_relaxed);
+    counts_->pending.store(pending_count_, std::memory_order_relaxed);
+    counts_->tombstones.store(tombstones_, std::memory_order_relaxed);
+  }
   void scan_pending(const float* q, size_t k, std::vector<shard_hit>& heap, const std::vector<uint8_t>* allow = nullptr) const;
   void scan_graph(const float* q, size_t k, std::vector<shard_hit>& heap, const std::vector<uint8_t>* allow) const;
 
@@ -159,6 +180,8 @@ private:
   size_t next_row_ = 0;
   size_t live_ = 0;
   size_t pending_count_ = 0;
+  size_t tombstones_ = 0;
+  std::shared_ptr<index_counts> counts_ = std::make_shared<index_counts>();
   mutable std::vector<float> scratch_;
   size_t graph_changes_ = 0;
   size_t graph_dead_ = 0;

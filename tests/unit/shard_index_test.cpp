@@ -272,3 +272,69 @@ TEST_CASE("compacting a graph keeps every live vector and drops the dead") {
       CHECK(std::stoul(std::string(idx.id_of(h.label))) % 2 == 1);
   }
 }
+
+TEST_CASE("the counts an index puts up for other threads follow every change, a reload included") {
+  // Tombstones are counted as they come and go; a scan of the labels is the reference.
+  auto scan_tombstones = [](const shard_index& idx) {
+    size_t n = 0;
+    for (uint32_t label = 0; label < idx.labels(); ++label)
+      n += !idx.live_label(label) && idx.version_at(label) > 0;
+    return n;
+  };
+  auto check = [&](const shard_index& idx) {
+    auto c = idx.counts();
+    CHECK(idx.tombstones() == scan_tombstones(idx));
+    CHECK(c->live.load() == idx.size());
+    CHECK(c->pending.load() == idx.pending());
+    CHECK(c->tombstones.load() == idx.tombstones());
+  };
+  auto base = test::random_vectors(600, dim, 31);
+  shard_index idx(dim, metric_kind::l2, params);
+  auto counts = idx.counts(); // one object for the index's life: a reader keeps it
+  CHECK(counts->live.load() == 0);
+  uint64_t state = 12345, version = 1;
+  auto next = [&] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
+  for (size_t step = 0; step < 3000; ++step) {
+    auto id = std::to_string(next() >> 33 & 255); // 256 ids: each is put, deleted and forgotten often
+    switch (next() >> 40 & 7) {
+      case 0: case 1: case 2:
+        idx.upsert(id, &base[(next() >> 35 & 511) * dim]);
+        idx.set_version(id, ++version);
+        break;
+      case 3:
+        if (idx.erase(id))
+          idx.set_version(id, ++version); // a delete leaves a tombstone
+        break;
+      case 4:
+        idx.erase(id);
+        idx.set_version(id, 0); // handed to its owner: forgotten
+        break;
+      case 5:
+        idx.set_version(id, ++version); // a tombstone for an id never seen, or a newer version
+        break;
+      case 6:
+        idx.index_pending(next() >> 40 & 63);
+        break;
+      default:
+        if (step % 500 == 7)
+          idx.compact();
+        break;
+    }
+    if (step % 50 == 0)
+      check(idx);
+  }
+  check(idx);
+  CHECK(idx.tombstones() > 0);
+  CHECK(idx.size() > 0);
+  CHECK(counts == idx.counts());
+
+  while (idx.index_pending(1000) > 0) {
+  }
+  auto dir = test::fresh_dir("graph-counts");
+  REQUIRE(idx.save(dir + "/g", 1) == "");
+  auto l = shard_index::load(dir + "/g", dim, metric_kind::l2, params);
+  REQUIRE_MESSAGE(l.index, l.problem);
+  check(*l.index);
+  CHECK(l.index->tombstones() == idx.tombstones());
+  CHECK(l.index->counts()->live.load() == idx.size());
+}
