@@ -408,7 +408,10 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
 } // namespace
 
 caf::actor spawn_membership(caf::event_based_actor* parent, membership_setup setup) {
-  return parent->spawn<caf::linked>(membership_behavior, std::move(setup));
+  // A thread of its own, like the node actor: heartbeats, gossip and the members that status and
+  // peers ask for never wait for a scheduler thread behind the shards at full ingest. The node
+  // stops it with stop_node() (which cancels the clock's hold on it).
+  return parent->spawn<caf::linked + caf::detached>(membership_behavior, std::move(setup));
 }
 
 } // namespace p2p

@@ -11,6 +11,7 @@
 
 #include "protocol/messages.hpp"
 #include "actors/agent.hpp"
+#include "actors/collection_board.hpp"
 #include "actors/fan_in.hpp"
 #include "actors/pass_on.hpp"
 #include "actors/membership.hpp"
@@ -60,10 +61,11 @@ struct node_state {
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
   std::shared_ptr<database> db;
+  // What the router and shards, and the task manager, keep current for status to read at once.
+  std::shared_ptr<collection_board> board = std::make_shared<collection_board>();
+  std::shared_ptr<p2p::task_totals> tasks_board = std::make_shared<p2p::task_totals>();
   // The last answer of each part of status and metrics, for a part that is late.
   struct last_parts {
-    std::vector<collection_info> collections;
-    std::vector<uint64_t> task_counts;
     std::vector<member_info> members;
     task_metrics tasks;
     latency_histogram search_latency;
@@ -306,67 +308,70 @@ void own_status(node_actor* self, node_status& s) {
     s.errors.push_back(e.load(std::memory_order_relaxed));
 }
 
-/// The node's status. With a deadline (ms, 0: none), it answers by then whatever the load: a
-/// part whose actor is late (at full ingest on few cores the router may wait seconds for a
-/// scheduler thread) is filled in from its last answer and named in node_status::late.
-caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
-  auto rp = self->make_response_promise<node_status>();
-  auto& st = self->state;
-  auto s = std::make_shared<node_status>();
-  own_status(self, *s);
-  // The three parts are asked at once, each with high priority: they jump the queues of data
-  // (puts, searches, tasks) in the router, the shards, the task manager and membership. At full
-  // ingest every actor waits for a scheduler thread, so each hop saved is time saved. A part
-  // still out at the deadline is taken from its last answer; its own answer, when it comes,
-  // only refreshes that.
-  struct parts {
-    bool answered = false;
-    bool collections = false, tasks = false, members = false;
-  };
-  auto got = std::make_shared<parts>();
-  auto answer = [self, rp, s, got]() mutable {
-    if (got->answered)
+/// A status answer being gathered: what is known, and what has come.
+struct status_gather {
+  caf::typed_response_promise<node_status> rp;
+  node_status s;
+  bool answered = false, collections = false, members = false;
+
+  /// Answers now; parts still out come from what is known and are named late.
+  void answer(node_state& st) {
+    if (answered)
       return;
-    got->answered = true;
-    auto& last = self->state.last;
-    if (!got->collections)
-      s->collections = last.collections, s->late.push_back("collections");
-    if (!got->tasks)
-      s->task_counts = last.task_counts, s->late.push_back("tasks");
-    if (!got->members)
-      s->members = last.members, s->late.push_back("members");
-    rp.deliver(std::move(*s));
-  };
-  auto fan = std::make_shared<fan_in>(
-    [rp, got, answer](const caf::error& failure) mutable {
-      if (failure && !got->answered) {
-        got->answered = true;
-        rp.deliver(failure);
-      } else {
-        answer();
-      }
-    },
-    3);
-  // One part: its answer is kept as the last known and, unless the deadline came first, used.
-  auto part = [&](const auto& dest, auto atom, auto last_field, auto status_field, bool parts::*arrived) {
-    using value_type = std::decay_t<decltype(st.last.*last_field)>;
-    self->request<caf::message_priority::high>(dest, internal_timeout, atom)
-      .then(
-        [self, s, got, fan, last_field, status_field, arrived](value_type& value) {
-          self->state.last.*last_field = value;
-          if (!got->answered)
-            (*s).*status_field = std::move(value), (*got).*arrived = true;
-          fan->arrived();
-        },
-        fan_in::on_error(fan));
-  };
-  using last = node_state::last_parts;
-  part(st.router, stats_atom::value, &last::collections, &node_status::collections, &parts::collections);
-  part(st.tasks, task_counts_atom::value, &last::task_counts, &node_status::task_counts, &parts::tasks);
-  part(st.membership, peers_atom::value, &last::members, &node_status::members, &parts::members);
+    answered = true;
+    if (!collections)
+      s.collections = st.board->read(), s.late.push_back("collections");
+    if (!members)
+      s.members = st.last.members, s.late.push_back("members");
+    rp.deliver(std::move(s));
+  }
+};
+
+/// Reads the collections once every shard has loaded what it holds (right after a start they may
+/// still be loading), checking every few milliseconds.
+void await_collections(node_actor* self, std::shared_ptr<status_gather> g) {
+  if (g->answered)
+    return;
+  if (!self->state.board->ready())
+    return at_deadline(self, std::chrono::milliseconds(5), [self, g] { await_collections(self, g); });
+  g->s.collections = self->state.board->read();
+  g->collections = true;
+  if (g->members)
+    g->answer(self->state);
+}
+
+/// The node's status. The collections and the task counts are read from what their actors keep
+/// current (collection_board, task_totals), the members asked of membership (a thread of its own).
+/// With a deadline (ms, 0: none), it answers by then whatever the load: a part still out then
+/// (members, or collections while shards load) comes from what is known, named in node_status::late.
+caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
+  auto g = std::make_shared<status_gather>();
+  g->rp = self->make_response_promise<node_status>();
+  own_status(self, g->s);
+  g->s.task_counts = self->state.tasks_board->read();
+  // High priority: it jumps membership's queue. An answer after the deadline only refreshes the
+  // last known members.
+  self->request<caf::message_priority::high>(self->state.membership, internal_timeout, peers_atom::value)
+    .then(
+      [self, g](std::vector<member_info>& members) {
+        self->state.last.members = members;
+        if (g->answered)
+          return;
+        g->s.members = std::move(members);
+        g->members = true;
+        if (g->collections)
+          g->answer(self->state);
+      },
+      [g](caf::error& e) {
+        if (g->answered)
+          return;
+        g->answered = true;
+        g->rp.deliver(std::move(e));
+      });
+  await_collections(self, g);
   if (deadline_ms > 0)
-    at_deadline(self, std::chrono::milliseconds(deadline_ms), answer);
-  return rp;
+    at_deadline(self, std::chrono::milliseconds(deadline_ms), [self, g] { g->answer(self->state); });
+  return g->rp;
 }
 
 /// Status plus the task manager's and router's figures and every local actor's mailbox size,
@@ -407,8 +412,8 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
       // What the node knows of itself still shows (not an empty name and 0 shards), with the
       // parts' last answers; read only here, not for every request (/proc and RocksDB reads).
       own_status(self, m->status);
-      m->status.collections = last.collections;
-      m->status.task_counts = last.task_counts;
+      m->status.collections = self->state.board->read();
+      m->status.task_counts = self->state.tasks_board->read();
       m->status.members = last.members;
       late.push_back("status");
     }
@@ -519,14 +524,14 @@ caf::behavior node_behavior(node_actor* self, node_config cfg, std::shared_ptr<d
   self->state.cfg = cfg;
   self->state.db = db;
   keep_serving(self, "node");
-  self->state.router = spawn_vector_router(self, cfg, db);
+  self->state.router = spawn_vector_router(self, cfg, db, self->state.board);
   for (uint32_t i = 0; i < cfg.workers; ++i)
     self->state.workers.push_back(spawn_text_worker(self, self->state.router, cfg.dim));
   // The task manager's executors are local workers and peers' nodes alike: dynamic handles.
   std::vector<caf::actor> executors;
   for (auto& w : self->state.workers)
     executors.push_back(caf::actor_cast<caf::actor>(w));
-  self->state.tasks = spawn_task_manager(self, cfg, db, std::move(executors));
+  self->state.tasks = spawn_task_manager(self, cfg, db, std::move(executors), self->state.tasks_board);
   for (auto& a : cfg.agents)
     self->state.agents.emplace(a.name, spawn_agent(self, a, cfg.id, self->state.messages_in));
   if (!fatal)

@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/task_manager.hpp"
 #include "config/node_config.hpp"
 #include "core/log.hpp"
 #include "protocol/interfaces.hpp"
@@ -64,12 +65,18 @@ struct run_place {
 struct task_tally {
   std::map<std::string, std::array<uint64_t, task_state_count>> by_type;
   latency_histogram latency;
+  std::shared_ptr<task_totals> board = std::make_shared<task_totals>(); // the totals, for status
 
-  void add(const std::string& type, task_state s, uint64_t n = 1) { by_type[type][size_t(s)] += n; }
+  void add(const std::string& type, task_state s, uint64_t n = 1) {
+    by_type[type][size_t(s)] += n;
+    board->counts[size_t(s)].fetch_add(n, std::memory_order_relaxed);
+  }
   void move(const std::string& type, task_state from, task_state to) {
     auto& counts = by_type[type];
     --counts[size_t(from)];
     ++counts[size_t(to)];
+    board->counts[size_t(from)].fetch_sub(1, std::memory_order_relaxed);
+    board->counts[size_t(to)].fetch_add(1, std::memory_order_relaxed);
   }
   /// Tasks in each state, every type together.
   std::vector<uint64_t> totals() const {
@@ -110,6 +117,9 @@ using manager_actor = task_manager_actor::stateful_base<manager_state>;
 
 /// Copies the final state of `t` into outcome `i`.
 void fill_outcome(task_outcomes& out, size_t i, const task_record& t);
+
+/// The same for a task about to be forgotten: its result and error move into the outcome.
+void fill_outcome(task_outcomes& out, size_t i, task_record&& t);
 
 /// A task reached a final state: count it, tell its waiters, forget it.
 void finish(manager_state& st, task_record& t, task_state from);

@@ -115,9 +115,11 @@ void recover(manager_state& st) {
 }
 
 task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_config cfg, std::shared_ptr<database> db,
-                               std::vector<caf::actor> workers) {
+                               std::vector<caf::actor> workers, std::shared_ptr<task_totals> totals) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  if (totals)
+    st.tally.board = std::move(totals);
   keep_serving(self, "task_manager");
   st.store = std::make_unique<task_store>(std::move(db));
   std::vector<std::string> local_capabilities;
@@ -197,8 +199,9 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
 } // namespace task_manager_detail
 
 task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
-                              std::vector<caf::actor> workers) {
-  return parent->spawn<caf::linked>(task_manager_detail::manager_behavior, cfg, std::move(db), std::move(workers));
+                              std::vector<caf::actor> workers, std::shared_ptr<task_totals> totals) {
+  return parent->spawn<caf::linked>(task_manager_detail::manager_behavior, cfg, std::move(db), std::move(workers),
+                                    std::move(totals));
 }
 
 } // namespace p2p

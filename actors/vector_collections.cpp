@@ -86,6 +86,7 @@ caf::result<uint64_t> drop_local(router_actor* self, const std::string& name) {
   if (!st.collections.count(name))
     return uint64_t(0);
   st.collections.erase(name);
+  st.publish_collections();
   if (auto s = collection_catalog(st.db).erase(name); !s.ok())
     return make_error(s.code(), s.message());
   auto rp = self->make_response_promise<uint64_t>();

@@ -11,8 +11,11 @@
 namespace p2p {
 
 class database;
+class collection_board;
 
-/// Spawns the router, and through it the node's `cfg.shards` shards, linked to `parent`.
-caf::actor spawn_vector_router(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db);
+/// Spawns the router, and through it the node's `cfg.shards` shards, linked to `parent`. They
+/// keep `board` current (a board of their own when none is given); status reads it.
+caf::actor spawn_vector_router(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
+                               std::shared_ptr<collection_board> board = nullptr);
 
 } // namespace p2p

@@ -15,6 +15,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/collection_board.hpp"
 #include "protocol/interfaces.hpp"
 #include "config/node_config.hpp"
 #include "vectors/placement.hpp"
@@ -37,7 +38,7 @@ struct router_state {
   node_config cfg;
   std::shared_ptr<database> db;
   std::vector<vector_shard_actor> shards;
-  caf::actor stats_collector; // adds up the shards' counts (stats_atom), off the router's mailbox
+  std::shared_ptr<collection_board> board; // what status reads of the collections (shared with the shards and the node)
   std::map<std::string, collection_spec, std::less<>> collections;
   std::vector<peer_node> peers; // by id
   std::vector<peer_node> down;  // by id: dropped without leaving; they keep their virtual shards, unreachable
@@ -95,7 +96,20 @@ struct router_state {
     bool changed = ids != table.nodes() || table.replication() != std::min<size_t>(cfg.replication_factor, ids.size());
     if (changed)
       table = replica_table(ids, cfg.replication_factor);
+    publish_collections(); // who is down changes under_replicated() even when the table does not
     return changed;
+  }
+
+  /// Puts the collections (name, dimension, metric) and under_replicated() up on the board; after
+  /// every change of either.
+  void publish_collections() const {
+    if (!board)
+      return;
+    std::vector<collection_info> skeleton;
+    auto missing = under_replicated();
+    for (auto& [name, spec] : collections)
+      skeleton.push_back({name, spec.dim, std::string(to_string(metric_kind(spec.metric))), 0, 0, 0, missing});
+    board->set_collections(std::move(skeleton));
   }
 
   [[nodiscard]] bool is_self(uint32_t n) const { return member_of[n] < 0; }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "actors/collection_board.hpp"
 #include "core/hashing.hpp"
 #include "core/log.hpp"
 #include "storage/database.hpp"
@@ -130,8 +131,11 @@ struct shard_state {
 
   shard_index& index_for(const collection_spec& spec) {
     auto& slot = indexes[spec.name];
-    if (!slot)
+    if (!slot) {
       slot = std::make_unique<shard_index>(spec.dim, metric_kind(spec.metric), setup.hnsw);
+      if (setup.board)
+        setup.board->attach(setup.shard, spec.name, slot->counts());
+    }
     return *slot;
   }
 
@@ -301,6 +305,8 @@ void reconcile(shard_state& st, const collection_spec& spec, shard_index::loaded
                          + std::to_string(l.sequence) + "; added " + std::to_string(added)
                          + " vectors written after it, deleted " + std::to_string(deleted) + ", handed away "
                          + std::to_string(removed) + (unreadable ? ", " + std::to_string(unreadable) + " unreadable" : ""));
+  if (st.setup.board)
+    st.setup.board->attach(st.setup.shard, spec.name, l.index->counts());
   st.indexes[spec.name] = std::move(l.index);
 }
 
@@ -567,6 +573,8 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
   self->state.store.emplace(self->state.setup.db, self->state.setup.shard);
   keep_serving(self, "vector_shard");
   reload(self->state);
+  if (self->state.setup.board)
+    self->state.setup.board->loaded(); // status may count this shard now
   schedule_indexing(self);
   // A clean stop saves what changed, so that the next start loads the graphs instead of
   // rebuilding them. Vectors still pending are read again then.
@@ -580,6 +588,8 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       if (auto it = st.indexes.find(collection); it != st.indexes.end()) {
         n = it->second->size();
         st.indexes.erase(it);
+        if (st.setup.board)
+          st.setup.board->detach(st.setup.shard, collection);
       }
       st.vshards.erase(collection);
       st.payloads.erase(collection);
@@ -651,16 +661,6 @@ vector_shard_actor::behavior_type shard_behavior(shard_actor* self, shard_setup 
       return fetch(self->state, collection, ids);
     },
     [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
-    [=](stats_atom) {
-      std::vector<collection_info> out;
-      for (auto& [name, idx] : self->state.indexes) {
-        uint64_t tombstones = 0;
-        for (uint32_t label = 0; label < idx->labels(); ++label)
-          tombstones += !idx->live_label(label) && idx->version_at(label) > 0;
-        out.push_back({name, idx->dim(), std::string(to_string(idx->metric())), idx->size(), idx->pending(), tombstones, 0});
-      }
-      return out;
-    },
     [=](index_atom) { index_step(self); },
     [=](put_retry_atom) { retry_held(self); },
   };

@@ -14,12 +14,14 @@
 namespace p2p {
 
 class database;
+class collection_board;
 
 struct shard_setup {
   uint16_t shard = 0;
   std::shared_ptr<database> db;
   hnsw_config hnsw;
   std::vector<collection_spec> collections; // known at start, for reloading
+  std::shared_ptr<collection_board> board;   // where the counts of each index are put up for status
 };
 
 /// Spawns a shard linked to `parent`; it reloads its keys from the database first.

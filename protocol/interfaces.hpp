@@ -54,7 +54,7 @@ using vector_shard_actor = caf::typed_actor<
   caf::replies_to<sync_list_atom, std::string, uint32_t>::with<id_versions>,
   // Catch-up: the rows and tombstones of these ids (those held here).
   caf::replies_to<sync_fetch_atom, std::string, std::vector<std::string>>::with<versioned_rows>,
-  caf::replies_to<stats_atom>::with<std::vector<collection_info>>,
+  // (Its counts are not asked: each index keeps them on the node's collection_board.)
   // Messages waiting in its mailbox.
   caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: move pending vectors into the HNSW graph, a slice at a time.
