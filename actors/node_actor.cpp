@@ -313,6 +313,7 @@ struct status_gather {
   caf::typed_response_promise<node_status> rp;
   node_status s;
   bool answered = false, collections = false, members = false;
+  std::chrono::steady_clock::time_point asked = std::chrono::steady_clock::now();
 
   /// Answers now; parts still out come from what is known and are named late.
   void answer(node_state& st) {
@@ -328,12 +329,15 @@ struct status_gather {
 };
 
 /// Reads the collections once every shard has loaded what it holds (right after a start they may
-/// still be loading), checking every few milliseconds.
+/// still be loading), checking every few milliseconds; after internal_timeout, answers without.
 void await_collections(node_actor* self, std::shared_ptr<status_gather> g) {
   if (g->answered)
     return;
-  if (!self->state.board->ready())
+  if (!self->state.board->ready()) {
+    if (std::chrono::steady_clock::now() - g->asked >= internal_timeout)
+      return g->answer(self->state);
     return at_deadline(self, std::chrono::milliseconds(5), [self, g] { await_collections(self, g); });
+  }
   g->s.collections = self->state.board->read();
   g->collections = true;
   if (g->members)
