@@ -78,14 +78,6 @@ struct task_tally {
     board->counts[size_t(from)].fetch_sub(1, std::memory_order_relaxed);
     board->counts[size_t(to)].fetch_add(1, std::memory_order_relaxed);
   }
-  /// Tasks in each state, every type together.
-  std::vector<uint64_t> totals() const {
-    std::vector<uint64_t> out(task_state_count, 0);
-    for (auto& [_, counts] : by_type)
-      for (size_t s = 0; s < task_state_count; ++s)
-        out[s] += counts[s];
-    return out;
-  }
 };
 
 struct manager_state {

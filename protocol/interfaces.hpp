@@ -26,8 +26,6 @@ using task_manager_actor = caf::typed_actor<
   caf::replies_to<task_cancel_atom, uint64_t>::with<bool>,
   // The connected peers (without this node) and their node actors: the remote executors.
   caf::reacts_to<members_atom, std::vector<member_info>, std::vector<caf::actor>>,
-  // Tasks in each state, all types together.
-  caf::replies_to<task_counts_atom>::with<std::vector<uint64_t>>,
   // Tasks by type and state, and the latency of finished ones.
   caf::replies_to<metrics_atom>::with<task_metrics>,
   // Messages waiting in its mailbox.

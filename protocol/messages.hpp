@@ -124,7 +124,6 @@ using task_wait_atom = caf::atom_constant<caf::atom("k_wait")>;
 using task_submit_wait_atom = caf::atom_constant<caf::atom("k_subwait")>;
 using task_cancel_atom = caf::atom_constant<caf::atom("k_cancel")>;
 using run_task_atom = caf::atom_constant<caf::atom("k_run")>;
-using task_counts_atom = caf::atom_constant<caf::atom("k_counts")>;
 using peers_atom = caf::atom_constant<caf::atom("m_peers")>;
 using join_atom = caf::atom_constant<caf::atom("m_join")>;
 using gossip_atom = caf::atom_constant<caf::atom("m_gossip")>;
