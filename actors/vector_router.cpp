@@ -381,7 +381,6 @@ caf::result<uint64_t> erase(router_actor* self, const collection_spec& spec, id_
 /// while shards are still loading, once each has answered (a shard answers after its start).
 caf::result<std::vector<collection_info>> stats(router_actor* self) {
   auto& st = self->state;
-  st.publish_collections();
   if (st.board->ready())
     return st.board->read();
   auto rp = self->make_response_promise<std::vector<collection_info>>();
@@ -400,8 +399,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   st.cfg = std::move(cfg);
   keep_serving(self, "vector_router");
   st.db = std::move(db);
-  st.board = board ? std::move(board) : std::make_shared<collection_board>();
-  st.board->expect(st.cfg.shards);
+  st.board = std::move(board);
   load_collections(st);
   std::vector<collection_spec> specs;
   for (auto& [_, spec] : st.collections)
@@ -584,6 +582,12 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
 
 caf::actor spawn_vector_router(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
                                std::shared_ptr<collection_board> board) {
+  // Told here, in the caller's turn, not in the router's start (which runs later, on a scheduler
+  // thread): a status asked in between would otherwise find a board that expects no shard, call
+  // it ready and show no collections.
+  if (!board)
+    board = std::make_shared<collection_board>();
+  board->expect(cfg.shards);
   return parent->spawn<caf::linked>(router_behavior, cfg, std::move(db), std::move(board));
 }
 

@@ -103,8 +103,6 @@ struct router_state {
   /// Puts the collections (name, dimension, metric) and under_replicated() up on the board; after
   /// every change of either.
   void publish_collections() const {
-    if (!board)
-      return;
     std::vector<collection_info> skeleton;
     auto missing = under_replicated();
     for (auto& [name, spec] : collections)
