@@ -1,4 +1,5 @@
 #include "actors/agent.hpp"
+#include "actors/counted_actor.hpp"
 
 #include "protocol/messages.hpp"
 #include "text/document_reader.hpp"
@@ -15,7 +16,7 @@ struct agent_state {
   static inline const char* name = "agent";
 };
 
-using agent_actor = caf::stateful_actor<agent_state>;
+using agent_actor = counted<caf::stateful_actor<agent_state>>;
 
 caf::behavior agent_behavior(agent_actor* self, agent_config cfg, std::string peer_id,
                              std::shared_ptr<std::atomic<uint64_t>> delivered) {

@@ -5,6 +5,8 @@
 // index_counts). The node actor reads it at once for status, without asking the router and the
 // shards: at full ingest each of them waits for a scheduler thread behind the puts, which held a
 // status answer for 0.2-0.5 s at the median (perf/README.md, seventeenth and eighteenth sessions).
+// For /metrics the board also holds the shards' mailbox counts (actors/counted_actor.hpp) and the
+// latency of the searches the router has merged.
 
 #include <atomic>
 #include <map>
@@ -14,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/counted_actor.hpp"
 #include "protocol/messages.hpp"
 #include "vectors/shard_index.hpp"
 
@@ -70,12 +73,44 @@ public:
     return out;
   }
 
+  /// Shard `shard`'s mailbox counts (put up by the router when it spawns the shard).
+  void attach_mailbox(uint16_t shard, std::shared_ptr<const mailbox_counts> counts) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (mailboxes_.size() <= shard)
+      mailboxes_.resize(size_t(shard) + 1);
+    mailboxes_[shard] = std::move(counts);
+  }
+
+  /// Messages waiting at each shard, by shard number (0 for a shard not spawned yet).
+  [[nodiscard]] std::vector<uint64_t> shard_mailboxes() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<uint64_t> out;
+    out.reserve(mailboxes_.size());
+    for (auto& c : mailboxes_)
+      out.push_back(c ? c->waiting() : 0);
+    return out;
+  }
+
+  /// A search that the router merged took `seconds`, request to answer.
+  void observe_search(double seconds) {
+    std::lock_guard<std::mutex> lock(latency_mutex_);
+    search_latency_.observe(seconds);
+  }
+
+  [[nodiscard]] latency_histogram search_latency() const {
+    std::lock_guard<std::mutex> lock(latency_mutex_);
+    return search_latency_;
+  }
+
 private:
   std::atomic<size_t> expected_{0};
   std::atomic<size_t> loaded_{0};
   mutable std::mutex mutex_;
   std::vector<collection_info> skeleton_;
   std::map<std::pair<std::string, uint16_t>, std::shared_ptr<const index_counts>> counts_;
+  std::vector<std::shared_ptr<const mailbox_counts>> mailboxes_;
+  mutable std::mutex latency_mutex_; // its own: a search does not wait for a reader of the counts
+  latency_histogram search_latency_;
 };
 
 } // namespace p2p

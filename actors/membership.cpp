@@ -1,4 +1,5 @@
 #include "actors/membership.hpp"
+#include "actors/counted_actor.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -60,7 +61,7 @@ struct membership_state {
   }
 };
 
-using membership_actor = caf::stateful_actor<membership_state>;
+using membership_actor = counted<caf::stateful_actor<membership_state>>;
 
 std::chrono::milliseconds ms(uint32_t x) { return std::chrono::milliseconds(x); }
 
@@ -311,7 +312,6 @@ caf::behavior membership_behavior(membership_actor* self, membership_setup setup
     }
   });
   return {
-    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](bound_atom, uint16_t port) {
       auto& st = self->state;
       st.self_info.address = st.setup.cfg.host + ":" + std::to_string(port);

@@ -1,4 +1,5 @@
 #include "actors/node_actor.hpp"
+#include "actors/counted_actor.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -63,13 +64,10 @@ struct node_state {
   std::shared_ptr<database> db;
   // What the router and shards, and the task manager, keep current for status to read at once.
   std::shared_ptr<collection_board> board = std::make_shared<collection_board>();
-  std::shared_ptr<p2p::task_totals> tasks_board = std::make_shared<p2p::task_totals>();
+  std::shared_ptr<p2p::task_board> tasks_board = std::make_shared<p2p::task_board>();
   // The last answer of each part of status and metrics, for a part that is late.
   struct last_parts {
     std::vector<member_info> members;
-    task_metrics tasks;
-    latency_histogram search_latency;
-    std::map<std::string, uint64_t> mailboxes;
   } last;
   // Deadlines of status and metrics answers in progress, by id (control_deadline_atom).
   std::map<uint64_t, std::function<void()>> deadlines;
@@ -77,7 +75,7 @@ struct node_state {
   static inline const char* name = "node";
 };
 
-using node_actor = caf::stateful_actor<node_state>;
+using node_actor = counted<caf::stateful_actor<node_state>>;
 
 std::string agent_names(const node_state& st) {
   std::string out;
@@ -345,14 +343,14 @@ void await_collections(node_actor* self, std::shared_ptr<status_gather> g) {
 }
 
 /// The node's status. The collections and the task counts are read from what their actors keep
-/// current (collection_board, task_totals), the members asked of membership (a thread of its own).
+/// current (collection_board, task_board), the members asked of membership (a thread of its own).
 /// With a deadline (ms, 0: none), it answers by then whatever the load: a part still out then
 /// (members, or collections while shards load) comes from what is known, named in node_status::late.
 caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
   auto g = std::make_shared<status_gather>();
   g->rp = self->make_response_promise<node_status>();
   own_status(self, g->s);
-  g->s.task_counts = self->state.tasks_board->read();
+  g->s.task_counts = self->state.tasks_board->totals();
   // High priority: it jumps membership's queue. An answer after the deadline only refreshes the
   // last known members.
   self->request<caf::message_priority::high>(self->state.membership, internal_timeout, peers_atom::value)
@@ -378,8 +376,11 @@ caf::result<node_status> status(node_actor* self, uint32_t deadline_ms) {
   return g->rp;
 }
 
-/// Status plus the task manager's and router's figures and every local actor's mailbox size,
-/// gathered in parallel.
+/// Status plus the tasks' figures, the searches' latency and every local actor's mailbox size. Only
+/// status is asked (of the node itself, which asks membership); the rest is read at once: the
+/// mailboxes are counted by counted<> (actors/counted_actor.hpp), the task manager and the router
+/// keep their figures on boards. Asking a busy actor waits for a scheduler thread behind its data:
+/// 0.1-0.2 s at the median during a put (perf/README.md, nineteenth session).
 caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
   constexpr auto timeout = std::chrono::seconds(10);
   auto& st = self->state;
@@ -387,25 +388,33 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
   auto m = std::make_shared<node_metrics>();
   m->messages_in = st.messages_in->load(std::memory_order_relaxed);
   m->messages_out = st.messages_out;
-  m->mailbox_names.push_back("node");
-  m->mailbox_sizes.push_back(self->mailbox().size());
-  std::vector<std::pair<std::string, caf::actor>> children{
-    {"vector_router", st.router}, {"task_manager", caf::actor_cast<caf::actor>(st.tasks)}, {"membership", st.membership}};
+  m->search_latency = st.board->search_latency();
+  m->tasks = st.tasks_board->metrics();
+  auto mailbox = [m](std::string name, const std::shared_ptr<const mailbox_counts>& counts) {
+    m->mailbox_names.push_back(std::move(name));
+    m->mailbox_sizes.push_back(counts ? counts->waiting() : 0);
+  };
+  mailbox("node", self->counts());
+  mailbox("vector_router", mailbox_counts_of(st.router));
+  mailbox("task_manager", mailbox_counts_of(st.tasks));
+  mailbox("membership", mailbox_counts_of(st.membership));
   for (size_t i = 0; i < st.workers.size(); ++i)
-    children.emplace_back("text_worker-" + std::to_string(i), caf::actor_cast<caf::actor>(st.workers[i]));
+    mailbox("text_worker-" + std::to_string(i), mailbox_counts_of(st.workers[i]));
   for (auto& [name, agent] : st.agents)
-    children.emplace_back("agent-" + name, agent);
-  uint32_t shards = st.cfg.shards;
+    mailbox("agent-" + name, mailbox_counts_of(agent));
+  auto shards = st.board->shard_mailboxes();
+  shards.resize(st.cfg.shards); // shards the router has not spawned yet: 0
+  for (size_t i = 0; i < shards.size(); ++i) {
+    m->mailbox_names.push_back("vector_shard-" + std::to_string(i));
+    m->mailbox_sizes.push_back(shards[i]);
+  }
   // What has answered; at the deadline the rest comes from the parts' last answers (and is named
   // in status.late), as in status().
   struct parts {
     bool answered = false;
-    bool status = false, tasks = false, search = false;
-    std::vector<bool> mailboxes;
+    bool status = false;
   };
   auto got = std::make_shared<parts>();
-  got->mailboxes.assign(1 + children.size() + shards, false);
-  got->mailboxes[0] = true; // the node's own, read above
   auto answer = [self, rp, m, got]() mutable {
     if (got->answered)
       return;
@@ -417,20 +426,10 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
       // parts' last answers; read only here, not for every request (/proc and RocksDB reads).
       own_status(self, m->status);
       m->status.collections = self->state.board->read();
-      m->status.task_counts = self->state.tasks_board->read();
+      m->status.task_counts = self->state.tasks_board->totals();
       m->status.members = last.members;
       late.push_back("status");
     }
-    if (!got->tasks)
-      m->tasks = last.tasks, late.push_back("task metrics");
-    if (!got->search)
-      m->search_latency = last.search_latency, late.push_back("search latency");
-    for (size_t i = 0; i < got->mailboxes.size() && i < m->mailbox_names.size(); ++i)
-      if (!got->mailboxes[i]) {
-        auto it = last.mailboxes.find(m->mailbox_names[i]);
-        m->mailbox_sizes[i] = it == last.mailboxes.end() ? 0 : it->second;
-        late.push_back("mailbox of " + m->mailbox_names[i]);
-      }
     rp.deliver(std::move(*m));
   };
   auto fan = std::make_shared<fan_in>(
@@ -442,18 +441,9 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
         answer();
       }
     },
-    3 + children.size() + shards);
+    1);
   auto fail = fan_in::on_error(fan);
   auto done = [fan] { fan->arrived(); };
-  // A mailbox size arrived for slot `slot` (named `name`: once answered, *m is moved from): kept
-  // as the last known, used if not yet answered.
-  auto mailbox = [self, m, got](size_t slot, const std::string& name, uint64_t n) {
-    self->state.last.mailboxes[name] = n;
-    if (!got->answered) {
-      m->mailbox_sizes[slot] = n;
-      got->mailboxes[slot] = true;
-    }
-  };
   self->request<caf::message_priority::high>(caf::actor_cast<caf::actor>(self), timeout, status_atom::value,
                                              deadline_ms ? std::max<uint32_t>(1, uint32_t(uint64_t(deadline_ms) * status_share_of_deadline_pct / 100)) : 0u)
     .then(
@@ -467,57 +457,6 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
         done();
       },
       fail);
-  self->request<caf::message_priority::high>(st.tasks, timeout, metrics_atom::value)
-    .then(
-      [self, m, got, done](task_metrics& t) mutable {
-        self->state.last.tasks = t;
-        if (!got->answered)
-          m->tasks = std::move(t), got->tasks = true;
-        done();
-      },
-      fail);
-  // The router's own mailbox is asked first and the rest sent to it after the answer, so that
-  // the figure does not count these requests.
-  auto router_rest = [self, m, got, done, fail, shards, mailbox, router = st.router, timeout,
-                      children_count = children.size()] {
-    self->request<caf::message_priority::high>(router, timeout, metrics_atom::value)
-      .then(
-        [self, m, got, done](latency_histogram& h) mutable {
-          self->state.last.search_latency = h;
-          if (!got->answered)
-            m->search_latency = std::move(h), got->search = true;
-          done();
-        },
-        fail);
-    for (uint32_t i = 0; i < shards; ++i) {
-      size_t slot = 1 + children_count + i;
-      self->request<caf::message_priority::high>(router, timeout, shard_mailbox_atom::value, i)
-        .then([mailbox, slot, done, name = "vector_shard-" + std::to_string(i)](uint64_t n) mutable {
-          mailbox(slot, name, n), done();
-        }, fail);
-    }
-  };
-  for (auto& [name, child] : children) {
-    size_t slot = m->mailbox_names.size();
-    m->mailbox_names.push_back(name);
-    m->mailbox_sizes.push_back(0);
-    // High priority: the answer jumps the queue of a busy actor, so it comes at once and counts
-    // what waits behind it.
-    bool router = child == st.router;
-    self->request<caf::message_priority::high>(child, timeout, mailbox_atom::value)
-      .then(
-        [mailbox, slot, done, router, router_rest, name = name](uint64_t n) mutable {
-          mailbox(slot, name, n);
-          done();
-          if (router)
-            router_rest();
-        },
-        fail);
-  }
-  for (uint32_t i = 0; i < shards; ++i) {
-    m->mailbox_names.push_back("vector_shard-" + std::to_string(i));
-    m->mailbox_sizes.push_back(0);
-  }
   if (deadline_ms > 0)
     at_deadline(self, std::chrono::milliseconds(deadline_ms), answer);
   return rp;

@@ -23,9 +23,9 @@ void fill_outcome(task_outcomes& out, size_t i, task_record&& t) {
 }
 
 void finish(manager_state& st, task_record& t, task_state from) {
-  st.tally.move(t.type, from, t.state);
+  st.board->move(t.type, from, t.state);
   if (auto now = now_ms(); now >= t.created_ms)
-    st.tally.latency.observe(double(now - t.created_ms) / 1000);
+    st.board->observe(double(now - t.created_ms) / 1000);
   // t is forgotten below: the last waiter takes its result (2 KB for an embedding) instead of a copy.
   if (auto it = st.waiting.find(t.id); it != st.waiting.end()) {
     auto& ws = it->second;
@@ -65,7 +65,7 @@ void flush(manager_actor* self) {
     if (is_final(t.state)) {
       finish(st, t, task_state::running);
     } else { // a retry
-      st.tally.move(t.type, task_state::running, task_state::queued);
+      st.board->move(t.type, task_state::running, task_state::queued);
       st.enqueue(t);
     }
   }
@@ -84,6 +84,7 @@ bool settle(manager_actor* self, uint64_t id, const std::string& where, uint32_t
     if (auto e = st.executors.find(where); e != st.executors.end()) {
       e->second.load -= std::min(e->second.load, r->second.units);
       e->second.tasks -= std::min<size_t>(e->second.tasks, 1);
+      st.board->in_flight(where, e->second.tasks);
     }
     st.running_on.erase(r);
   }
@@ -163,6 +164,7 @@ void dispatch(manager_actor* self) {
     auto& e = st.executors[*where];
     e.load += weight(t);
     ++e.tasks;
+    st.board->in_flight(*where, e.tasks);
     starts.emplace_back(id, *where);
   }
   if (starts.empty())
@@ -176,6 +178,7 @@ void dispatch(manager_actor* self) {
       auto& e = st.executors[where];
       e.load -= std::min(e.load, weight(t));
       --e.tasks;
+      st.board->in_flight(where, e.tasks);
       st.enqueue(t);
     }
     return;
@@ -186,7 +189,7 @@ void dispatch(manager_actor* self) {
   std::map<std::string, size_t> open; // executor -> its batch still taking tasks
   for (auto& [id, where] : starts) {
     auto& t = st.live.at(id);
-    st.tally.move(t.type, task_state::queued, task_state::running);
+    st.board->move(t.type, task_state::queued, task_state::running);
     st.running_on[id] = run_place{where, weight(t)};
     auto o = open.find(where);
     batch* b = o == open.end() ? nullptr : &batches[o->second];
@@ -225,6 +228,7 @@ void peers_changed(manager_actor* self, const std::vector<member_info>& infos, c
       e.handle = nodes[i];
       e.load = 0;
       e.tasks = 0;
+      st.board->in_flight(key, 0);
     }
     e.capacity = 4 * per_worker_in_flight;
     e.capabilities.clear();
@@ -236,11 +240,17 @@ void peers_changed(manager_actor* self, const std::vector<member_info>& infos, c
   for (auto it = st.executors.begin(); it != st.executors.end();) {
     if (it->first.rfind("peer/", 0) == 0 && !present.count(it->first)) {
       gone.insert(it->first);
+      st.board->in_flight(it->first, 0);
       it = st.executors.erase(it);
     } else {
       ++it;
     }
   }
+  std::vector<std::string> peers;
+  for (auto& [key, _] : st.executors)
+    if (key.rfind("peer/", 0) == 0)
+      peers.push_back(key.substr(5));
+  st.board->executors(std::move(peers));
   size_t moved = 0;
   for (auto it = st.running_on.begin(); it != st.running_on.end();) {
     if (!gone.count(it->second.where)) {

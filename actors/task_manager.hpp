@@ -8,7 +8,10 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include <caf/fwd.hpp>
@@ -22,21 +25,92 @@ namespace p2p {
 
 class database;
 
-/// Tasks in each state (task_state order), every type together: kept current by the task manager
-/// at each change and read by status from any thread without asking it. Exact once the manager
-/// is idle; while tasks move, a task may briefly count in neither of two states or in both.
-struct task_totals {
-  std::array<std::atomic<uint64_t>, task_state_count> counts{};
-  [[nodiscard]] std::vector<uint64_t> read() const {
+/// What status and /metrics show of the tasks, kept current by the task manager at each change and
+/// read from any thread without asking it: a task manager waits for a scheduler thread behind the
+/// node's data like any actor, and asking it held /metrics 0.1 s at the median during a put
+/// (perf/README.md, nineteenth session). The totals per state, read by every status, are atomics;
+/// the figures per type, the latency and the tasks in flight per executor are under a mutex.
+/// Exact once the manager is idle; while tasks move, a task may briefly count in neither of two
+/// states or in both.
+class task_board {
+public:
+  /// `n` tasks of `type` are now in state `s` (new, or loaded at a start).
+  void add(const std::string& type, task_state s, uint64_t n = 1) {
+    counts_[size_t(s)].fetch_add(n, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(mutex_);
+    by_type_[type][size_t(s)] += n;
+  }
+  /// A task of `type` went from `from` to `to`.
+  void move(const std::string& type, task_state from, task_state to) {
+    counts_[size_t(from)].fetch_sub(1, std::memory_order_relaxed);
+    counts_[size_t(to)].fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& counts = by_type_[type];
+    --counts[size_t(from)];
+    ++counts[size_t(to)];
+  }
+  /// A task reached its final state `seconds` after it was submitted.
+  void observe(double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    latency_.observe(seconds);
+  }
+  /// `tasks` sent to `executor` ("local/N" or "peer/ID") are not answered yet; 0 forgets it.
+  void in_flight(const std::string& executor, uint64_t tasks) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (tasks == 0)
+      in_flight_.erase(executor);
+    else
+      in_flight_[executor] = tasks;
+  }
+  /// Peers that are no longer executors and shown with 0 tasks in flight; a peer that is one
+  /// again shows once more.
+  void executors(std::vector<std::string> peers) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    peers_ = std::move(peers);
+  }
+
+  /// Tasks in each state (task_state order), every type together.
+  [[nodiscard]] std::vector<uint64_t> totals() const {
     std::vector<uint64_t> out;
-    for (auto& c : counts)
+    for (auto& c : counts_)
       out.push_back(c.load(std::memory_order_relaxed));
     return out;
   }
+
+  /// Tasks by type and state, the latency of finished tasks, and the tasks in flight: "local"
+  /// (this node's workers together) first, then each peer that runs tasks, by id.
+  [[nodiscard]] task_metrics metrics() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    task_metrics m;
+    for (auto& [type, counts] : by_type_) {
+      m.types.push_back(type);
+      m.counts.insert(m.counts.end(), counts.begin(), counts.end());
+    }
+    m.latency = latency_;
+    m.executors.push_back("local");
+    m.in_flight.push_back(0);
+    for (auto& [key, tasks] : in_flight_)
+      if (key.rfind("local/", 0) == 0)
+        m.in_flight.front() += tasks;
+    for (auto& peer : peers_) {
+      m.executors.push_back(peer);
+      auto it = in_flight_.find("peer/" + peer);
+      m.in_flight.push_back(it == in_flight_.end() ? 0 : it->second);
+    }
+    return m;
+  }
+
+private:
+  std::array<std::atomic<uint64_t>, task_state_count> counts_{};
+  mutable std::mutex mutex_;
+  std::map<std::string, std::array<uint64_t, task_state_count>> by_type_;
+  latency_histogram latency_;
+  std::map<std::string, uint64_t> in_flight_; // executor key -> tasks sent and not answered
+  std::vector<std::string> peers_;            // peers that run tasks, by id
 };
 
-/// Spawns the task manager linked to `parent`; it keeps `totals` current (its own when none is given).
+/// Spawns the task manager linked to `parent`; it keeps `board` current (its own when none is given).
 task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
-                              std::vector<caf::actor> workers, std::shared_ptr<task_totals> totals = nullptr);
+                              std::vector<caf::actor> workers, std::shared_ptr<task_board> board = nullptr);
 
 } // namespace p2p

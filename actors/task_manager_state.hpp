@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 
 #include "actors/task_manager.hpp"
+#include "actors/counted_actor.hpp"
 #include "config/node_config.hpp"
 #include "core/log.hpp"
 #include "protocol/interfaces.hpp"
@@ -61,24 +62,6 @@ struct run_place {
   size_t units = 1;
 };
 
-/// Tasks by type and state; finished tasks' latency.
-struct task_tally {
-  std::map<std::string, std::array<uint64_t, task_state_count>> by_type;
-  latency_histogram latency;
-  std::shared_ptr<task_totals> board = std::make_shared<task_totals>(); // the totals, for status
-
-  void add(const std::string& type, task_state s, uint64_t n = 1) {
-    by_type[type][size_t(s)] += n;
-    board->counts[size_t(s)].fetch_add(n, std::memory_order_relaxed);
-  }
-  void move(const std::string& type, task_state from, task_state to) {
-    auto& counts = by_type[type];
-    --counts[size_t(from)];
-    ++counts[size_t(to)];
-    board->counts[size_t(from)].fetch_sub(1, std::memory_order_relaxed);
-    board->counts[size_t(to)].fetch_add(1, std::memory_order_relaxed);
-  }
-};
 
 struct manager_state {
   node_config cfg;
@@ -87,7 +70,7 @@ struct manager_state {
   std::unordered_map<uint64_t, run_place> running_on; // task -> executor
   std::map<uint64_t, task_record> live; // queued and running
   std::set<std::pair<int, uint64_t>> queue; // (-priority, id): highest priority, then oldest, first
-  task_tally tally;
+  std::shared_ptr<task_board> board = std::make_shared<task_board>(); // tasks by state and type, for status and metrics
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::vector<std::pair<std::shared_ptr<waiter>, size_t>>> waiting;
   std::vector<uint64_t> unflushed; // tasks whose last transition is not yet written
@@ -105,7 +88,7 @@ struct manager_state {
   void enqueue(const task_record& t) { queue.emplace(-int(t.priority), t.id); }
 };
 
-using manager_actor = task_manager_actor::stateful_base<manager_state>;
+using manager_actor = counted<task_manager_actor::stateful_base<manager_state>>;
 
 /// Copies the final state of `t` into outcome `i`.
 void fill_outcome(task_outcomes& out, size_t i, const task_record& t);

@@ -60,7 +60,7 @@ caf::expected<std::vector<uint64_t>> submit(manager_actor* self, task_submission
     st.enqueue(t);
     st.live.emplace(t.id, std::move(t));
   }
-  st.tally.add(s.type, task_state::queued, ids.size());
+  st.board->add(s.type, task_state::queued, ids.size());
   dispatch(self);
   return ids;
 }
@@ -94,7 +94,7 @@ void recover(manager_state& st) {
   auto unreadable = st.store->scan([&](task_record&& t) {
     st.next_id = std::max(st.next_id, t.id + 1);
     if (is_final(t.state)) {
-      st.tally.add(t.type, t.state);
+      st.board->add(t.type, t.state);
       return;
     }
     if (t.state == task_state::running) { // it was running when the node stopped: run it again
@@ -103,7 +103,7 @@ void recover(manager_state& st) {
       ++requeued;
     }
     ++resumed;
-    st.tally.add(t.type, task_state::queued);
+    st.board->add(t.type, task_state::queued);
     st.enqueue(t);
     st.live.emplace(t.id, std::move(t));
   });
@@ -115,11 +115,11 @@ void recover(manager_state& st) {
 }
 
 task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_config cfg, std::shared_ptr<database> db,
-                               std::vector<caf::actor> workers, std::shared_ptr<task_totals> totals) {
+                               std::vector<caf::actor> workers, std::shared_ptr<task_board> board) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  if (totals)
-    st.tally.board = std::move(totals);
+  if (board)
+    st.board = std::move(board);
   keep_serving(self, "task_manager");
   st.store = std::make_unique<task_store>(std::move(db));
   std::vector<std::string> local_capabilities;
@@ -169,27 +169,7 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
     [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
       peers_changed(self, infos, nodes);
     },
-    [=](metrics_atom) {
-      auto& tally = self->state.tally;
-      task_metrics m;
-      for (auto& [type, counts] : tally.by_type) {
-        m.types.push_back(type);
-        m.counts.insert(m.counts.end(), counts.begin(), counts.end());
-      }
-      m.latency = tally.latency;
-      m.executors.push_back("local");
-      m.in_flight.push_back(0);
-      for (auto& [key, e] : self->state.executors) {
-        if (key.rfind("local/", 0) == 0) {
-          m.in_flight.front() += e.tasks;
-        } else {
-          m.executors.push_back(key.substr(key.find('/') + 1));
-          m.in_flight.push_back(e.tasks);
-        }
-      }
-      return m;
-    },
-    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
+    [=](metrics_atom) { return self->state.board->metrics(); },
   };
 }
 
@@ -198,9 +178,9 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
 } // namespace task_manager_detail
 
 task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
-                              std::vector<caf::actor> workers, std::shared_ptr<task_totals> totals) {
+                              std::vector<caf::actor> workers, std::shared_ptr<task_board> board) {
   return parent->spawn<caf::linked>(task_manager_detail::manager_behavior, cfg, std::move(db), std::move(workers),
-                                    std::move(totals));
+                                    std::move(board));
 }
 
 } // namespace p2p

@@ -1,4 +1,5 @@
 #include "actors/text_worker.hpp"
+#include "actors/counted_actor.hpp"
 
 #include <chrono>
 
@@ -21,7 +22,7 @@ struct worker_state {
   static inline const char* name = "text_worker";
 };
 
-using worker_actor = text_worker_actor::stateful_base<worker_state>;
+using worker_actor = counted<text_worker_actor::stateful_base<worker_state>>;
 
 constexpr size_t max_chunk_text_bytes = 16 * 1024;
 
@@ -89,7 +90,6 @@ text_worker_actor::behavior_type worker_behavior(worker_actor* self, caf::actor 
   self->state.embed = make_default_embedder(dim);
   return {
     [=](ingest_atom, const document_batch& b) { return ingest(self, b); },
-    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
     [=](text_search_atom, const text_search_request& r) { return search_text(self, r); },
     [=](run_task_atom, const task_submission& run) {
       size_t n = run.payloads.size();

@@ -168,7 +168,7 @@ void search_then(router_actor* self, const collection_spec& spec, search_request
     [self, done, parts, queries, k, metric, with_payload, local_only, started, missing,
      missing_nodes](const caf::error& failure) mutable {
       if (!local_only)
-        self->state.search_latency.observe(
+        self->state.board->observe_search(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (failure) {
         done(failure);

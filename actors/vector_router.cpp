@@ -404,8 +404,10 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   std::vector<collection_spec> specs;
   for (auto& [_, spec] : st.collections)
     specs.push_back(spec);
-  for (uint16_t s = 0; s < st.cfg.shards; ++s)
+  for (uint16_t s = 0; s < st.cfg.shards; ++s) {
     st.shards.push_back(spawn_vector_shard(self, {s, st.db, st.cfg.hnsw, specs, st.board}));
+    st.board->attach_mailbox(s, mailbox_counts_of(st.shards.back()));
+  }
   st.clock = hybrid_clock(version_tag(st.cfg.id));
   st.rebuild_table();
   start_sync(self);
@@ -419,20 +421,6 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   return {
     [=](put_atom, vector_batch& b) { return put(self, b); },
     [=](search_atom, search_request& req) { return search(self, req); },
-    [=](metrics_atom) { return self->state.search_latency; },
-    [=](mailbox_atom) { return uint64_t(self->mailbox().size()); },
-    [=](shard_mailbox_atom, uint32_t shard) -> caf::result<uint64_t> {
-      auto& shards = self->state.shards;
-      if (shard >= shards.size())
-        return make_error(errc::not_found, "no shard " + std::to_string(shard) + " (this node has "
-                                              + std::to_string(shards.size()) + ")");
-      // Asked, not delegated: a delegate with another priority than the request's is not
-      // matched to the request when it comes back.
-      auto rp = self->make_response_promise<uint64_t>();
-      self->request<caf::message_priority::high>(shards[shard], std::chrono::seconds(10), mailbox_atom::value)
-        .then([rp](uint64_t n) mutable { rp.deliver(n); }, [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
-      return rp;
-    },
     [=](get_atom, const std::string& collection, const std::string& id) -> caf::result<vector_record> {
       auto spec = lookup(collection);
       if (!spec)

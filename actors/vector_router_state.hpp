@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/collection_board.hpp"
+#include "actors/counted_actor.hpp"
 #include "protocol/interfaces.hpp"
 #include "config/node_config.hpp"
 #include "vectors/placement.hpp"
@@ -65,7 +66,6 @@ struct router_state {
   std::vector<std::pair<std::string, uint16_t>> handoff_work;
   uint32_t handoff_after = 0;
   std::vector<caf::response_promise> leave_waiters;
-  latency_histogram search_latency; // searches asked of this node, request to merged answer
   // Bytes of client puts accepted and not yet acknowledged: past cfg.max_inflight_mb a put is
   // answered busy at once instead of queueing in the shards without end.
   uint64_t inflight_bytes = 0;
@@ -140,7 +140,7 @@ struct router_state {
 
 constexpr auto peer_timeout = std::chrono::seconds(60);
 
-using router_actor = caf::stateful_actor<router_state>;
+using router_actor = counted<caf::stateful_actor<router_state>>;
 
 
 /// Asks `peer` and calls `on_reply(Reply&)` or `on_error(caf::error&)` exactly once: with the

@@ -1,4 +1,5 @@
 #include "actors/vector_shard.hpp"
+#include "actors/counted_actor.hpp"
 
 #include <chrono>
 #include <deque>
@@ -152,7 +153,7 @@ struct shard_state {
   }
 };
 
-using shard_actor = vector_shard_actor::stateful_base<shard_state>;
+using shard_actor = counted<vector_shard_actor::stateful_base<shard_state>>;
 
 std::string hex(std::string_view s) {
   std::ostringstream out;

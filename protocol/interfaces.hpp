@@ -28,8 +28,6 @@ using task_manager_actor = caf::typed_actor<
   caf::reacts_to<members_atom, std::vector<member_info>, std::vector<caf::actor>>,
   // Tasks by type and state, and the latency of finished ones.
   caf::replies_to<metrics_atom>::with<task_metrics>,
-  // Messages waiting in its mailbox.
-  caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: the group commit.
   caf::reacts_to<task_flush_atom>>;
 
@@ -52,8 +50,9 @@ using vector_shard_actor = caf::typed_actor<
   caf::replies_to<sync_list_atom, std::string, uint32_t>::with<id_versions>,
   // Catch-up: the rows and tombstones of these ids (those held here).
   caf::replies_to<sync_fetch_atom, std::string, std::vector<std::string>>::with<versioned_rows>,
-  // (Its counts are not asked: each index keeps them on the node's collection_board.)
-  // Messages waiting in its mailbox.
+  // (Its counts are not asked: each index keeps them on the node's collection_board, and its
+  // mailbox is counted by counted<>, actors/counted_actor.hpp.) Messages waiting in its mailbox:
+  // the router asks it of shards still starting to learn when they have loaded.
   caf::replies_to<mailbox_atom>::with<uint64_t>,
   // Internal: move pending vectors into the HNSW graph, a slice at a time.
   caf::reacts_to<index_atom>,
@@ -71,7 +70,6 @@ using text_worker_actor = caf::typed_actor<
   caf::replies_to<text_search_atom, text_search_request>::with<search_result>,
   // Runs the kernel of `type` on each payload, in order: per task completed with its result,
   // or failed with the reason (states, results, errors; ids and attempts left empty).
-  caf::replies_to<run_task_atom, task_submission>::with<task_outcomes>,
-  caf::replies_to<mailbox_atom>::with<uint64_t>>;
+  caf::replies_to<run_task_atom, task_submission>::with<task_outcomes>>;
 
 } // namespace p2p

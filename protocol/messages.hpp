@@ -77,11 +77,9 @@
 // Internal (router <-> shards):
 //   (put_atom, shard_put)                     -> uint64_t stored (same process only)
 //   (search_atom, collection_spec, search_request) -> search_result (scores, per query top-k)
-//   (stats_atom)                              -> std::vector<collection_info>
-//   (mailbox_atom)                            -> uint64_t messages waiting (node to router, task manager,
-//                                                membership, workers, agents; router to shards),
-//                                                asked with high priority so that it jumps the queue
-//   (shard_mailbox_atom, uint32_t shard)      -> uint64_t messages waiting at the router's shard N
+//   (mailbox_atom)                            -> uint64_t messages waiting (router to a shard still
+//                                                starting: answered once it has loaded). The node
+//                                                reads every mailbox from counted<> actors' counts.
 //   (index_atom)                              shard to itself: move pending vectors into HNSW
 //   (put_retry_atom)                          shard to itself: write the puts a stall held back
 //   (sync_tick_atom)                          router to itself: a scheduled catch-up round begins
@@ -141,7 +139,6 @@ using send_atom = caf::atom_constant<caf::atom("a_send")>;
 using deliver_atom = caf::atom_constant<caf::atom("a_deliver")>;
 using metrics_atom = caf::atom_constant<caf::atom("n_metrics")>;
 using mailbox_atom = caf::atom_constant<caf::atom("n_mailbox")>;
-using shard_mailbox_atom = caf::atom_constant<caf::atom("n_shmbox")>;
 using sync_specs_atom = caf::atom_constant<caf::atom("y_specs")>;
 using sync_digest_atom = caf::atom_constant<caf::atom("y_digest")>;
 using sync_list_atom = caf::atom_constant<caf::atom("y_list")>;

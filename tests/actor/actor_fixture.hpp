@@ -43,6 +43,9 @@ public:
   /// Runs every message that is ready, and what it makes ready, until nothing is left.
   size_t run() { return sched_->run(); }
 
+  /// Runs one actor for one message; false when none is ready.
+  bool run_one() { return sched_->try_run_once(); }
+
   /// Moves the clock on by `d`, firing the timeouts and delayed messages due, then runs.
   void advance(std::chrono::milliseconds d) {
     sched_->advance_time(d);

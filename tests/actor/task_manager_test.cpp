@@ -81,6 +81,7 @@ struct manager_fixture : test::actor_fixture {
   std::shared_ptr<database> db;
   task_manager_actor manager;
   node_config cfg;
+  std::shared_ptr<task_board> board = std::make_shared<task_board>(); // what status and /metrics read
 
   explicit manager_fixture(const std::string& name) {
     std::string error;
@@ -95,8 +96,9 @@ struct manager_fixture : test::actor_fixture {
     auto handle = std::make_shared<task_manager_actor>();
     // The handle is a spawn argument (see actor_fixture::request for why).
     spawn(
-      [=, cfg = cfg, db = db](caf::event_based_actor* self, std::shared_ptr<task_manager_actor> into) -> caf::behavior {
-        *into = spawn_task_manager(self, cfg, db, workers);
+      [=, cfg = cfg, db = db, board = board](caf::event_based_actor* self,
+                                             std::shared_ptr<task_manager_actor> into) -> caf::behavior {
+        *into = spawn_task_manager(self, cfg, db, workers, board);
         return {[](caf::unit_t) {}};
       },
       handle);
@@ -188,6 +190,42 @@ TEST_CASE("a worker holds at most 64 small tasks, sent 32 to a message, and the 
   REQUIRE(r->value);
   for (size_t i = 0; i < 80; ++i)
     CHECK(state_of(*r->value, i) == task_state::completed);
+}
+
+TEST_CASE("the task board that status and /metrics read follows the tasks by state, type and executor") {
+  manager_fixture f("board");
+  auto a = std::make_shared<worker_log>(), p = std::make_shared<worker_log>();
+  auto wa = f.worker(silent_worker, a);
+  f.start({wa});
+  auto peer_node = f.worker(silent_worker, p);
+  f.peers({{"node-2", peer_node}});
+  auto state = [&](task_state s) { return f.board->totals()[size_t(s)]; };
+  auto r = f.submit(numbered("doc-", 300));
+  CHECK(!r->done);
+  // The local worker holds 64; the peer 4 x 64 = 256 (its capacity); the rest wait.
+  auto m = f.board->metrics();
+  REQUIRE(m.executors == std::vector<std::string>{"local", "node-2"});
+  CHECK(m.in_flight[0] == a->payloads.size());
+  CHECK(m.in_flight[1] == p->payloads.size());
+  CHECK(m.in_flight[0] + m.in_flight[1] + state(task_state::queued) == 300);
+  CHECK(state(task_state::running) == m.in_flight[0] + m.in_flight[1]);
+  REQUIRE(m.types == std::vector<std::string>{"text_processing"});
+  CHECK(m.counts[size_t(task_state::running)] == state(task_state::running));
+  CHECK(m.latency.count == 0);
+  // The peer leaves: its tasks go back to the queue and it is no longer shown.
+  f.peers({});
+  m = f.board->metrics();
+  CHECK(m.executors == std::vector<std::string>{"local"});
+  CHECK(m.in_flight[0] == 64);
+  while (!a->held.empty())
+    f.release(wa);
+  REQUIRE(r->done);
+  m = f.board->metrics();
+  CHECK(m.in_flight == std::vector<uint64_t>{0});
+  CHECK(state(task_state::completed) == 300);
+  CHECK(state(task_state::queued) + state(task_state::running) == 0);
+  CHECK(m.counts[size_t(task_state::completed)] == 300);
+  CHECK(m.latency.count == 300);
 }
 
 TEST_CASE("a worker holds one large task at a time: work in flight is counted by payload, not by tasks") {
