@@ -7,7 +7,8 @@
 #   perf/cluster_flood.sh [WINDOW] [ROWS] [NODES] [PROBE]      (defaults: 100000 300000 3 2)
 # Environment: PROBE_KIND: process (default: a whole `status` process each time: start, connect,
 # answer), connection (one `status --watch 0.1` over one connection: the node's answer alone) or
-# metrics (`curl /metrics`; the nodes get --metrics-port BASE_PORT+100+i). BASE_PORT (27600), DIR
+# metrics (`curl /metrics`, also timed by curl itself; the nodes get --metrics-port
+# BASE_PORT+100+i). BASE_PORT (27600), DIR
 # (build/bench-tmp/cluster-flood), P2P_AGENT (the binary: build/p2p-agent; another build's for an
 # A/B), TLS=1 (every link TLS: cluster.sh up --tls), STATUS_ARGS (extra status options, e.g.
 # "--deadline-ms 100"), WINDOW_MB (put --window-mb: 0, no bound in bytes, unless set; such a client
@@ -15,7 +16,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 agent="${P2P_AGENT:-$root/build/p2p-agent}"
-case "${1:-}" in -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 window="${1:-100000}" rows="${2:-300000}" nodes="${3:-3}" probe="${4:-2}"
 base="${BASE_PORT:-27600}" dir="${DIR:-$root/build/bench-tmp/cluster-flood}"
 [ -x "$agent" ] || { echo "cluster_flood: run scripts/setup.sh first" >&2; exit 2; }
@@ -42,6 +43,7 @@ P2P_AGENT="$agent" "$root/scripts/cluster.sh" up "${up_tls[@]}" "${up_metrics[@]
 "$agent" put "${tls[@]}" --peer "127.0.0.1:$base" --input "$dir/sample-$rows/vectors.fvecs" --window "$window" --window-mb "${WINDOW_MB:-0}" > "$dir/put.out" 2> "$dir/put.err" &
 put=$!
 : > "$dir/probes"
+: > "$dir/requests"
 put_rc=0
 if [ "$kind" = connection ]; then
   # shellcheck disable=SC2086
@@ -55,7 +57,10 @@ fi
 while kill -0 "$put" 2>/dev/null; do
   start=$(date +%s%N)
   if [ "$kind" = metrics ]; then
-    curl -s -m 30 -o /dev/null "http://127.0.0.1:$((metrics_port + probe - 1))/metrics" || echo "cluster_flood: a /metrics probe failed" >&2
+    # curl's own time, connect to last byte, apart: on a saturated machine starting a process
+    # takes longer than the answer.
+    curl -s -m 30 -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$((metrics_port + probe - 1))/metrics" >> "$dir/requests" \
+      || echo "cluster_flood: a /metrics probe failed" >&2
   else
     timeout 30 "$agent" status "${tls[@]}" --peer "127.0.0.1:$((base + probe - 1))" ${STATUS_ARGS:-} > /dev/null 2>&1 || echo "cluster_flood: a status probe failed" >&2
   fi
@@ -67,5 +72,7 @@ down
 down_lines=$(for f in "$dir"/c/node-*/node.log; do sed "/received SIGTERM/q" "$f"; done | grep "is down" | grep -cv "user_shutdown" || true)
 echo "put: $(cat "$dir/put.out")$( [ "$put_rc" -ne 0 ] && echo " FAILED: $(tail -1 "$dir/put.err")")"
 echo "peers seen down during the put: $down_lines"
-sort -n "$dir/probes" | awk -v p="$probe" -v k="$kind" '{a[NR]=$1} END {printf "node-%s %s probes: %d, p50 %.3f s, p99 %.3f s, max %.3f s\n", p, k, NR, a[int(NR*0.5)+1], a[int(NR*0.99)+1], a[NR]}'
+summary() { sort -n "$1" | awk -v p="$probe" -v k="$2" '{a[NR]=$1} END {printf "node-%s %s: %d, p50 %.3f s, p99 %.3f s, max %.3f s\n", p, k, NR, a[int(NR*0.5)+1], a[int(NR*0.99)+1], a[NR]}'; }
+summary "$dir/probes" "$kind probes"
+[ -s "$dir/requests" ] && summary "$dir/requests" "$kind requests (curl's time_total)"
 [ "$put_rc" -eq 0 ]
