@@ -23,8 +23,9 @@ namespace p2p {
 
 /// Messages in and out of one actor's mailbox.
 struct mailbox_counts {
-  std::atomic<uint64_t> entered{0}; // enqueued, high priority and responses included
-  std::atomic<uint64_t> taken{0};   // taken out by the behaviour (handled or dropped; not skipped)
+  // On lines of their own: senders write the one, the actor the other.
+  alignas(64) std::atomic<uint64_t> entered{0}; // enqueued, high priority and responses included
+  alignas(64) std::atomic<uint64_t> taken{0};   // taken out by the behaviour (handled or dropped; not skipped)
 
   /// Messages waiting now, not counting the one being handled. Read `taken` first: what enters
   /// meanwhile only adds, so the figure never goes below 0.
