@@ -169,7 +169,6 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
     [=](members_atom, const std::vector<member_info>& infos, const std::vector<caf::actor>& nodes) {
       peers_changed(self, infos, nodes);
     },
-    [=](metrics_atom) { return self->state.board->metrics(); },
   };
 }
 

@@ -26,8 +26,7 @@ using task_manager_actor = caf::typed_actor<
   caf::replies_to<task_cancel_atom, uint64_t>::with<bool>,
   // The connected peers (without this node) and their node actors: the remote executors.
   caf::reacts_to<members_atom, std::vector<member_info>, std::vector<caf::actor>>,
-  // Tasks by type and state, and the latency of finished ones.
-  caf::replies_to<metrics_atom>::with<task_metrics>,
+  // (Its figures are not asked: it keeps them on the node's task_board.)
   // Internal: the group commit.
   caf::reacts_to<task_flush_atom>>;
 
