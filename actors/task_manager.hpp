@@ -109,8 +109,16 @@ private:
   std::vector<std::string> peers_;            // peers that run tasks, by id
 };
 
+/// Where an actor runs: a thread of its own (what a node does), or CAF's scheduler (the actor
+/// tests, whose test coordinator runs every actor step by step on the test's thread).
+enum class actor_thread { own, scheduler };
+
 /// Spawns the task manager linked to `parent`; it keeps `board` current (its own when none is given).
+/// On a thread of its own by default: on CAF's scheduler it waited behind the shards at each
+/// answer it took, while they built a graph (tasks at 2-4 % of the raw embedder then, 28-32 % on
+/// threads of their own, perf/README.md, nineteenth session).
 task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
-                              std::vector<caf::actor> workers, std::shared_ptr<task_board> board = nullptr);
+                              std::vector<caf::actor> workers, std::shared_ptr<task_board> board = nullptr,
+                              actor_thread thread = actor_thread::own);
 
 } // namespace p2p

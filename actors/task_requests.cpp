@@ -177,7 +177,10 @@ task_manager_actor::behavior_type manager_behavior(manager_actor* self, node_con
 } // namespace task_manager_detail
 
 task_manager_actor spawn_task_manager(caf::event_based_actor* parent, const node_config& cfg, std::shared_ptr<database> db,
-                              std::vector<caf::actor> workers, std::shared_ptr<task_board> board) {
+                              std::vector<caf::actor> workers, std::shared_ptr<task_board> board, actor_thread thread) {
+  if (thread == actor_thread::own)
+    return parent->spawn<caf::linked + caf::detached>(task_manager_detail::manager_behavior, cfg, std::move(db),
+                                                      std::move(workers), std::move(board));
   return parent->spawn<caf::linked>(task_manager_detail::manager_behavior, cfg, std::move(db), std::move(workers),
                                     std::move(board));
 }

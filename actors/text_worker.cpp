@@ -109,7 +109,7 @@ text_worker_actor::behavior_type worker_behavior(worker_actor* self, caf::actor 
 } // namespace
 
 text_worker_actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim) {
-  return parent->spawn<caf::linked>(worker_behavior, std::move(router), dim);
+  return parent->spawn<caf::linked + caf::detached>(worker_behavior, std::move(router), dim);
 }
 
 } // namespace p2p

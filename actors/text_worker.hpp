@@ -10,7 +10,9 @@
 namespace p2p {
 
 /// Spawns a worker linked to `parent` that stores chunks and searches through `router`;
-/// embeddings are `dim` wide.
+/// embeddings are `dim` wide. It has a thread of its own: on CAF's scheduler each batch of tasks
+/// waited for a thread behind the shards while they built a graph (perf/README.md, nineteenth
+/// session); the kernels it runs hold a thread for milliseconds anyway.
 text_worker_actor spawn_text_worker(caf::event_based_actor* parent, caf::actor router, uint32_t dim);
 
 } // namespace p2p

@@ -98,7 +98,7 @@ struct manager_fixture : test::actor_fixture {
     spawn(
       [=, cfg = cfg, db = db, board = board](caf::event_based_actor* self,
                                              std::shared_ptr<task_manager_actor> into) -> caf::behavior {
-        *into = spawn_task_manager(self, cfg, db, workers, board);
+        *into = spawn_task_manager(self, cfg, db, workers, board, actor_thread::scheduler);
         return {[](caf::unit_t) {}};
       },
       handle);
