@@ -13,7 +13,6 @@
 #include "protocol/messages.hpp"
 #include "actors/agent.hpp"
 #include "actors/collection_board.hpp"
-#include "actors/fan_in.hpp"
 #include "actors/pass_on.hpp"
 #include "actors/membership.hpp"
 #include "actors/task_manager.hpp"
@@ -408,57 +407,36 @@ caf::result<node_metrics> metrics(node_actor* self, uint32_t deadline_ms) {
     m->mailbox_names.push_back("vector_shard-" + std::to_string(i));
     m->mailbox_sizes.push_back(shards[i]);
   }
-  // What has answered; at the deadline the rest comes from the parts' last answers (and is named
-  // in status.late), as in status().
-  struct parts {
-    bool answered = false;
-    bool status = false;
-  };
-  auto got = std::make_shared<parts>();
-  auto answer = [self, rp, m, got]() mutable {
-    if (got->answered)
+  // The one part asked: the node's own status. At the deadline, what the node knows of itself
+  // without the members' answer, named in status.late, as in status().
+  auto answered = std::make_shared<bool>(false);
+  auto answer = [self, rp, m, answered](node_status* s) mutable {
+    if (*answered)
       return;
-    got->answered = true;
-    auto& last = self->state.last;
-    auto& late = m->status.late;
-    if (!got->status) {
-      // What the node knows of itself still shows (not an empty name and 0 shards), with the
-      // parts' last answers; read only here, not for every request (/proc and RocksDB reads).
+    *answered = true;
+    if (s) {
+      m->status = std::move(*s);
+    } else {
+      // Read only here, not for every request (/proc and RocksDB reads).
       own_status(self, m->status);
       m->status.collections = self->state.board->read();
       m->status.task_counts = self->state.tasks_board->totals();
-      m->status.members = last.members;
-      late.push_back("status");
+      m->status.members = self->state.last.members;
+      m->status.late.push_back("status");
     }
     rp.deliver(std::move(*m));
   };
-  auto fan = std::make_shared<fan_in>(
-    [rp, got, answer](const caf::error& failure) mutable {
-      if (failure && !got->answered) {
-        got->answered = true;
-        rp.deliver(failure);
-      } else {
-        answer();
-      }
-    },
-    1);
-  auto fail = fan_in::on_error(fan);
-  auto done = [fan] { fan->arrived(); };
   self->request<caf::message_priority::high>(caf::actor_cast<caf::actor>(self), timeout, status_atom::value,
                                              deadline_ms ? std::max<uint32_t>(1, uint32_t(uint64_t(deadline_ms) * status_share_of_deadline_pct / 100)) : 0u)
-    .then(
-      [m, got, done](node_status& s) mutable {
-        if (!got->answered) {
-          auto late = std::move(m->status.late);
-          m->status = std::move(s);
-          m->status.late.insert(m->status.late.end(), late.begin(), late.end());
-          got->status = true;
-        }
-        done();
-      },
-      fail);
+    .then([answer](node_status& s) mutable { answer(&s); },
+          [rp, answered](caf::error& e) mutable {
+            if (!*answered) {
+              *answered = true;
+              rp.deliver(std::move(e));
+            }
+          });
   if (deadline_ms > 0)
-    at_deadline(self, std::chrono::milliseconds(deadline_ms), answer);
+    at_deadline(self, std::chrono::milliseconds(deadline_ms), [answer]() mutable { answer(nullptr); });
   return rp;
 }
 

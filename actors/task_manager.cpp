@@ -84,7 +84,6 @@ bool settle(manager_actor* self, uint64_t id, const std::string& where, uint32_t
     if (auto e = st.executors.find(where); e != st.executors.end()) {
       e->second.load -= std::min(e->second.load, r->second.units);
       e->second.tasks -= std::min<size_t>(e->second.tasks, 1);
-      st.board->in_flight(where, e->second.tasks);
     }
     st.running_on.erase(r);
   }
@@ -126,6 +125,8 @@ void on_batch_reply(manager_actor* self, const std::vector<std::pair<uint64_t, u
       settled |= settle(self, id, where, attempt, false, std::move(reply->errors[i]), {});
     }
   }
+  if (auto e = st.executors.find(where); e != st.executors.end()) // once per answer, not per task
+    st.board->in_flight(where, e->second.tasks);
   if (!settled) {
     dispatch(self); // only stale answers: their executor has room again
   } else if (!st.flush_scheduled) {
@@ -164,7 +165,6 @@ void dispatch(manager_actor* self) {
     auto& e = st.executors[*where];
     e.load += weight(t);
     ++e.tasks;
-    st.board->in_flight(*where, e.tasks);
     starts.emplace_back(id, *where);
   }
   if (starts.empty())
@@ -178,7 +178,6 @@ void dispatch(manager_actor* self) {
       auto& e = st.executors[where];
       e.load -= std::min(e.load, weight(t));
       --e.tasks;
-      st.board->in_flight(where, e.tasks);
       st.enqueue(t);
     }
     return;
@@ -206,6 +205,8 @@ void dispatch(manager_actor* self) {
     b->tasks->emplace_back(id, t.attempts);
     b->bytes += t.payload.size();
   }
+  for (auto& [where, _] : open) // once per executor that got tasks, not per task
+    st.board->in_flight(where, st.executors[where].tasks);
   for (auto& b : batches) {
     auto timeout = std::chrono::milliseconds(b.run.timeout_ms);
     self->request(st.executors[b.where].handle, timeout, run_task_atom::value, std::move(b.run))

@@ -7,7 +7,6 @@
 // on start, queued and running tasks come back (running ones re-queued, the attempt counted).
 
 #include <array>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,22 +27,17 @@ class database;
 /// What status and /metrics show of the tasks, kept current by the task manager at each change and
 /// read from any thread without asking it: a task manager waits for a scheduler thread behind the
 /// node's data like any actor, and asking it held /metrics 0.1 s at the median during a put
-/// (perf/README.md, nineteenth session). The totals per state, read by every status, are atomics;
-/// the figures per type, the latency and the tasks in flight per executor are under a mutex.
-/// Exact once the manager is idle; while tasks move, a task may briefly count in neither of two
-/// states or in both.
+/// (perf/README.md, nineteenth session). Everything is under one mutex, which only the task
+/// manager and a reader ever take.
 class task_board {
 public:
   /// `n` tasks of `type` are now in state `s` (new, or loaded at a start).
   void add(const std::string& type, task_state s, uint64_t n = 1) {
-    counts_[size_t(s)].fetch_add(n, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mutex_);
     by_type_[type][size_t(s)] += n;
   }
   /// A task of `type` went from `from` to `to`.
   void move(const std::string& type, task_state from, task_state to) {
-    counts_[size_t(from)].fetch_sub(1, std::memory_order_relaxed);
-    counts_[size_t(to)].fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mutex_);
     auto& counts = by_type_[type];
     --counts[size_t(from)];
@@ -62,8 +56,7 @@ public:
     else
       in_flight_[executor] = tasks;
   }
-  /// Peers that are no longer executors and shown with 0 tasks in flight; a peer that is one
-  /// again shows once more.
+  /// The peers that run tasks now, by id: each shows in metrics(), with 0 in flight when none.
   void executors(std::vector<std::string> peers) {
     std::lock_guard<std::mutex> lock(mutex_);
     peers_ = std::move(peers);
@@ -71,9 +64,11 @@ public:
 
   /// Tasks in each state (task_state order), every type together.
   [[nodiscard]] std::vector<uint64_t> totals() const {
-    std::vector<uint64_t> out;
-    for (auto& c : counts_)
-      out.push_back(c.load(std::memory_order_relaxed));
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<uint64_t> out(task_state_count, 0);
+    for (auto& [_, counts] : by_type_)
+      for (size_t s = 0; s < task_state_count; ++s)
+        out[s] += counts[s];
     return out;
   }
 
@@ -101,7 +96,6 @@ public:
   }
 
 private:
-  std::array<std::atomic<uint64_t>, task_state_count> counts_{};
   mutable std::mutex mutex_;
   std::map<std::string, std::array<uint64_t, task_state_count>> by_type_;
   latency_histogram latency_;
