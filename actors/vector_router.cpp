@@ -18,6 +18,7 @@
 #include "storage/database.hpp"
 #include "storage/vector_keys.hpp"
 #include "vectors/batch_rules.hpp"
+#include "vectors/index_slots.hpp"
 #include "vectors/placement.hpp"
 
 namespace p2p {
@@ -404,8 +405,9 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   std::vector<collection_spec> specs;
   for (auto& [_, spec] : st.collections)
     specs.push_back(spec);
+  auto slots = std::make_shared<index_slots>(st.cfg.graph_threads());
   for (uint16_t s = 0; s < st.cfg.shards; ++s) {
-    st.shards.push_back(spawn_vector_shard(self, {s, st.db, st.cfg.hnsw, specs, st.board}));
+    st.shards.push_back(spawn_vector_shard(self, {s, st.db, st.cfg.hnsw, specs, st.board, slots}));
     st.board->attach_mailbox(s, mailbox_counts_of(st.shards.back()));
   }
   st.clock = hybrid_clock(version_tag(st.cfg.id));

@@ -19,6 +19,7 @@
 #include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/filter.hpp"
+#include "vectors/index_slots.hpp"
 #include "vectors/ingest_gate.hpp"
 #include "vectors/placement.hpp"
 #include "vectors/shard_index.hpp"
@@ -153,7 +154,24 @@ struct shard_state {
   }
 };
 
-using shard_actor = counted<vector_shard_actor::stateful_base<shard_state>>;
+/// A shard that builds its graph hands its scheduler thread back after every message. Its index
+/// steps (2 ms each) follow one another for as long as a graph builds, and with CAF's
+/// `max-throughput` of 10 a shard kept its thread for 20 ms at a time: with a node's four shards
+/// on two threads, an agent, the router or a task waited 20-40 ms for a thread at every hop
+/// (client messages during indexing: p99 175-191 ms, perf/README.md, twentieth session). While an
+/// index step is in its mailbox, the shard goes to the back of the scheduler's queue after each
+/// message, so that what else is ready runs within about one step.
+class shard_actor : public counted<vector_shard_actor::stateful_base<shard_state>> {
+public:
+  using counted::counted;
+
+  /// An index step is in the mailbox (set by schedule_indexing, cleared by the step).
+  bool stepping = false;
+
+  caf::resumable::resume_result resume(caf::execution_unit* host, size_t max_throughput) override {
+    return counted::resume(host, stepping ? 1 : max_throughput);
+  }
+};
 
 std::string hex(std::string_view s) {
   std::ostringstream out;
@@ -200,6 +218,7 @@ void schedule_indexing(shard_actor* self) {
   if (self->state.index_scheduled || self->state.pending() == 0)
     return;
   self->state.index_scheduled = true;
+  self->stepping = true;
   self->send(self, index_atom::value);
 }
 
@@ -207,12 +226,32 @@ void schedule_indexing(shard_actor* self) {
 void index_step(shard_actor* self) {
   auto& st = self->state;
   st.index_scheduled = false;
+  self->stepping = false;
   auto now = std::chrono::steady_clock::now();
   if (st.save_waiters.empty() && !st.ingest.paused(now) && st.pending() < pending_high_water) {
     st.index_scheduled = true;
     self->delayed_send(self, st.ingest.left(now), index_atom::value);
     return;
   }
+  // A slot of the node's (vectors.index_threads), or wait for one: the shard is sent its next
+  // step when another shard gives one back, and stays unscheduled until then.
+  if (st.setup.slots) {
+    caf::weak_actor_ptr me = self->ctrl();
+    if (!st.setup.slots->take([me] {
+          if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(me))
+            caf::anon_send(caf::actor_cast<vector_shard_actor>(strong), index_atom::value);
+        })) {
+      st.index_scheduled = true;
+      return;
+    }
+  }
+  struct slot_back {
+    index_slots* slots;
+    ~slot_back() {
+      if (slots)
+        slots->give_back();
+    }
+  } slot_back{st.setup.slots.get()};
   for (auto& [name, idx] : st.indexes)
     if (idx->graph_dead() >= std::max(graph_compact_min_dead, idx->graph_size() / 4)) {
       log(log_level::info, "shard " + std::to_string(st.setup.shard) + " '" + name + "': rebuilding its graph ("

@@ -15,6 +15,7 @@ namespace p2p {
 
 class database;
 class collection_board;
+class index_slots;
 
 struct shard_setup {
   uint16_t shard = 0;
@@ -22,6 +23,7 @@ struct shard_setup {
   hnsw_config hnsw;
   std::vector<collection_spec> collections; // known at start, for reloading
   std::shared_ptr<collection_board> board;   // where the counts of each index are put up for status
+  std::shared_ptr<index_slots> slots;        // shared by the node's shards: index steps at once (null: no bound)
 };
 
 /// Spawns a shard linked to `parent`; it reloads its keys from the database first.

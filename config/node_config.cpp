@@ -93,6 +93,7 @@ void read_root(element root, node_config& c) {
             c.metric = *m;
           }},
          {"shards", [&](auto& k, element x) { read_uint(k, x, c.shards, 1, 256); }},
+         {"index_threads", [&](auto& k, element x) { read_uint(k, x, c.index_threads, 0, 256); }},
          {"max_inflight_mb", [&](auto& k, element x) { read_uint(k, x, c.max_inflight_mb, 1, 65536); }},
          {"hnsw", [&](auto& k, element x) {
             read_object(k, x, {

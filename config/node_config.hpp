@@ -41,6 +41,9 @@ struct node_config {
   uint32_t dim = 512;
   metric_kind metric = metric_kind::cosine;
   uint32_t shards = 4;
+  // Scheduler threads that building graphs may take at once; 0: scheduler_threads - 1 (at
+  // least 1), so that one is left for messages, puts, searches and tasks.
+  uint32_t index_threads = 0;
   hnsw_config hnsw;
   // tasks
   uint32_t default_timeout_ms = 30000;
@@ -63,6 +66,10 @@ struct node_config {
   uint32_t handshake_timeout_ms = 5000; // a connection that has not finished its handshake by then is closed
   uint32_t max_message_mb = 256;       // a BASP frame announcing more closes its connection
 
+  /// index_threads as it applies: 0 means scheduler_threads - 1, at least 1.
+  [[nodiscard]] uint32_t graph_threads() const {
+    return index_threads > 0 ? index_threads : (scheduler_threads > 1 ? scheduler_threads - 1 : 1);
+  }
   [[nodiscard]] bool tls() const { return !tls_ca.empty() || !tls_certificate.empty() || !tls_key.empty(); }
 };
 

@@ -39,7 +39,7 @@ TEST_CASE("every field of the design's example config is read") {
     "cluster": {"name": "prod-eu.1", "bootstrap": ["127.0.0.1:7400"], "gossip_interval_ms": 250, "heartbeat_ms": 100, "failure_timeout_ms": 900},
     "runtime": {"scheduler_threads": 3, "scheduler_policy": "stealing", "workers": 5},
     "agents": [{"name": "a", "capabilities": ["embedding"]}],
-    "vectors": {"dim": 128, "metric": "l2", "shards": 2, "hnsw": {"m": 8, "ef_construction": 50, "ef_search": 20}},
+    "vectors": {"dim": 128, "metric": "l2", "shards": 2, "index_threads": 2, "hnsw": {"m": 8, "ef_construction": 50, "ef_search": 20}},
     "tasks": {"default_timeout_ms": 1000, "max_retries": 1, "queue_limit": 10},
     "storage": {"durability": "fsync"},
     "metrics": {"port": 9100},
@@ -61,6 +61,8 @@ TEST_CASE("every field of the design's example config is read") {
   CHECK(cfg.dim == 128);
   CHECK(cfg.metric == metric_kind::l2);
   CHECK(cfg.shards == 2);
+  CHECK(cfg.index_threads == 2);
+  CHECK(cfg.graph_threads() == 2);
   CHECK(cfg.hnsw.m == 8);
   CHECK(cfg.hnsw.ef_construction == 50);
   CHECK(cfg.hnsw.ef_search == 20);
@@ -151,6 +153,8 @@ TEST_CASE("an out-of-range value is refused naming the key and the range") {
   CHECK(error_of(R"({"node": {"port": 70000}})")
         == "config: node.port: expected an integer from 0 to 65535, got 70000");
   CHECK(error_of(R"({"vectors": {"shards": -1}})").find("vectors.shards") != std::string::npos);
+  CHECK(error_of(R"({"vectors": {"index_threads": 257}})")
+        == "config: vectors.index_threads: expected an integer from 0 to 256, got 257");
   CHECK(error_of(R"({"vectors": {"metric": "hamming"}})")
         == "config: vectors.metric: expected \"cosine\", \"ip\" or \"l2\", got \"hamming\"");
   CHECK(error_of(R"({"storage": {"durability": "none"}})").find("storage.durability") != std::string::npos);
