@@ -154,24 +154,7 @@ struct shard_state {
   }
 };
 
-/// A shard that builds its graph hands its scheduler thread back after every message. Its index
-/// steps (2 ms each) follow one another for as long as a graph builds, and with CAF's
-/// `max-throughput` of 10 a shard kept its thread for 20 ms at a time: with a node's four shards
-/// on two threads, an agent, the router or a task waited 20-40 ms for a thread at every hop
-/// (client messages during indexing: p99 175-191 ms, perf/README.md, twentieth session). While an
-/// index step is in its mailbox, the shard goes to the back of the scheduler's queue after each
-/// message, so that what else is ready runs within about one step.
-class shard_actor : public counted<vector_shard_actor::stateful_base<shard_state>> {
-public:
-  using counted::counted;
-
-  /// An index step is in the mailbox (set by schedule_indexing, cleared by the step).
-  bool stepping = false;
-
-  caf::resumable::resume_result resume(caf::execution_unit* host, size_t max_throughput) override {
-    return counted::resume(host, stepping ? 1 : max_throughput);
-  }
-};
+using shard_actor = counted<vector_shard_actor::stateful_base<shard_state>>;
 
 std::string hex(std::string_view s) {
   std::ostringstream out;
@@ -218,7 +201,6 @@ void schedule_indexing(shard_actor* self) {
   if (self->state.index_scheduled || self->state.pending() == 0)
     return;
   self->state.index_scheduled = true;
-  self->stepping = true;
   self->send(self, index_atom::value);
 }
 
@@ -226,7 +208,6 @@ void schedule_indexing(shard_actor* self) {
 void index_step(shard_actor* self) {
   auto& st = self->state;
   st.index_scheduled = false;
-  self->stepping = false;
   auto now = std::chrono::steady_clock::now();
   if (st.save_waiters.empty() && !st.ingest.paused(now) && st.pending() < pending_high_water) {
     st.index_scheduled = true;

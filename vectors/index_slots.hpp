@@ -2,12 +2,13 @@
 // How many of a node's scheduler threads its shards may spend on building graphs at once.
 //
 // A graph builds in index steps between a shard's other messages. After a large put every shard
-// has steps to run, and with a node's four shards on its two scheduler threads both threads were
-// taken: an agent's message, the router or a task waited for a thread at every hop (client
-// messages during indexing on 3 nodes: 377-463/s, p99 149-196 ms, where 5,000/s and 1.3 ms
-// after it; perf/README.md, twentieth session). A shard takes a slot for each step and gives it
-// back after; a shard that finds none free waits, unscheduled, until one is given back. By
-// default one thread is left for everything else (vectors.index_threads).
+// has steps to run, and a shard keeps its thread for 10 of them at a time (20 ms; CAF's
+// `scheduler.max-throughput`): with a node's four shards on its two scheduler threads, both
+// threads were taken, and an agent's message, the router or a task waited for a thread at every
+// hop (client messages during indexing on 3 nodes: 308-463/s, p99 149-197 ms, where 5,000/s and
+// 1.3 ms after it; perf/README.md, twentieth session). A shard takes a slot for each step and
+// gives it back after; a shard that finds none free waits, unscheduled, until one is given back.
+// By default one thread is left for everything else (vectors.index_threads).
 //
 //   index_slots slots(1);
 //   if (slots.take([] { /* send the shard its next step */ })) { step(); slots.give_back(); }
