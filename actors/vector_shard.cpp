@@ -219,8 +219,10 @@ void index_step(shard_actor* self) {
   if (st.setup.slots) {
     caf::weak_actor_ptr me = self->ctrl();
     if (!st.setup.slots->take([me] {
-          if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(me))
+          auto strong = caf::actor_cast<caf::strong_actor_ptr>(me);
+          if (strong)
             caf::anon_send(caf::actor_cast<vector_shard_actor>(strong), index_atom::value);
+          return bool(strong);
         })) {
       st.index_scheduled = true;
       return;

@@ -11,7 +11,7 @@
 // By default one thread is left for everything else (vectors.index_threads).
 //
 //   index_slots slots(1);
-//   if (slots.take([] { /* send the shard its next step */ })) { step(); slots.give_back(); }
+//   if (slots.take([] { /* send the shard its next step */ return true; })) { step(); slots.give_back(); }
 
 #include <cstdint>
 #include <deque>
@@ -29,8 +29,9 @@ public:
   [[nodiscard]] uint32_t limit() const { return limit_; }
 
   /// Takes a slot and returns true, or returns false and keeps `wake` to be called (once, on the
-  /// thread that gives a slot back) when one is free; the waiter then takes it again.
-  bool take(std::function<void()> wake) {
+  /// thread that gives a slot back) when one is free; the waiter then takes it again. `wake`
+  /// returns false when its taker is gone (an actor that stopped): the next one is woken instead.
+  bool take(std::function<bool()> wake) {
     std::lock_guard<std::mutex> guard(mutex_);
     if (busy_ < limit_) {
       ++busy_;
@@ -40,20 +41,25 @@ public:
     return false;
   }
 
-  /// Gives a taken slot back and wakes the longest waiting taker, if any.
+  /// Gives a taken slot back and wakes the longest waiting taker that is still there, if any.
   void give_back() {
-    std::function<void()> wake;
     {
       std::lock_guard<std::mutex> guard(mutex_);
       if (busy_ > 0)
         --busy_;
-      if (!waiting_.empty()) {
+    }
+    for (;;) {
+      std::function<bool()> wake;
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        if (waiting_.empty())
+          return;
         wake = std::move(waiting_.front());
         waiting_.pop_front();
       }
+      if (wake()) // outside the lock: it may send a message, or take a slot itself
+        return;
     }
-    if (wake)
-      wake();
   }
 
   /// Slots taken now, and takers waiting (for tests and status).
@@ -66,7 +72,7 @@ private:
   mutable std::mutex mutex_;
   uint32_t limit_;
   uint32_t busy_ = 0;
-  std::deque<std::function<void()>> waiting_;
+  std::deque<std::function<bool()>> waiting_;
 };
 
 } // namespace p2p

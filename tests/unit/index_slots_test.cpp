@@ -11,10 +11,10 @@ using namespace p2p;
 TEST_CASE("index slots: takers past the limit wait and are woken in order, one per slot given back") {
   index_slots slots(2);
   std::vector<int> woken;
-  CHECK(slots.take([&] { woken.push_back(1); }));
-  CHECK(slots.take([&] { woken.push_back(2); }));
-  CHECK_FALSE(slots.take([&] { woken.push_back(3); }));
-  CHECK_FALSE(slots.take([&] { woken.push_back(4); }));
+  CHECK(slots.take([&] { woken.push_back(1); return true; }));
+  CHECK(slots.take([&] { woken.push_back(2); return true; }));
+  CHECK_FALSE(slots.take([&] { woken.push_back(3); return true; }));
+  CHECK_FALSE(slots.take([&] { woken.push_back(4); return true; }));
   CHECK(slots.load() == std::pair<uint32_t, size_t>{2, 2});
   CHECK(woken.empty()); // the ones that got a slot are never called
 
@@ -22,23 +22,34 @@ TEST_CASE("index slots: takers past the limit wait and are woken in order, one p
   CHECK(woken == std::vector<int>{3});
   CHECK(slots.load() == std::pair<uint32_t, size_t>{1, 1});
   // The woken one takes its slot again (its next step); the other still waits.
-  CHECK(slots.take([&] { woken.push_back(30); }));
-  CHECK_FALSE(slots.take([&] { woken.push_back(5); }));
+  CHECK(slots.take([&] { woken.push_back(30); return true; }));
+  CHECK_FALSE(slots.take([&] { woken.push_back(5); return true; }));
   slots.give_back();
   slots.give_back();
   CHECK(woken == std::vector<int>{3, 4, 5});
   CHECK(slots.load() == std::pair<uint32_t, size_t>{0, 0});
   // Nobody waits: a slot given back wakes nobody, and the next take gets one at once.
-  CHECK(slots.take([&] { woken.push_back(6); }));
+  CHECK(slots.take([&] { woken.push_back(6); return true; }));
   slots.give_back();
   CHECK(woken == std::vector<int>{3, 4, 5});
+}
+
+TEST_CASE("index slots: a waiter that is gone is passed over, and the slot goes to the next") {
+  index_slots slots(1);
+  std::vector<int> woken;
+  CHECK(slots.take([&] { woken.push_back(1); return true; }));
+  CHECK_FALSE(slots.take([&] { woken.push_back(2); return false; })); // stopped meanwhile
+  CHECK_FALSE(slots.take([&] { woken.push_back(3); return true; }));
+  slots.give_back();
+  CHECK(woken == std::vector<int>{2, 3});
+  CHECK(slots.load() == std::pair<uint32_t, size_t>{0, 0});
 }
 
 TEST_CASE("index slots: a limit of 0 is taken as 1") {
   index_slots slots(0);
   CHECK(slots.limit() == 1);
-  CHECK(slots.take([] {}));
-  CHECK_FALSE(slots.take([] {}));
+  CHECK(slots.take([] { return true; }));
+  CHECK_FALSE(slots.take([] { return true; }));
 }
 
 TEST_CASE("index slots: threads that take and give back never run more steps at once than the limit, and none is left waiting") {
@@ -59,7 +70,7 @@ TEST_CASE("index slots: threads that take and give back never run more steps at 
     threads.emplace_back([&] {
       for (int i = 0; i < 2000; ++i) {
         std::atomic<bool> woken{false};
-        while (!slots.take([&woken] { woken = true; })) {
+        while (!slots.take([&woken] { return woken = true; })) {
           while (!woken)
             std::this_thread::yield();
           woken = false;
