@@ -43,26 +43,20 @@ public:
 
   /// Gives a taken slot back and wakes the longest waiting taker that is still there, if any.
   void give_back() {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      if (busy_ > 0)
-        --busy_;
-    }
-    for (;;) {
-      std::function<bool()> wake;
-      {
-        std::lock_guard<std::mutex> guard(mutex_);
-        if (waiting_.empty())
-          return;
-        wake = std::move(waiting_.front());
-        waiting_.pop_front();
-      }
-      if (wake()) // outside the lock: it may send a message, or take a slot itself
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (busy_ > 0)
+      --busy_;
+    while (!waiting_.empty()) {
+      auto wake = std::move(waiting_.front());
+      waiting_.pop_front();
+      lock.unlock(); // it may send a message, or take a slot itself
+      if (wake())
         return;
+      lock.lock();
     }
   }
 
-  /// Slots taken now, and takers waiting (for tests and status).
+  /// Slots taken now, and takers waiting (read by the tests; status does not show them yet).
   [[nodiscard]] std::pair<uint32_t, size_t> load() const {
     std::lock_guard<std::mutex> guard(mutex_);
     return {busy_, waiting_.size()};
