@@ -6,7 +6,8 @@
 // shards: at full ingest each of them waits for a scheduler thread behind the puts, which held a
 // status answer for 0.2-0.5 s at the median (perf/README.md, seventeenth and eighteenth sessions).
 // For /metrics the board also holds the shards' mailbox counts (actors/counted_actor.hpp) and the
-// latency of the searches the router has merged.
+// latency of the searches the router has merged, and the node's index slots (how many shards
+// build graphs now, and how many wait to).
 
 #include <atomic>
 #include <map>
@@ -18,6 +19,7 @@
 
 #include "actors/counted_actor.hpp"
 #include "protocol/messages.hpp"
+#include "vectors/index_slots.hpp"
 #include "vectors/shard_index.hpp"
 
 namespace p2p {
@@ -91,6 +93,30 @@ public:
     return out;
   }
 
+  /// The index slots the node's shards share (put up by the router before it spawns them).
+  void attach_slots(std::shared_ptr<const index_slots> slots) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_ = std::move(slots);
+  }
+
+  struct index_load {
+    uint32_t threads = 0, busy = 0, waiting = 0;
+  };
+
+  /// Index steps that may run at once, those running, and shards waiting for one (all 0 before
+  /// the router has put the slots up).
+  [[nodiscard]] index_load index_slots_load() const {
+    std::shared_ptr<const index_slots> slots;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      slots = slots_;
+    }
+    if (!slots)
+      return {};
+    auto [busy, waiting] = slots->load();
+    return {slots->limit(), busy, uint32_t(waiting)};
+  }
+
   /// A search that the router merged took `seconds`, request to answer.
   void observe_search(double seconds) {
     std::lock_guard<std::mutex> lock(latency_mutex_);
@@ -109,6 +135,7 @@ private:
   std::vector<collection_info> skeleton_;
   std::map<std::pair<std::string, uint16_t>, std::shared_ptr<const index_counts>> counts_;
   std::vector<std::shared_ptr<const mailbox_counts>> mailboxes_;
+  std::shared_ptr<const index_slots> slots_;
   mutable std::mutex latency_mutex_; // its own: a search does not wait for a reader of the counts
   latency_histogram search_latency_;
 };

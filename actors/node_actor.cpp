@@ -303,6 +303,10 @@ void own_status(node_actor* self, node_status& s) {
   s.vectors_deleted = counters().vectors_deleted.load(std::memory_order_relaxed);
   for (auto& e : counters().errors)
     s.errors.push_back(e.load(std::memory_order_relaxed));
+  auto index = st.board->index_slots_load();
+  s.index_threads = index.threads;
+  s.index_threads_busy = index.busy;
+  s.index_shards_waiting = index.waiting;
 }
 
 /// A status answer being gathered: what is known, and what has come.

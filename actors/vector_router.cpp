@@ -406,6 +406,7 @@ caf::behavior router_behavior(router_actor* self, node_config cfg, std::shared_p
   for (auto& [_, spec] : st.collections)
     specs.push_back(spec);
   auto slots = std::make_shared<index_slots>(st.cfg.graph_threads());
+  st.board->attach_slots(slots);
   for (uint16_t s = 0; s < st.cfg.shards; ++s) {
     st.shards.push_back(spawn_vector_shard(self, {s, st.db, st.cfg.hnsw, specs, st.board, slots}));
     st.board->attach_mailbox(s, mailbox_counts_of(st.shards.back()));

@@ -221,6 +221,11 @@ void print_status(const node_metrics& m, bool embedded) {
             << "uptime      " << format_float(double(s.uptime_ms) / 1000) << " s\n"
             << "memory      " << human_bytes(s.rss_bytes) << " resident\n"
             << "shards      " << s.shards << "\n"
+            << "graphs      " << s.index_threads_busy << " of " << s.index_threads << " index threads building";
+  if (s.index_shards_waiting > 0)
+    std::cout << ", " << s.index_shards_waiting << (s.index_shards_waiting == 1 ? " shard waits" : " shards wait")
+              << " for one";
+  std::cout << "\n"
             << "collections " << s.collections.size() << "\n";
   auto alive = alive_members(s.members);
   std::cout << "peers       " << alive << " members";

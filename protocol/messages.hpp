@@ -182,7 +182,7 @@ constexpr bool is_control_request =
 // handle, and a node sends its own runs of messages straight to the peer's agent; 9: tasks travel
 // to a peer in batches, (run_task_atom, task_submission) -> task_outcomes; 10: a put's rows go to
 // a peer as (cluster_put_atom, collection_spec, batch_rows), written from the batch they came in.
-constexpr uint32_t protocol_version = 10;
+constexpr uint32_t protocol_version = 11;
 
 /// Numbers that travel as one raw block (floats of vectors, flags). CAF 0.17 serialises a
 /// std::vector<float> value by value (measured: 44 % of a client's CPU on a remote put); a block
@@ -501,6 +501,11 @@ struct node_status {
   // Parts whose actor had not answered within the control deadline (a busy router or task
   // manager): their figures are from that part's last answer. Empty when every part is fresh.
   std::vector<std::string> late;
+  // Graph building (vectors.index_threads): index steps that may run at once, those running now,
+  // and shards with steps to run that wait for one of them.
+  uint32_t index_threads = 0;
+  uint32_t index_threads_busy = 0;
+  uint32_t index_shards_waiting = 0;
 };
 
 template <class Inspector>
@@ -508,7 +513,7 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.id, x.address, x.data_dir, x.protocol, x.uptime_ms, x.shards,
            x.rss_bytes, x.collections, x.task_counts, x.members, x.cpu_seconds, x.start_time_unix, x.sst_bytes,
            x.pending_compaction_bytes, x.delayed_write_rate, x.writes_stopped, x.vectors_stored, x.vectors_deleted,
-           x.errors, x.late);
+           x.errors, x.late, x.index_threads, x.index_threads_busy, x.index_shards_waiting);
 }
 
 /// Upper bounds (seconds) of the latency histogram buckets; one more bucket holds the rest.

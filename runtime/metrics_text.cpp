@@ -130,6 +130,9 @@ std::string prometheus_text(const node_metrics& m) {
   sample(out, "p2p_messages_received_total", "counter", "Agent messages delivered to this node's agents.", m.messages_in);
   sample(out, "p2p_messages_sent_total", "counter", "Agent messages this node sent on to peers.", m.messages_out);
 
+  sample(out, "p2p_index_threads", "gauge", "Index steps (graph building) that may run at once: vectors.index_threads.", uint64_t(s.index_threads));
+  sample(out, "p2p_index_threads_busy", "gauge", "Index steps running now.", uint64_t(s.index_threads_busy));
+  sample(out, "p2p_index_shards_waiting", "gauge", "Shards with vectors to index that wait for an index thread.", uint64_t(s.index_shards_waiting));
   header(out, "p2p_vectors", "gauge", "Vectors stored in this node's shards, by collection.");
   for (auto& c : s.collections)
     out << "p2p_vectors{collection=\"" << label(c.name) << "\"} " << c.count << "\n";

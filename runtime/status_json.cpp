@@ -44,6 +44,12 @@ std::string status_json(const node_metrics& m, bool embedded) {
     .field("uptime_ms", s.uptime_ms)
     .field("shards", s.shards)
     .field("rss_bytes", s.rss_bytes)
+    .key("index_threads")
+    .begin_object()
+    .field("limit", s.index_threads)
+    .field("busy", s.index_threads_busy)
+    .field("shards_waiting", s.index_shards_waiting)
+    .end_object()
     .key("collections")
     .begin_array();
   for (auto& c : s.collections)

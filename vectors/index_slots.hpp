@@ -56,7 +56,7 @@ public:
     }
   }
 
-  /// Slots taken now, and takers waiting (read by the tests; status does not show them yet).
+  /// Slots taken now, and takers waiting (status and /metrics show them: collection_board).
   [[nodiscard]] std::pair<uint32_t, size_t> load() const {
     std::lock_guard<std::mutex> guard(mutex_);
     return {busy_, waiting_.size()};

@@ -44,6 +44,10 @@ TEST_CASE("/metrics answers while a node works and its counters move by exactly 
   CHECK(sample(before, "p2p_search_latency_seconds_count") == 0);
   CHECK(sample(before, "p2p_peers") == 0);
   CHECK(sample(before, "p2p_resident_memory_bytes") > 0);
+  // Graph building: 2 scheduler threads leave one index thread (vectors.index_threads 0), idle.
+  CHECK(sample(before, "p2p_index_threads") == 1);
+  CHECK(sample(before, "p2p_index_threads_busy") == 0);
+  CHECK(sample(before, "p2p_index_shards_waiting") == 0);
 
   // A long put: /metrics keeps answering while it runs.
   auto base = embedding_like_vectors(30000, 512, 5);
@@ -52,12 +56,31 @@ TEST_CASE("/metrics answers while a node works and its counters move by exactly 
   int answered_while_working = 0;
   for (int i = 0; i < 200 && put.running(); ++i) {
     std::string body;
-    answered_while_working += http_get(port, "/metrics", body) == 200 && body.find("p2p_vectors") != std::string::npos;
+    bool answered = http_get(port, "/metrics", body) == 200 && body.find("p2p_vectors") != std::string::npos;
+    answered_while_working += answered;
+    if (answered) { // never more index steps at once than the limit, nor more shards waiting than the rest
+      CHECK(sample(body, "p2p_index_threads_busy") <= 1);
+      CHECK(sample(body, "p2p_index_shards_waiting") <= 3);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   REQUIRE(put.wait(300) == 0);
   CHECK(answered_while_working > 0);
   CHECK(sample(scrape(port), R"(p2p_vectors{collection="default"})") == 30000);
+  // Once every vector is in its graph, every index thread is given back and no shard waits
+  // (a slot kept after its step, or a waiter never woken, would keep these above 0).
+  auto idle = [](const std::string& m) {
+    return sample(m, R"(p2p_vectors_pending_index{collection="default"})") == 0
+           && sample(m, "p2p_index_threads_busy") == 0 && sample(m, "p2p_index_shards_waiting") == 0;
+  };
+  std::string drained = scrape(port);
+  for (int i = 0; i < 600 && !idle(drained); ++i) { // bounded: 60 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    drained = scrape(port);
+  }
+  CHECK(sample(drained, R"(p2p_vectors_pending_index{collection="default"})") == 0);
+  CHECK(sample(drained, "p2p_index_threads_busy") == 0);
+  CHECK(sample(drained, "p2p_index_shards_waiting") == 0);
 
   std::ofstream docs(dir + "/docs.jsonl");
   for (int i = 0; i < 20; ++i)
@@ -111,6 +134,10 @@ TEST_CASE("/metrics answers while a node works and its counters move by exactly 
   auto status = run_agent({"status", "--peer", node.address(), "--json"}, dir);
   REQUIRE(status.exit_code == 0);
   CHECK(status.out.find(R"("messages": {"received": 7, "sent": 0})") != std::string::npos);
+  CHECK(status.out.find(R"("index_threads": {"limit": 1, "busy": )") != std::string::npos);
+  auto text = run_agent({"status", "--peer", node.address()}, dir);
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.find(" of 1 index threads building") != std::string::npos);
   CHECK(status.out.find(R"("text_processing": {"queued": 0, "running": 0, "completed": 20,)") != std::string::npos);
 
   std::string body;

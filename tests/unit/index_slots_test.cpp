@@ -3,6 +3,7 @@
 #include <thread>
 #include <vector>
 
+#include "actors/collection_board.hpp"
 #include "config/node_config.hpp"
 #include "vectors/index_slots.hpp"
 
@@ -95,4 +96,29 @@ TEST_CASE("vectors.index_threads: 0 leaves one scheduler thread to the rest, at 
   CHECK(cfg.graph_threads() == 1);
   cfg.index_threads = 3;
   CHECK(cfg.graph_threads() == 3);
+}
+
+TEST_CASE("the collection board shows the node's index slots: limit, busy and waiting shards") {
+  collection_board board;
+  // Before the router puts the slots up: nothing to show.
+  auto none = board.index_slots_load();
+  CHECK(none.threads == 0);
+  CHECK(none.busy == 0);
+  CHECK(none.waiting == 0);
+
+  auto slots = std::make_shared<index_slots>(2);
+  board.attach_slots(slots);
+  CHECK(board.index_slots_load().threads == 2);
+  CHECK(board.index_slots_load().busy == 0);
+  CHECK(slots->take([] { return true; }));
+  CHECK(slots->take([] { return true; }));
+  CHECK_FALSE(slots->take([] { return true; }));
+  auto full = board.index_slots_load();
+  CHECK(full.threads == 2);
+  CHECK(full.busy == 2);
+  CHECK(full.waiting == 1);
+  slots->give_back(); // wakes the waiter, which has not taken its slot yet
+  auto after = board.index_slots_load();
+  CHECK(after.busy == 1);
+  CHECK(after.waiting == 0);
 }
