@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -162,6 +163,8 @@ TEST_CASE("the dashboard, rendered by headless Chromium, shows the live peers, c
   REQUIRE_MESSAGE(dom.exit_code == 0, dom.err);
   CHECK_MESSAGE(dom.out.find(R"(<b id="alive">2 / 2</b>)") != std::string::npos, dom.out);
   CHECK(dom.out.find("<td>node-2</td>") != std::string::npos);
+  // Index threads: N busy of 1 (2 scheduler threads leave one to graph building).
+  CHECK(std::regex_search(dom.out, std::regex(R"(<b id="graphs">[01] / 1( \([0-9]+ waiting\))?</b>)")));
   CHECK(dom.out.find("<td>shown</td>") != std::string::npos);
   CHECK(dom.out.find(R"(<div id="err"></div>)") != std::string::npos); // no error drawn
   auto shot_args = base;
