@@ -19,6 +19,7 @@
 #include "storage/vector_store.hpp"
 #include "vectors/distance.hpp"
 #include "vectors/filter.hpp"
+#include "core/allocator.hpp"
 #include "vectors/index_slots.hpp"
 #include "vectors/ingest_gate.hpp"
 #include "vectors/placement.hpp"
@@ -248,6 +249,7 @@ void index_step(shard_actor* self) {
       st.indexed_for_waiters += idx->index_pending(4);
   if (st.pending() == 0) {
     malloc_trim(0); // drained: hand the freed batches back to the OS instead of keeping them in malloc's arenas
+    hand_back_huge_blocks(); // and the pages of the large blocks kept for reuse (core/allocator.hpp)
     for (auto& [name, idx] : st.indexes)
       if (idx->graph_changes() >= std::max(graph_save_changes, idx->graph_size() / 4))
         save_graph(st, name, *idx);
