@@ -162,7 +162,7 @@ huge_blocks& blocks() {
   return b;
 }
 
-void* allocate(size_t bytes) {
+[[maybe_unused]] void* allocate(size_t bytes) { // unused in the sanitizer build
   if (built_in && bytes >= huge_block_min)
     if (void* p = blocks().allocate(bytes))
       return p;
@@ -176,7 +176,7 @@ void* allocate(size_t bytes) {
   }
 }
 
-void release(void* p) noexcept {
+[[maybe_unused]] void release(void* p) noexcept {
   if (built_in && p && blocks().owns(p))
     blocks().release(p);
   else
