@@ -34,7 +34,7 @@ constexpr size_t max_units = 32;                   // up to 64 MiB; larger block
 constexpr size_t range_bytes = size_t(64) << 30;   // address space reserved (not memory)
 constexpr size_t slots = range_bytes / unit;       // 32,768 places for a block's first unit
 constexpr size_t keep_bytes = size_t(64) << 20;    // blocks kept with their pages for the next one
-constexpr uint32_t none = UINT32_MAX;
+constexpr uint32_t none = 0; // slot 0 (the range's first unit) is never handed out
 
 /// Blocks of 2 MiB units from one reserved range marked for transparent huge pages. A freed
 /// block is kept with its pages (up to keep_bytes, for the next block of its size) or its pages
@@ -44,19 +44,12 @@ struct huge_blocks {
   std::mutex mutex;
   bool tried = false;
   std::atomic<char*> base{nullptr}; // read without the mutex by owns()
-  size_t used = 0;                  // bytes of the range handed out so far (bump)
+  size_t used = 0;                  // bytes of the range handed out so far, after slot 0 (bump)
   size_t kept = 0;                  // bytes of kept blocks (pages still there)
   uint8_t units[slots] = {};        // slot of a block's first unit -> its units
-  uint32_t next[slots];             // free lists, linked through the slots
-  uint32_t warm[max_units + 1];     // by units: freed blocks with their pages
-  uint32_t cold[max_units + 1];     // by units: freed blocks without pages
-
-  huge_blocks() {
-    for (auto& h : warm)
-      h = none;
-    for (auto& h : cold)
-      h = none;
-  }
+  uint32_t next[slots] = {};        // free lists, linked through the slots
+  uint32_t warm[max_units + 1] = {}; // by units: freed blocks with their pages
+  uint32_t cold[max_units + 1] = {}; // by units: freed blocks without pages
 
   bool reserve() { // under the mutex
     if (tried)
@@ -99,9 +92,9 @@ struct huge_blocks {
       if ((slot = pop(warm[n], next)) != none) {
         kept -= n * unit;
       } else if ((slot = pop(cold[n], next)) == none) {
-        if (used + n * unit > range_bytes)
+        if (unit + used + n * unit > range_bytes)
           return nullptr;
-        slot = uint32_t(used / unit);
+        slot = uint32_t(used / unit) + 1;
         used += n * unit;
         units[slot] = uint8_t(n);
       }
@@ -157,10 +150,11 @@ struct huge_blocks {
   }
 };
 
-huge_blocks& blocks() {
-  static huge_blocks b; // constant-initialised parts only: no allocation in its constructor
-  return b;
-}
+// Constant-initialised (all zeros): ready before any static constructor's first operator new,
+// and every operator delete asks owns() without a function-local static's guard.
+constinit huge_blocks the_blocks;
+
+huge_blocks& blocks() { return the_blocks; }
 
 [[maybe_unused]] void* allocate(size_t bytes) { // unused in the sanitizer build
   if (built_in && bytes >= huge_block_min)
